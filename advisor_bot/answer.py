@@ -1,0 +1,72 @@
+"""What an answer is: the typed object every engine returns and every shell renders."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from advisor_bot.citations import Citation
+from advisor_bot.errors import InvalidQuestionError
+from advisor_bot.recommendation import Recommendation
+from advisor_bot.situation import Situation
+
+
+class Turn(BaseModel):
+    """One message of a conversation, in the shape Gradio and OpenAI use."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    role: Literal["user", "assistant"]
+    content: str
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _flatten(cls, value: object) -> object:
+        # Gradio 6 may send content as a list of typed parts; keep the text ones.
+        if isinstance(value, list):
+            parts = [p.get("text", "") if isinstance(p, dict) else str(p) for p in value]
+            return "\n".join(p for p in parts if p)
+        return value
+
+
+class Answer(BaseModel):
+    question: str
+    answer_markdown: str
+    citations: list[Citation]
+    recommendation: Recommendation | None = None
+    situation: Situation = Field(default_factory=Situation)
+    refused: bool = False
+    refusal_reason: str | None = None
+    engine: str
+    corpus_version: str
+    notices: list[str] = Field(default_factory=list, description="Things the user should know about this answer.")
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
+def clean_question(raw: object, *, max_chars: int) -> str:
+    """Validate a question; the message of every rejection says how to fix it."""
+    if not isinstance(raw, str):
+        raise InvalidQuestionError("The question must be text.")
+    if len(raw) > max_chars:
+        raise InvalidQuestionError(
+            f"The question is {len(raw):,} characters long; the limit is {max_chars:,}. "
+            "Shorten it to the part you want answered."
+        )
+    controls = len(_CONTROL.findall(raw)) + raw.count("\ufffd")
+    if "\x00" in raw or controls > max(3, len(raw) // 20):
+        raise InvalidQuestionError(
+            "The question contains binary or control characters; paste it as plain text."
+        )
+    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", raw)).strip()
+    if not text:
+        raise InvalidQuestionError(
+            "The question is empty. Ask about outsourcing chemical development, e.g. "
+            "'Should we use a CRO or a CDMO for IND-enabling studies?'"
+        )
+    return text

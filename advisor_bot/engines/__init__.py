@@ -1,0 +1,1 @@
+"""Answer engines: one interface, an offline implementation and an LLM one."""

@@ -1,0 +1,111 @@
+"""Hybrid retrieval: BM25 and dense search over the same chunks, fused by rank."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+import bm25s
+import Stemmer
+from pydantic import BaseModel
+
+from advisor_bot.chunks import Chunk
+from advisor_bot.config import Settings
+from advisor_bot.index import EmbeddingModel, Index, Snapshot
+
+Mode = Literal["hybrid", "dense", "bm25"]
+_STEMMER = Stemmer.Stemmer("english")
+# "CROs"/"CDMOs" would otherwise stem apart from "CRO"/"CDMO".
+_ACRONYM_PLURAL = re.compile(r"\b(cro|cdmo|api|fte|dmf|sop)s\b", re.IGNORECASE)
+
+
+def lexical_tokens(texts: list[str]) -> list[list[str]]:
+    normalised = [_ACRONYM_PLURAL.sub(r"\1", t) for t in texts]
+    return bm25s.tokenize(
+        normalised, stopwords="english", stemmer=_STEMMER.stemWords, return_ids=False, show_progress=False
+    )
+
+
+class Passage(BaseModel):
+    """A retrieved chunk, with the verbatim span it quotes and how it ranked."""
+
+    chunk_id: str
+    document: str
+    section: str
+    anchor: str
+    kind: Literal["section", "row"]
+    start: int
+    end: int
+    quote: str
+    text: str
+    promotional: bool
+    score: float
+    dense: float | None = None
+    lexical: float | None = None
+
+
+class Retrieval(BaseModel):
+    passages: list[Passage]
+    best_dense: float
+    best_lexical: float
+
+
+class Retriever:
+    def __init__(self, *, snapshot: Snapshot, index: Index, embedder: EmbeddingModel, settings: Settings) -> None:
+        self.snapshot = snapshot
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+        self.chunks = snapshot.chunks
+        self._by_id = {c.id: c for c in self.chunks}
+        self._bm25 = bm25s.BM25()
+        self._bm25.index(lexical_tokens([c.text for c in self.chunks]), show_progress=False)
+
+    def _quote(self, chunk: Chunk) -> str:
+        return self.snapshot.documents[chunk.document].text[chunk.start : chunk.end]
+
+    def dense(self, question: str, *, n: int) -> list[tuple[str, float]]:
+        return self.index.query(self.embedder.embed_query(question), n=min(n, len(self.chunks)))
+
+    def lexical(self, question: str, *, n: int) -> list[tuple[str, float]]:
+        docs, scores = self._bm25.retrieve(
+            lexical_tokens([question]), k=min(n, len(self.chunks)), show_progress=False
+        )
+        return [(self.chunks[int(d)].id, float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+    def search(self, question: str, *, k: int | None = None, mode: Mode = "hybrid") -> Retrieval:
+        k = k or self.settings.top_k
+        n = max(self.settings.candidates, k)
+        dense = self.dense(question, n=n) if mode != "bm25" else []
+        lexical = self.lexical(question, n=n) if mode != "dense" else []
+        fused: dict[str, float] = {}
+        for ranking in (dense, lexical):
+            for rank, (cid, _) in enumerate(ranking):
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.settings.rrf_k + rank + 1)
+        dense_of, lexical_of = dict(dense), dict(lexical)
+        top = sorted(fused, key=lambda cid: (-fused[cid], cid))[:k]
+        passages = []
+        for cid in top:
+            chunk = self._by_id[cid]
+            passages.append(
+                Passage(
+                    chunk_id=cid,
+                    document=chunk.document,
+                    section=chunk.section,
+                    anchor=chunk.anchor,
+                    kind=chunk.kind,
+                    start=chunk.start,
+                    end=chunk.end,
+                    quote=self._quote(chunk),
+                    text=chunk.text,
+                    promotional=chunk.promotional,
+                    score=round(fused[cid], 6),
+                    dense=dense_of.get(cid),
+                    lexical=lexical_of.get(cid),
+                )
+            )
+        return Retrieval(
+            passages=passages,
+            best_dense=max((s for _, s in dense), default=0.0),
+            best_lexical=max((s for _, s in lexical), default=0.0),
+        )

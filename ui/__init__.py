@@ -1,0 +1,1 @@
+"""The chat page and its embed assets: a thin shell over ``Advisor``."""
