@@ -7,13 +7,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from advisor_bot.answer import Answer, Turn, clean_question
+from advisor_bot.answer import Answer, Turn, clean_question, refused_answer
 from advisor_bot.config import Settings, enforce_offline
 from advisor_bot.engines.base import Engine, EngineContext
 from advisor_bot.engines.offline import OfflineEngine
 from advisor_bot.errors import InvalidQuestionError
 from advisor_bot.index import EmbeddingModel, Index, IngestReport
 from advisor_bot.retrieve import Retriever
+from advisor_bot.scope import screen
 
 
 class Advisor:
@@ -73,6 +74,11 @@ class Advisor:
         began = time.perf_counter()
         text = clean_question(question, max_chars=self.settings.max_question_chars)
         turns = self._history(history)
-        answer = self.engine.answer(text, history=turns, context=self.context)
+        context = self.context
+        declined = screen(text)
+        if declined is not None:
+            answer = refused_answer(text, declined, engine=self.engine.name, corpus_version=context.corpus_version)
+        else:
+            answer = self.engine.answer(text, history=turns, context=context)
         answer.timings_ms["total"] = round((time.perf_counter() - began) * 1000, 2)
         return answer

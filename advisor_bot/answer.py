@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from advisor_bot.citations import Citation
 from advisor_bot.errors import InvalidQuestionError
 from advisor_bot.recommendation import Recommendation
+from advisor_bot.scope import Refusal
 from advisor_bot.situation import Situation
 
 
@@ -70,3 +71,26 @@ def clean_question(raw: object, *, max_chars: int) -> str:
             "'Should we use a CRO or a CDMO for IND-enabling studies?'"
         )
     return text
+
+
+_FOLLOW_UP = re.compile(r"\b(that|this|it|its|they|them|those|these|there|so|also|what about|how about)\b", re.IGNORECASE)
+
+
+def retrieval_query(question: str, history: list[Turn]) -> str:
+    """The question, prefixed with the previous user turn when it reads as a follow-up."""
+    previous = [t.content for t in history if t.role == "user"]
+    if previous and (len(question.split()) <= 14 or _FOLLOW_UP.search(question)):
+        return f"{previous[-1]}\n{question}"
+    return question
+
+
+def refused_answer(question: str, why: Refusal, *, engine: str, corpus_version: str) -> Answer:
+    return Answer(
+        question=question,
+        answer_markdown=why.message,
+        citations=[],
+        refused=True,
+        refusal_reason=why.kind,
+        engine=engine,
+        corpus_version=corpus_version,
+    )

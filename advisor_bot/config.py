@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     )
     # Calibrated on evals/questions.jsonl (see evals/README.md): cosine similarity of
     # the best dense hit below which a question is treated as out of scope.
-    min_relevance: float = Field(default=0.30, ge=-1.0, le=1.0)
+    min_relevance: float = Field(default=0.28, ge=-1.0, le=1.0)
 
     # Answers.
     quotes: int = Field(default=3, ge=1, le=10, description="Passages quoted in an offline answer.")

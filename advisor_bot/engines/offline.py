@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import time
 
-from advisor_bot.answer import Answer, Turn
+from advisor_bot.answer import Answer, Turn, refused_answer, retrieval_query
 from advisor_bot.citations import Citation, verify_citation
 from advisor_bot.engines.base import EngineContext
 from advisor_bot.errors import CitationError
 from advisor_bot.retrieve import Passage, Retrieval, lexical_tokens
+from advisor_bot.scope import refusal
 
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
 PROMO_LABEL = "publisher's promotion"
@@ -79,22 +80,11 @@ class OfflineEngine:
     def answer(self, question: str, *, history: list[Turn], context: EngineContext) -> Answer:
         timings: dict[str, float] = {}
         began = time.perf_counter()
-        retrieval = context.retriever.search(question)
+        retrieval = context.retriever.search(retrieval_query(question, history))
         timings["retrieve"] = round((time.perf_counter() - began) * 1000, 2)
         if retrieval.best_dense < context.settings.min_relevance:
-            return Answer(
-                question=question,
-                answer_markdown=(
-                    "I can only answer questions about outsourcing chemical development (CROs, CDMOs, "
-                    "hybrid and integrated partners) from the framework I was given, and this question "
-                    "is outside it. Try e.g. *Which model fits IND-enabling studies?*"
-                ),
-                citations=[],
-                refused=True,
-                refusal_reason="out_of_scope",
-                engine=self.name,
-                corpus_version=context.corpus_version,
-                timings_ms=timings,
+            return refused_answer(
+                question, refusal("out_of_scope"), engine=self.name, corpus_version=context.corpus_version
             )
         began = time.perf_counter()
         passages = pick_passages(retrieval, limit=context.settings.quotes)

@@ -1,0 +1,73 @@
+"""What the bot will not answer, decided before any retrieval or model call.
+
+Two kinds of request are declined whatever their wording scores against the
+corpus: synthesis instructions (the bot advises on outsourcing, it does not
+hand out procedures) and attempts to extract its instructions. Everything
+else is judged by relevance to the corpus, with a calibrated threshold.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel
+
+RefusalKind = Literal["out_of_scope", "synthesis_request", "prompt_extraction"]
+
+# Controlled substances and chemical weapons: asking how to make one is never in scope.
+_HARMFUL = (
+    r"\b(fentanyl|carfentanil|methamphetamine|meth|amphetamine|mdma|heroin|cocaine|lsd|ghb|"
+    r"sarin|soman|tabun|vx|novichok|nerve agents?|mustard gas|sulfur mustard|ricin|phosgene|"
+    r"explosives?|tatp|rdx|nitroglycerin)\b"
+)
+_MAKE = r"\b(synthes\w*|make|making|prepare|cook|produce|manufactur\w*|route|recipe|procedure)\b"
+_PROCEDURE = re.compile(
+    r"\b(give|provide|write|show|send|list|outline|detail|share)\b[^.?!]{0,40}"
+    r"\b(synthetic route|synthesis (route|procedure|steps)|full route|route to|procedure for|recipe)\b"
+    r"|\bhow (do|can|would|should) (i|we|you|one) (synthesi[sz]e|cook)\b"
+    r"|\bstep[- ]by[- ]step\b[^.?!]{0,40}\b(synthes\w*|reagents?)\b",
+    re.IGNORECASE,
+)
+_HARMFUL_REQUEST = re.compile(rf"({_MAKE})[^.?!]{{0,60}}({_HARMFUL})|({_HARMFUL})[^.?!]{{0,60}}({_MAKE})", re.IGNORECASE)
+_EXTRACTION = re.compile(
+    r"\b(system|hidden|initial|original) (prompt|instructions?|configuration|config|message)\b"
+    r"|\b(print|reveal|show|dump|repeat|output|display|leak)\b[^.?!]{0,50}"
+    r"\b(your (prompt|instructions|rules|configuration)|everything above|the text above|above this message)\b"
+    r"|\bdeveloper mode\b",
+    re.IGNORECASE,
+)
+
+MESSAGES: dict[RefusalKind, str] = {
+    "out_of_scope": (
+        "I can only answer questions about outsourcing chemical development (CROs, CDMOs, hybrid "
+        "models and integrated partners) from the framework I was given, and this question is "
+        "outside it. Try, for example: *Which model fits IND-enabling studies?*"
+    ),
+    "synthesis_request": (
+        "I don't provide synthesis routes or procedures. I can help you decide who should do the "
+        "chemistry: for example, *Should route scouting go to a CRO, and on what pricing model?*"
+    ),
+    "prompt_extraction": (
+        "I can't share my instructions or configuration. Ask me about choosing a CRO, a CDMO, a "
+        "hybrid model or an integrated partner, and I will answer from the framework with citations."
+    ),
+}
+
+
+class Refusal(BaseModel):
+    kind: RefusalKind
+    message: str
+
+
+def refusal(kind: RefusalKind) -> Refusal:
+    return Refusal(kind=kind, message=MESSAGES[kind])
+
+
+def screen(question: str) -> Refusal | None:
+    """A refusal for requests declined regardless of relevance, else None."""
+    if _HARMFUL_REQUEST.search(question) or _PROCEDURE.search(question):
+        return refusal("synthesis_request")
+    if _EXTRACTION.search(question):
+        return refusal("prompt_extraction")
+    return None
