@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     # Calibrated on evals/questions.jsonl (see evals/README.md): cosine similarity of
     # the best dense hit below which a question is treated as out of scope.
     min_relevance: float = Field(default=0.28, ge=-1.0, le=1.0)
+    # Lower bar for questions whose every content word occurs in the corpus.
+    min_relevance_covered: float = Field(default=0.15, ge=-1.0, le=1.0)
 
     # Answers.
     quotes: int = Field(default=3, ge=1, le=10, description="Passages quoted in an offline answer.")

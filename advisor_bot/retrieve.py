@@ -7,7 +7,7 @@ from typing import Literal
 
 import bm25s
 import Stemmer
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from advisor_bot.chunks import Chunk
 from advisor_bot.config import Settings
@@ -44,10 +44,20 @@ class Passage(BaseModel):
     lexical: float | None = None
 
 
+# Function words that say nothing about a question's topic; the coverage signal ignores them.
+_FUNCTION_WORDS = frozenset(
+    "a about all also am an and any are as at be been but by can could did do does for from get got "
+    "had has have how i if in into is it its just let me my need needs of on or our ours should so "
+    "than that the their them then there these they this those to us want was we were what whats when "
+    "where which who whom why will with would you your yours".split()
+)
+
+
 class Retrieval(BaseModel):
     passages: list[Passage]
     best_dense: float
     best_lexical: float
+    coverage: float = Field(description="Share of the question's content terms that occur in the corpus.")
 
 
 class Retriever:
@@ -59,7 +69,13 @@ class Retriever:
         self.chunks = snapshot.chunks
         self._by_id = {c.id: c for c in self.chunks}
         self._bm25 = bm25s.BM25()
-        self._bm25.index(lexical_tokens([c.text for c in self.chunks]), show_progress=False)
+        tokens = lexical_tokens([c.text for c in self.chunks])
+        self._bm25.index(tokens, show_progress=False)
+        self._vocabulary = frozenset(t for doc in tokens for t in doc)
+
+    def coverage(self, question: str) -> float:
+        terms = [t for t in lexical_tokens([question])[0] if t not in _FUNCTION_WORDS and not t.isdigit()]
+        return sum(t in self._vocabulary for t in terms) / len(terms) if terms else 0.0
 
     def _quote(self, chunk: Chunk) -> str:
         return self.snapshot.documents[chunk.document].text[chunk.start : chunk.end]
@@ -108,4 +124,5 @@ class Retriever:
             passages=passages,
             best_dense=max((s for _, s in dense), default=0.0),
             best_lexical=max((s for _, s in lexical), default=0.0),
+            coverage=self.coverage(question),
         )

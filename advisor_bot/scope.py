@@ -71,3 +71,9 @@ def screen(question: str) -> Refusal | None:
     if _EXTRACTION.search(question):
         return refusal("prompt_extraction")
     return None
+
+
+def relevant(*, best_dense: float, coverage: float, min_relevance: float, min_relevance_covered: float) -> bool:
+    """In scope if close to some passage, or if every content word is the corpus's own
+    vocabulary (short questions like 'what about tox batches?' embed weakly)."""
+    return best_dense >= min_relevance or (coverage >= 1.0 and best_dense >= min_relevance_covered)

@@ -21,12 +21,16 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import torch
+
 from advisor_bot import Advisor, AdvisorError, Settings
 from advisor_bot.config import PROJECT_ROOT
 
 COLD_START_CODE = """
 import sys
 from pathlib import Path
+import torch
+
 from advisor_bot import Advisor, Settings
 answer = Advisor(settings=Settings(data_dir=Path(sys.argv[1]))).ask(sys.argv[2])
 print(answer.answer_markdown[:200])
@@ -49,12 +53,6 @@ def timed(fn: Callable[[], object]) -> float:
     began = time.perf_counter()
     fn()
     return time.perf_counter() - began
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
 def ask_latencies(advisor: Advisor, questions: list[str]) -> tuple[list[float], list[str], int]:
@@ -105,6 +103,7 @@ def main() -> None:
     lines = args.questions.read_text(encoding="utf-8").splitlines()
     questions = [json.loads(line)["question"] for line in lines if line.strip()]
 
+    load_start = os.getloadavg()[0]
     data_dir = Path(tempfile.mkdtemp(prefix="advisor-bench-"))
     try:
         advisor = Advisor(settings=Settings(corpus_dir=PROJECT_ROOT / "corpus", data_dir=data_dir))
@@ -120,43 +119,33 @@ def main() -> None:
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
-    import torch
-
     metrics = [
         Metric("ingest, cold (full corpus)", cold_ingest, "s", None),
         Metric("re-ingest, no-op (first)", noop_first, "s", 2.0),
         Metric("re-ingest, no-op (median of 5)", noop_median, "s", 2.0),
-        Metric("ask p50 (warm)", percentile(samples, 50), "ms", None),
-        Metric("ask p95 (warm)", percentile(samples, 95), "ms", 60.0),
+        Metric("ask p50 (warm)", statistics.median(samples), "ms", None),
+        Metric("ask p95 (warm)", statistics.quantiles(samples, n=20)[-1], "ms", 60.0),
         Metric("cold start to first answer (median of 3)", statistics.median(starts), "s", 6.0),
         Metric("peak RSS (benchmark process)", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MiB", None),
     ]
-    print(render(metrics))
-    print(
-        f"\nchunks embedded: {cold_report.added}; questions: {len(questions)} "
-        f"({len(answerable)} answered, {errors} raised AdvisorError); ask samples: {len(samples)}; "
-        f"cold starts (s): {', '.join(f'{s:.2f}' for s in starts)}"
-    )
+    details = {
+        "chunks_embedded": cold_report.added,
+        "questions": len(questions),
+        "answered": len(answerable),
+        "advisor_errors": errors,
+        "ask_samples": len(samples),
+        "cold_start_runs_s": [round(s, 3) for s in starts],
+        "loadavg_1m_start_end": [round(load_start, 2), round(os.getloadavg()[0], 2)],
+    }
+    machine = {"nproc": len(os.sched_getaffinity(0)), "python": platform.python_version(), "torch": torch.__version__}
+    print(render(metrics) + "\n\n" + "; ".join(f"{k}: {v}" for k, v in {**machine, **details}.items()))
     failed = [m.name for m in metrics if m.passed is False]
     print("\nFAIL: " + "; ".join(failed) if failed else "\nAll targets met.")
-
     result = {
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {
-            "nproc": len(os.sched_getaffinity(0)),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "platform": platform.platform(),
-        },
+        "machine": {**machine, "platform": platform.platform()},
         "metrics": {m.name: {**asdict(m), "pass": m.passed} for m in metrics},
-        "details": {
-            "chunks_embedded": cold_report.added,
-            "questions": len(questions),
-            "answered": len(answerable),
-            "advisor_errors": errors,
-            "ask_samples": len(samples),
-            "cold_start_runs_s": starts,
-        },
+        "details": details,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

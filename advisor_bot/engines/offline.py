@@ -10,7 +10,7 @@ from advisor_bot.citations import Citation, verify_citation
 from advisor_bot.engines.base import EngineContext
 from advisor_bot.errors import CitationError
 from advisor_bot.retrieve import Passage, Retrieval, lexical_tokens
-from advisor_bot.scope import refusal
+from advisor_bot.scope import refusal, relevant
 
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
 PROMO_LABEL = "publisher's promotion"
@@ -82,7 +82,12 @@ class OfflineEngine:
         began = time.perf_counter()
         retrieval = context.retriever.search(retrieval_query(question, history))
         timings["retrieve"] = round((time.perf_counter() - began) * 1000, 2)
-        if retrieval.best_dense < context.settings.min_relevance:
+        if not relevant(
+            best_dense=retrieval.best_dense,
+            coverage=retrieval.coverage,
+            min_relevance=context.settings.min_relevance,
+            min_relevance_covered=context.settings.min_relevance_covered,
+        ):
             return refused_answer(
                 question, refusal("out_of_scope"), engine=self.name, corpus_version=context.corpus_version
             )
