@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from advisor_bot.answer import Answer, Turn, clean_question, refused_answer
@@ -14,7 +14,10 @@ from advisor_bot.engines.offline import OfflineEngine
 from advisor_bot.errors import InvalidQuestionError
 from advisor_bot.index import EmbeddingModel, Index, IngestReport
 from advisor_bot.retrieve import Retriever
-from advisor_bot.scope import screen
+from advisor_bot.scope import Refusal, screen
+from advisor_bot.situation import Situation
+from advisor_bot.tools import Toolbox
+from advisor_bot.framework import load_framework
 
 
 class Advisor:
@@ -50,6 +53,7 @@ class Advisor:
                     retriever=retriever,
                     documents=snapshot.documents,
                     corpus_version=snapshot.manifest.corpus_version,
+                    toolbox=Toolbox(load_framework(snapshot.documents)),
                 )
             return self._context
 
@@ -60,6 +64,8 @@ class Advisor:
         return report
 
     def _history(self, history: Sequence[object] | None) -> list[Turn]:
+        if history is not None and not isinstance(history, Sequence) or isinstance(history, str):
+            raise InvalidQuestionError("History must be a list of {'role': ..., 'content': ...} messages.")
         turns = []
         for i, turn in enumerate(history or []):
             try:
@@ -70,15 +76,45 @@ class Advisor:
                 ) from exc
         return turns[-self.settings.max_history_turns :] if self.settings.max_history_turns else []
 
-    def ask(self, question: str, *, history: Sequence[object] | None = None) -> Answer:
+    def ask(
+        self, question: str, *, history: Sequence[object] | None = None, situation: Situation | None = None
+    ) -> Answer:
+        """Answer one question; ``history`` is the conversation so far, ``situation`` explicit settings."""
+        *_, answer = self.stream(question, history=history, situation=situation)
+        assert isinstance(answer, Answer)
+        return answer
+
+    def stream(
+        self, question: str, *, history: Sequence[object] | None = None, situation: Situation | None = None
+    ) -> Iterator[str | Answer]:
+        """Yield answer text as it is produced, then the complete ``Answer``.
+
+        Input is validated before the first yield, so a bad question raises at once.
+        """
         began = time.perf_counter()
         text = clean_question(question, max_chars=self.settings.max_question_chars)
         turns = self._history(history)
         context = self.context
         declined = screen(text)
+        return self._stream(text, turns, context, declined, situation, began)
+
+    def _stream(
+        self,
+        text: str,
+        turns: list[Turn],
+        context: EngineContext,
+        declined: Refusal | None,
+        situation: Situation | None,
+        began: float,
+    ) -> Iterator[str | Answer]:
         if declined is not None:
             answer = refused_answer(text, declined, engine=self.engine.name, corpus_version=context.corpus_version)
+            yield answer.answer_markdown
         else:
-            answer = self.engine.answer(text, history=turns, context=context)
+            for item in self.engine.stream(text, history=turns, context=context, situation=situation):
+                if isinstance(item, Answer):
+                    answer = item
+                else:
+                    yield item
         answer.timings_ms["total"] = round((time.perf_counter() - began) * 1000, 2)
-        return answer
+        yield answer

@@ -47,7 +47,10 @@ class Answer(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+# C0/C1 controls, non-characters and lone surrogates (JSON clients can send "\ud800").
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
+# Invisible format characters (zero-width spaces, BOM): they carry no words.
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff]")
 
 
 def clean_question(raw: object, *, max_chars: int) -> str:
@@ -64,7 +67,7 @@ def clean_question(raw: object, *, max_chars: int) -> str:
         raise InvalidQuestionError(
             "The question contains binary or control characters; paste it as plain text."
         )
-    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", raw)).strip()
+    text = unicodedata.normalize("NFC", _INVISIBLE.sub("", _CONTROL.sub(" ", raw))).strip()
     if not text:
         raise InvalidQuestionError(
             "The question is empty. Ask about outsourcing chemical development, e.g. "

@@ -16,6 +16,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from pydantic import BaseModel, ConfigDict
 
 from advisor_bot.corpus import Block, Document, Section
+from advisor_bot.errors import CorpusError
 
 ChunkKind = Literal["section", "row"]
 TokenCounter = Callable[[str], int]
@@ -95,7 +96,14 @@ def _spans(doc: Document, block: Block, *, fits: TokenCounter, limit: int) -> li
 def section_chunks(doc: Document, sec: Section, *, count_tokens: TokenCounter, limit: int) -> list[Chunk]:
     """Group a section's blocks into units that fit, then add one unit per table row."""
     prefix = sec.path_text + "\n"
+    if count_tokens(prefix) > limit // 2:
+        # A very deep or long heading path would crowd out the text it labels.
+        prefix = sec.title + "\n"
     budget = limit - count_tokens(prefix)
+    if budget < 8:
+        raise CorpusError(
+            f"The heading {sec.title[:80]!r} in {doc.id} is longer than the embedding model's input; shorten it."
+        )
     spans = [s for b in sec.blocks for s in _spans(doc, b, fits=count_tokens, limit=budget)]
     groups: list[tuple[int, int]] = []
     for start, end in spans:

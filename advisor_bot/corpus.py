@@ -92,7 +92,9 @@ def read_document(path: Path, *, corpus_dir: Path) -> Document:
     if b"\x00" in raw:
         raise CorpusError(f"Corpus file {shown} looks binary (it contains NUL bytes); only UTF-8 text is indexed.")
     try:
-        text = raw.decode("utf-8")
+        # Offsets are into the text with Windows line endings normalised, so every
+        # table row and quote is the same whatever editor saved the file.
+        text = raw.decode("utf-8").replace("\r\n", "\n")
     except UnicodeDecodeError as exc:
         raise CorpusError(
             f"Corpus file {shown} is not valid UTF-8 (bad byte at offset {exc.start}); re-save it as UTF-8."

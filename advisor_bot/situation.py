@@ -36,6 +36,9 @@ class Situation(BaseModel):
     in_house: Column | None = Field(default=None, description="Which column the internal chemistry matches.")
     ip_sensitivity: Column | None = None
     multiple_stages: bool | None = Field(default=None, description="Several compounds at different stages.")
+    single_partner: bool | None = Field(
+        default=None, description="Wants one partner for everything, e.g. to avoid technology transfer."
+    )
 
     def merged(self, newer: Situation) -> Situation:
         """This situation updated by whatever ``newer`` states."""

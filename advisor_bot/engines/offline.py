@@ -1,30 +1,36 @@
-"""The offline engine: deterministic, no network, answers in verbatim quotes."""
+"""The offline engine: deterministic, no network; tools decide, quotes explain."""
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 
 from advisor_bot.answer import Answer, Turn, refused_answer, retrieval_query
 from advisor_bot.citations import Citation, verify_citation
+from advisor_bot.decisions import cost_scenario, recommend
 from advisor_bot.engines.base import EngineContext
 from advisor_bot.errors import CitationError
+from advisor_bot.recommendation import Recommendation
+from advisor_bot.render import (
+    PROMO_LABEL,
+    cost_markdown,
+    pricing_markdown,
+    provisions_markdown,
+    recommendation_markdown,
+    transition_markdown,
+)
 from advisor_bot.retrieve import Passage, Retrieval, lexical_tokens
+from advisor_bot.route import route
 from advisor_bot.scope import refusal, relevant
+from advisor_bot.situation import Situation
 
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
-PROMO_LABEL = "publisher's promotion"
 
 
-def _citation(p: Passage) -> Citation:
+def passage_citation(p: Passage) -> Citation:
     return Citation(
-        document=p.document,
-        section=p.section,
-        anchor=p.anchor,
-        quote=p.quote,
-        start=p.start,
-        end=p.end,
-        promotional=p.promotional,
+        document=p.document, section=p.section, anchor=p.anchor, quote=p.quote, start=p.start, end=p.end, promotional=p.promotional
     )
 
 
@@ -52,32 +58,63 @@ def best_sentence(question: str, text: str) -> str:
 def render_quote(c: Citation, context: EngineContext) -> str:
     """A citation as Markdown: table rows keep their header so they read as a table."""
     label = f" — *{PROMO_LABEL}*" if c.promotional else ""
-    body = c.quote
     if c.quote.startswith("|") and "\n" not in c.quote:
         text = context.documents[c.document].text
         table_start = text.rfind("\n\n", 0, c.start) + 2
         header = text[table_start : text.index("\n", table_start)]
         body = f"{header}\n|{'---|' * header.count('|', 1)}\n{c.quote}"
-        quoted = body
     else:
-        quoted = "\n".join(f"> {line}" if line else ">" for line in body.split("\n"))
-    return f"**{c.section}**{label} ([open](/framework#{c.anchor}))\n\n{quoted}"
+        body = "\n".join(f"> {line}" if line else ">" for line in c.quote.split("\n"))
+    return f"**{c.section}**{label} ([open](/framework#{c.anchor}))\n\n{body}"
 
 
 def verified(citations: list[Citation], context: EngineContext) -> tuple[list[Citation], list[str]]:
-    kept, notices = [], []
+    """Unique citations that match the corpus verbatim, and a notice per dropped one."""
+    kept: dict[tuple[str, int, int], Citation] = {}
+    notices = []
     for c in citations:
         try:
-            kept.append(verify_citation(c, context.documents))
+            kept.setdefault((c.document, c.start, c.end), verify_citation(c, context.documents))
         except CitationError as exc:
             notices.append(str(exc))
-    return kept, notices
+    return list(kept.values()), notices
+
+
+def conversation_situation(question: str, history: list[Turn], context: EngineContext, given: Situation | None) -> Situation:
+    """What the user has told us so far: earlier turns, this question, then explicit settings."""
+    from advisor_bot.extract import extract_situation
+
+    labels = [r.stage for r in context.toolbox.framework.stages]
+    situation = Situation()
+    for turn in history:
+        if turn.role == "user":
+            situation = situation.merged(extract_situation(turn.content, stages=labels))
+    situation = situation.merged(extract_situation(question, stages=labels))
+    return situation.merged(given) if given else situation
+
+
+def clarifying_question(context: EngineContext) -> tuple[str, list[Citation]]:
+    stages = context.toolbox.framework.stages
+    lines = [f"- {r.stage}: **{' or '.join(r.models)}**" for r in stages]
+    text = (
+        "**Which development stage is your program at?** The right model depends on it most. "
+        "For each stage, the framework recommends:\n" + "\n".join(lines)
+    )
+    return text, [r.citation for r in stages]
+
+
+def _provider(text: str) -> str | None:
+    has_cdmo = bool(re.search(r"\bcdmos?\b", text, re.I))
+    has_cro = bool(re.search(r"\bcros?\b", text, re.I))
+    return None if has_cdmo == has_cro else ("CDMO" if has_cdmo else "CRO")
 
 
 class OfflineEngine:
     name = "offline"
 
-    def answer(self, question: str, *, history: list[Turn], context: EngineContext) -> Answer:
+    def answer(
+        self, question: str, *, history: list[Turn], context: EngineContext, situation: Situation | None = None
+    ) -> Answer:
         timings: dict[str, float] = {}
         began = time.perf_counter()
         retrieval = context.retriever.search(retrieval_query(question, history))
@@ -88,28 +125,90 @@ class OfflineEngine:
             min_relevance=context.settings.min_relevance,
             min_relevance_covered=context.settings.min_relevance_covered,
         ):
-            return refused_answer(
-                question, refusal("out_of_scope"), engine=self.name, corpus_version=context.corpus_version
-            )
+            return refused_answer(question, refusal("out_of_scope"), engine=self.name, corpus_version=context.corpus_version)
+
+        began = time.perf_counter()
+        state = conversation_situation(question, history, context, situation)
+        intents = route(question, situation=state)
+        sections, tool_citations, recommendation = self.run_tools(question, intents, state, context)
+        timings["tools"] = round((time.perf_counter() - began) * 1000, 2)
+
         began = time.perf_counter()
         passages = pick_passages(retrieval, limit=context.settings.quotes)
-        citations, notices = verified([_citation(p) for p in passages], context)
-        parts = []
-        if citations:
-            lead = best_sentence(question, citations[0].quote)
-            sections = ", ".join(dict.fromkeys(f"*{c.section.split(' > ')[-1]}*" for c in citations))
-            parts.append(f"The framework addresses this in {sections}.")
-            if lead:
+        citations, notices = verified([*tool_citations, *(passage_citation(p) for p in passages)], context)
+        quoted = [c for c in citations if any((c.document, c.start, c.end) == (p.document, p.start, p.end) for p in passages)]
+        parts = list(sections)
+        if quoted:
+            names = ", ".join(dict.fromkeys(f"*{c.section.split(' > ')[-1]}*" for c in quoted))
+            parts.append(f"The framework addresses this in {names}.")
+            if lead := best_sentence(question, quoted[0].quote):
                 parts.append(f"Most relevant: “{lead}”")
             parts.append("### Sources")
-            parts.extend(render_quote(c, context) for c in citations)
+            parts.extend(render_quote(c, context) for c in quoted)
         timings["compose"] = round((time.perf_counter() - began) * 1000, 2)
         return Answer(
             question=question,
             answer_markdown="\n\n".join(parts),
             citations=citations,
+            recommendation=recommendation,
+            situation=state,
             engine=self.name,
             corpus_version=context.corpus_version,
             notices=notices,
             timings_ms=timings,
         )
+
+    def stream(
+        self, question: str, *, history: list[Turn], context: EngineContext, situation: Situation | None = None
+    ) -> Iterator[str | Answer]:
+        """The whole answer is ready at once; it is yielded a block at a time for the typing effect."""
+        answer = self.answer(question, history=history, context=context, situation=situation)
+        for block in answer.answer_markdown.split("\n\n"):
+            yield block + "\n\n"
+        yield answer
+
+    @staticmethod
+    def run_tools(
+        question: str, intents: list[str], state: Situation, context: EngineContext
+    ) -> tuple[list[str], list[Citation], Recommendation | None]:
+        """Markdown sections and citations from the tools the question routes to."""
+        tb = context.toolbox
+        sections: list[str] = []
+        cites: list[Citation] = []
+        cost = None
+        if "cost" in intents:
+            cost = tb.estimate_cost(cost_scenario(question, state))
+            if not cost.items:
+                cost = None
+        recommendation = None
+        if "recommend" in intents:
+            recommendation = recommend(state, toolbox=tb, cost=cost, context=question)
+            if recommendation is None:
+                text, stage_cites = clarifying_question(context)
+                sections.append(text)
+                cites.extend(stage_cites)
+            else:
+                sections.append(recommendation_markdown(recommendation))
+                cites.extend(recommendation.citations)
+        if cost is not None and recommendation is None:
+            sections.append("**Cost estimate**\n\n" + cost_markdown(cost))
+            cites.extend(i.citation for i in cost.items)
+        provider = _provider(question)
+        if "pricing" in intents:
+            result = tb.pricing_models(provider, question)  # type: ignore[arg-type]
+            sections.append(pricing_markdown(result))
+            cites.extend(m.citation for m in result.models[:4])
+        for intent, call in (
+            ("ip", lambda: tb.ip_checklist(provider)),  # type: ignore[arg-type]
+            ("regulatory", lambda: tb.regulatory_roles(provider)),  # type: ignore[arg-type]
+            ("mistakes", lambda: tb.common_mistakes(question)),
+        ):
+            if intent in intents:
+                result = call()
+                sections.append(provisions_markdown(result))
+                cites.extend(p.citation for p in result.items[:8])
+        if "transition" in intents or "transfer" in intents:
+            result = tb.transition_options()
+            sections.append(transition_markdown(result))
+            cites.extend(p.citation for o in result.options for p in o.points[:1])
+        return sections, cites, recommendation

@@ -1,0 +1,154 @@
+"""The recommendation, decided from the framework's tools alone: pure, no LLM, no I/O."""
+
+from __future__ import annotations
+
+import re
+
+from advisor_bot.citations import Citation
+from advisor_bot.recommendation import CostEstimate, ModelName, Point, Recommendation
+from advisor_bot.situation import Situation
+from advisor_bot.tools import CostScenario, ProfileResult, Provision, Toolbox
+
+_COMPATIBLE: dict[str, set[ModelName]] = {"CRO": {"CRO"}, "CDMO": {"CDMO"}, "Hybrid": {"Hybrid", "Integrated partner"}}
+_MISSING = (
+    ("stage", "Development stage (e.g. lead optimization, IND-enabling, Phase 1)"),
+    ("quantity", "Quantity of material needed (mg, g, kg or tons)"),
+    ("gmp", "Whether the material must be made under cGMP"),
+    ("in_house", "Your in-house chemistry capability"),
+    ("budget", "Budget structure (operating expense, capital for campaigns, or stage-gated)"),
+    ("timeline", "Timeline pressure (research iteration in weeks vs production deadlines)"),
+    ("ip_sensitivity", "How IP-sensitive the work is"),
+)
+
+
+def _agreement(profile: ProfileResult, options: list[ModelName]) -> tuple[int, int]:
+    others = [a for a in profile.assessments if a.factor != profile.assessments[0].factor or not a.factor.startswith("Stage")]
+    others = [a for a in others if not a.factor.startswith("Stage")]
+    agree = sum(1 for a in others if _COMPATIBLE[a.favours] & set(options))
+    return agree, len(others) - agree
+
+
+def _risks(model: ModelName, stage_index: int | None, mistakes: list[Provision], toolbox: Toolbox) -> list[Point]:
+    by_number = {int(m.group(1)): p for p in mistakes if (m := re.match(r"Mistake (\d+)", p.text))}
+    wanted: list[int] = []
+    early = stage_index is not None and stage_index < 4
+    if model == "CDMO":
+        wanted = [1, 4] if early or stage_index is None else [4, 5]
+    elif model == "CRO":
+        wanted = [2, 3] if stage_index is None or stage_index >= 2 else [2]
+    else:
+        wanted = [3, 4]
+    points = [Point(text=by_number[n].text, citation=by_number[n].citation) for n in wanted if n in by_number]
+    if model == "Integrated partner":
+        trade_off = next((p for p in toolbox._items("Integrated Partners") if p.text.startswith("The trade-off")), None)
+        if trade_off:
+            points.insert(0, Point(text="Integration may cost best-in-class capability at some stages", citation=trade_off.citation))
+    return points
+
+
+def recommend(situation: Situation, *, toolbox: Toolbox, cost: CostEstimate | None = None, context: str = "") -> Recommendation | None:
+    """A cited verdict, or None when nothing the user said bears on the choice."""
+    fw = toolbox.framework
+    profile = toolbox.profile_assessment(situation)
+    row = toolbox.stage_recommendation(situation.stage).row if situation.stage else None
+    stage_index = fw.stages.index(row) if row else None
+    caveats: list[str] = []
+    if row is not None:
+        options = list(row.models)
+        agree, disagree = _agreement(profile, options)
+        model = options[0]
+        if situation.single_partner and ({"Hybrid", "Integrated partner"} & set(options)):
+            model = "Integrated partner"
+        if disagree == 0:
+            confidence = "high" if len(options) == 1 or agree else "medium"
+            why = f"The Project Stage Decision Matrix recommends {row.models[0] if len(options) == 1 else ' or '.join(options)} for {row.stage}"
+            why += f", and all {agree} other factor(s) you gave agree." if agree else "; no other factor was given to confirm it."
+        else:
+            confidence = "low" if disagree > agree else "medium"
+            why = f"The stage row points to {' or '.join(options)}, but {disagree} of {agree + disagree} other factor(s) favour something else."
+            if profile.lean and not (_COMPATIBLE[profile.lean] & set(options)):
+                caveats.append(f"Your profile factors lean {profile.lean}; the framework treats the decision as one to revisit at each stage.")
+    elif situation.multiple_stages or profile.lean is not None:
+        lean = "Hybrid" if situation.multiple_stages else profile.lean
+        model = "Integrated partner" if situation.single_partner and lean == "Hybrid" else lean  # type: ignore[assignment]
+        options = [model]
+        n = len(profile.assessments)
+        top = profile.tally[lean] if lean else 0  # type: ignore[index]
+        confidence = "medium" if n >= 3 and top * 2 > n else "low"
+        why = f"{top} of {n} Organizational Profile factor(s) favour {lean}; the development stage is unknown."
+    else:
+        return None
+
+    steps = []
+    if row is not None:
+        steps.append(f"Screen candidate partners on the framework's key selection criteria for this stage: {row.criteria}.")
+    if model in ("Hybrid", "CDMO") and (stage_index is None or stage_index <= 4):
+        transfer = fw.fact("tech_transfer_cost")
+        steps.append(
+            f"If work moves between separate organisations, budget {transfer.citation.quote[transfer.citation.quote.find('$'):].split(' (')[0].rstrip('.')}"
+            if "$" in transfer.citation.quote
+            else "Plan the technology transfer explicitly."
+        )
+    steps.append("Agree IP ownership, foreground IP assignment and the quality agreement before work begins.")
+    steps.append("Revisit the choice at the next stage gate: the framework treats it as a dynamic assessment.")
+
+    mistakes = toolbox.common_mistakes(context or situation.model_dump_json()).items
+    risks = _risks(model, stage_index, mistakes, toolbox)
+    known = situation.known()
+    missing = [label for key, label in _MISSING if key not in known and not (key == "stage" and situation.multiple_stages)]
+    if cost is not None:
+        caveats.extend(cost.notes)
+
+    citations: list[Citation] = []
+    for c in [row.citation] if row else []:
+        citations.append(c)
+    citations.extend(a.citation for a in profile.assessments)
+    citations.extend(i.citation for i in (cost.items if cost else []))
+    citations.extend(r.citation for r in risks if r.citation)
+    unique = list({(c.document, c.start, c.end): c for c in citations}.values())
+    return Recommendation(
+        model=model,
+        alternatives=[o for o in options if o != model],
+        confidence=confidence,  # type: ignore[arg-type]
+        confidence_reason=why,
+        stage=row.stage if row else None,
+        factors=profile.assessments,
+        cost_estimate=cost,
+        risks=risks,
+        next_steps=steps,
+        missing_information=missing,
+        caveats=caveats,
+        citations=unique,
+    )
+
+
+_NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "couple of": 2, "a couple of": 2, "half a": 0.5}
+_NUM = r"(\d+(?:\.\d+)?|a couple of|couple of|half a|an?|one|two|three|four|five|six|seven|eight|nine|ten|twelve)"
+
+
+def _num(text: str) -> float:
+    return float(text) if text[0].isdigit() else _NUMBER_WORDS[text.lower()]
+
+
+def cost_scenario(text: str, situation: Situation) -> CostScenario:
+    """Read the work to price from the user's words; the situation fills in quantity."""
+    fte = months = None
+    if m := re.search(rf"\b{_NUM}\s+(?:full[- ]time\s+|phd[- ]level\s+|med[- ]?chem\s+|dedicated\s+)?(?:ftes?|chemists?|scientists?|people|heads)\b", text, re.I):
+        fte = _num(m.group(1))
+    if m := re.search(rf"\b{_NUM}\s+(years?|months?|quarters?)\b", text, re.I):
+        months = _num(m.group(1)) * {"y": 12, "m": 1, "q": 3}[m.group(2)[0].lower()]
+    elif re.search(r"\b(a|per|for the|for a|one|full) year\b|\bannual", text, re.I):
+        months = 12
+    analogs = int(m.group(1)) if (m := re.search(r"\b(\d+)\s+(?:analog(?:ue)?s|compounds|molecules)\b", text, re.I)) else None
+    if analogs is None and re.search(r"med(icinal)?[- ]?chem(istry)? campaign", text, re.I):
+        analogs = 100
+    scouting = 1 if re.search(r"route[- ]scouting", text, re.I) else None
+    kg = situation.quantity.kg if situation.quantity and situation.quantity.kg >= 1 else None
+    complexity = "simple" if re.search(r"\bsimple\b|2-3 step|two[- ]step|three[- ]step", text, re.I) else ("complex" if re.search(r"complex|multi[- ]?step|\d+[- ]step", text, re.I) else None)
+    transfer = bool(re.search(r"tech(nology)?[- ]transfer|hand(ing)?[- ]?(it )?over|move (it|the process) to|switch(ing)? (to a )?cdmo", text, re.I))
+    development = bool(re.search(r"process development|scale[- ]up|pilot", text, re.I)) and kg is not None
+    at_cdmo = "CDMO" if fte and re.search(r"\bat (a|the|our) cdmo\b|cdmo (chemists|scientists|ftes?)", text, re.I) else "CRO"
+    return CostScenario(
+        fte=fte, months=months, fte_at=at_cdmo, route_scouting=scouting, analogs=analogs, kg=kg,
+        complexity=complexity, process_development=development, technology_transfer=transfer,
+    )

@@ -1,0 +1,454 @@
+"""What the user has told us about their program, read by rule into a Situation.
+
+Deterministic on purpose: a recommendation must be reproducible and testable, so
+every fact comes from a pattern a reviewer can read here, never from a model.
+Stage names are not retyped from the framework: synonyms are keyed by a short
+phrase that is resolved against the Decision Matrix row labels at call time, so
+a row the corpus drops is simply no longer recognised.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from advisor_bot.situation import Column, Quantity, Situation
+
+
+def _rx(*alternatives: str) -> re.Pattern[str]:
+    # Lookarounds rather than \b so alternatives may start or end with '-', '&' or '/'.
+    return re.compile("|".join(rf"(?<!\w)(?:{a})(?!\w)" for a in alternatives), re.IGNORECASE)
+
+
+# -- Clauses, negation, tense --------------------------------------------------------------
+# A clause ends at punctuation or a conjunction: "finished lead op, moving into IND" has the
+# past tense in one clause and the current stage in the next.
+_CLAUSE_BREAK = re.compile(
+    r"[.;!?,:()\n\u2014\u2013]|\s-\s|\b(?:and|but|while|whereas|now|so|then|though|although|because|however)\b",
+    re.IGNORECASE,
+)
+_NEGATION = re.compile(
+    r"\b(?:no|not|non|pre|never|without|zero|nor|neither|cannot|can't|don'?t|doesn'?t|didn'?t|won'?t|isn'?t|aren'?t)\b",
+    re.IGNORECASE,
+)
+# "GMP isn't needed yet", "a single vendor is not required".
+_NEGATED_AFTER = re.compile(
+    r"\W*(?:[\w-]+\s+){0,3}?(?:isn't|aren't|is not|are not|not|won't be|will not be|no longer)\s+"
+    r"(?:yet\s+)?(?:needed|required|necessary)\b",
+    re.IGNORECASE,
+)
+_PAST_BEFORE = _rx(
+    r"finished|completed|wrapped up|done with|after(?! (?:that|this|which|it))|post|past|beyond|out of|exited|graduated|"
+    r"moved on from|from|were in|was in|used to be in"
+)
+_PAST_AFTER = re.compile(
+    r"\s*(?:is|was|are|were|has been|have been)?\s*(?:now\s+|already\s+)?"
+    r"(?:done|complete|completed|finished|over|behind us|wrapped up)\b",
+    re.IGNORECASE,
+)
+_NEGATION_REACH = 35  # characters before a cue: "we don't really need " but not the start of a long clause
+
+
+def _clause_start(text: str, pos: int) -> int:
+    breaks = [m.end() for m in _CLAUSE_BREAK.finditer(text, 0, pos)]
+    return breaks[-1] if breaks else 0
+
+
+def _clause_end(text: str, pos: int) -> int:
+    found = _CLAUSE_BREAK.search(text, pos)
+    return found.start() if found else len(text)
+
+
+def _negated(text: str, match: re.Match[str]) -> bool:
+    before = text[max(_clause_start(text, match.start()), match.start() - _NEGATION_REACH) : match.start()]
+    after = text[match.end() : _clause_end(text, match.end())]
+    return bool(_NEGATION.search(before) or _NEGATED_AFTER.match(after))
+
+
+# -- Stage ---------------------------------------------------------------------------------
+class _StageTerms(NamedTuple):
+    names: re.Pattern[str]  # the stage named outright: "lead op", "Phase 2", "IND-enabling"
+    hints: re.Pattern[str]  # work typical of the stage: "SAR", "tox batches"; weaker than a name
+
+
+_PHASE_1_2 = r"(?:1|2|i{1,2}|one|two)[ab]?"
+_STAGE_TERMS: dict[str, _StageTerms] = {
+    "hit identification": _StageTerms(
+        names=_rx(
+            r"hit[- ]?(?:identification|id|finding|discovery|generation)",
+            r"(?:early[- ](?:stage )?|drug |lead |hit )?discovery(?: stage| phase| chemistry| program(?:me)?)?",
+        ),
+        hints=_rx(
+            r"HTS|high[- ]throughput screen\w*",
+            r"(?:focused|screening|diversity|compound|DEL|DNA[- ]encoded) librar(?:y|ies)",
+            r"library (?:design|synthesis|enumeration)",
+            r"(?:first|initial|primary) screens?",
+            r"(?:brand[- ]new|new|novel|validated) target|target (?:is |was |has been |just )?validated",
+        ),
+    ),
+    "hit-to-lead": _StageTerms(
+        names=_rx(r"hit[- ]?(?:to|2)[- ]?lead(?: optimi[sz]ation)?", r"H2L|HtL", r"hit expansion"),
+        hints=_rx(
+            r"(?<!proprietary )SAR(?: stud(?:y|ies)| work| campaign| exploration)?",
+            r"analog(?:ue)?s?(?: synthesis| series| work| turnarounds?)?",
+        ),
+    ),
+    "lead optimization": _StageTerms(
+        names=_rx(
+            r"lead[- ]?op(?:t|s)?",
+            r"lead[- ]?optim\w*",  # also the typos "optimzation", "optimsation"
+            r"(?-i:LO)",
+            r"lead(?: series| compounds?| molecules?)? (?:is |are )?(?:still |currently |now )?being optimi[sz]ed",
+            r"optimi[sz]\w* (?:our|the|a) leads?",
+        ),
+        hints=_rx(r"process[- ]relevant route"),
+    ),
+    "preclinical candidate": _StageTerms(
+        names=_rx(
+            r"(?:pre[- ]?clinical|development) candidate(?: selection| nomination)?",
+            r"candidate (?:selection|nomination|nominat\w*|selected|pick\w*|choice|declaration)",
+            r"(?:nominat|select|pick|choos|declar)\w* (?:a |an |our |the )?(?:pre[- ]?clinical |development |drug )?"
+            r"candidate",
+            r"PCC",
+        ),
+        hints=_rx(r"pre[- ]?clinical(?: stage| development| phase| work)?"),
+    ),
+    "ind-enabling": _StageTerms(
+        names=_rx(
+            r"(?:pre[- ]?)?IND(?:/CTA)?(?:[- ]enabling)?(?: studies| work| package| stage| filing| submission)?",
+            r"CTA|IMPD",
+        ),
+        hints=_rx(
+            r"(?:pre[- ]?clinical |GLP[- ]?)?tox\w*(?: stud(?:y|ies)| batch(?:es)?| lots?| material| supply| package|"
+            r" program(?:me)?| work| campaign)?",
+            r"GLP(?: stud(?:y|ies)| batch(?:es)?)?",
+        ),
+    ),
+    "phase i/ii": _StageTerms(
+        names=_rx(
+            # "Ph2" but not "pH 2" or "phi"
+            rf"(?:phase[\s-]?{_PHASE_1_2}|ph\.?[12][ab]?)(?:\s*(?:/|-|&|and|or|to)\s*{_PHASE_1_2})?",
+            r"first[- ]in[- ](?:human|man|patients?)|FIH|FTIH",
+            r"early[- ](?:stage )?clinical(?: development| trials?| stud(?:y|ies))?",
+            r"(?:into|toward|towards|entering|enter|reach\w*|for) the clinic",
+        ),
+        hints=_rx(
+            r"clinical (?:supply|supplies|trial material|material|trials?|stud(?:y|ies)|batch(?:es)?|API|lots?)",
+            r"CTM|(?:proof[- ]of[- ]concept|PoC) (?:trial|study)",
+        ),
+    ),
+    "phase iii": _StageTerms(
+        names=_rx(
+            r"(?:phase[\s-]?(?:iii|three)|(?:phase[\s-]?|ph\.?)3)[ab]?|phase[\s-]?(?:2|ii)[ab]?\s*/\s*(?:3|iii)",
+            r"pivotal(?: trials?| stud(?:y|ies)| phase)?",
+            r"(?:product |commercial |market |pre[- ]?)launch|launch(?:ing)? (?:next|this|in|early|late|by)|we launch",
+            r"(?:for|before|at|toward|towards|until) (?:the |our )?(?:product )?launch",
+            r"commerciali[sz]\w*|commercial (?:stage|phase|launch)",
+            r"(?:approved|marketed) (?:product|drug|API)",
+        ),
+        hints=_rx(
+            r"commercial (?:supply|manufactur\w*|scale|production|product|API|material|batch(?:es)?|volumes?|quantities)",
+            r"registration(?:al)?(?: batch(?:es)?| trials?| stud(?:y|ies)| lots?)?",
+            r"PPQ|process (?:performance )?(?:validation|qualification)|validation (?:batch(?:es)?|campaign|lots?|runs?)",
+        ),
+    ),
+}
+# Several programs at once: the Hybrid column's "multiple compounds at different stages".
+_PORTFOLIO = _rx(
+    r"portfolio|pipeline|(?:different|various|several) stages",
+    r"(?:two|three|four|several|multiple|[2-9]|\d\d+) (?:programs|programmes|assets|projects|drug candidates|candidates)",
+    r"follow[- ]on (?:programs?|programmes?|compounds?|series|molecules?)",
+    r"back[- ]?up (?:compounds?|programs?|programmes?|molecules?|series)",
+)
+# Only with two different stages mentioned: "one in hit-to-lead, another in Phase 1".
+_ANOTHER = _rx(
+    r"another (?:one|compound|program|programme|asset|molecule|project|series|in|at|is|heading|entering|going)",
+    r"the other (?:one|compound|program|programme|asset|molecule|is)",
+    r"second (?:compound|program|programme|asset|molecule)",
+    r"others? (?:is|are) in",
+)
+
+
+class _Mention(NamedTuple):
+    start: int
+    end: int
+    key: str
+    named: bool
+
+
+def _norm(label: str) -> str:
+    # The framework is American; accept a British rewording of a label too.
+    return " ".join(label.lower().replace("isation", "ization").split())
+
+
+def _resolve(stages: Sequence[str]) -> dict[str, str]:
+    """Synonym key -> row label. A prefix match beats a substring match, and a label is
+    claimed by one key only, so "lead optimization" never lands on "Hit-to-lead
+    optimization" when the "Lead optimization" row is missing."""
+    resolved: dict[str, str] = {}
+    for key in _STAGE_TERMS:
+        label = next((s for s in stages if _norm(s).startswith(key)), None)
+        if label is not None:
+            resolved[key] = label
+    claimed = set(resolved.values())
+    for key in _STAGE_TERMS.keys() - resolved.keys():
+        label = next((s for s in stages if key in _norm(s) and s not in claimed), None)
+        if label is not None:
+            resolved[key] = label
+            claimed.add(label)
+    return resolved
+
+
+def _mentions(text: str) -> list[_Mention]:
+    found = [
+        _Mention(m.start(), m.end(), key, named)
+        for key, terms in _STAGE_TERMS.items()
+        for named, pattern in ((True, terms.names), (False, terms.hints))
+        for m in pattern.finditer(text)
+    ]
+    # Of overlapping readings the longer wins: "hit-to-lead optimization", "preclinical tox".
+    found.sort(key=lambda m: (m.start, m.start - m.end))
+    kept: list[_Mention] = []
+    for mention in found:
+        if not kept or mention.start >= kept[-1].end:
+            kept.append(mention)
+    return kept
+
+
+def _is_past(text: str, mention: _Mention, previous_end: int) -> bool:
+    # Look back only to the previous mention: in "moving from lead op into IND" the "from"
+    # belongs to lead op, not to IND.
+    before = text[max(_clause_start(text, mention.start), previous_end) : mention.start]
+    after = text[mention.end : _clause_end(text, mention.end)]
+    return bool(_PAST_BEFORE.search(before) or _PAST_AFTER.match(after))
+
+
+def _stage(text: str, stages: Sequence[str]) -> tuple[str | None, bool | None]:
+    """(stage, multiple_stages). The stage the user is in or heading into: the rightmost
+    mention not in a past-tense clause, names before hints; if every mention is past
+    ("we've finished lead op"), the latest of them, as the last known position."""
+    labels = _resolve(stages)
+    mentions = [m for m in _mentions(text) if m.key in labels]
+    distinct = {labels[m.key] for m in mentions}
+    if _PORTFOLIO.search(text) or (len(distinct) > 1 and _ANOTHER.search(text)):
+        return None, True
+    if not mentions:
+        return None, None
+    ends = [0] + [m.end for m in mentions]
+    current = [m for m, prev in zip(mentions, ends) if not _is_past(text, m, prev)] or mentions
+    chosen = ([m for m in current if m.named] or current)[-1]
+    return labels[chosen.key], None
+
+
+# -- Quantity ------------------------------------------------------------------------------
+# Vague amounts get a representative value: "a few grams" is 3 g, "several"/"multi-gram" 5 g,
+# and a bare unit ("kilograms now, tons later") is 1 of it. Only the order of magnitude
+# matters to the Volume row (milligrams-grams vs kilograms-tons).
+_WORD_VALUES = {
+    "half a": 0.5, "half an": 0.5, "a": 1, "an": 1, "one": 1, "a couple of": 2, "a couple": 2, "couple of": 2,
+    "two": 2, "three": 3, "a few": 3, "few": 3, "four": 4, "five": 5, "several": 5, "multi": 5, "six": 6,
+    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "a dozen": 12, "dozens of": 12, "tens of": 10, "twenty": 20,
+    "fifty": 50, "hundreds of": 100, "thousands of": 1000,
+}  # fmt: skip
+_MULTIPLIERS = {"hundred": 100, "thousand": 1000}
+_UNIT = (
+    r"milligrams?|mgs?|grams?|gms?|g(?!-)|kilograms?|kilos?|kgs?"
+    r"|metric (?:tons?|tonnes?)|tonnes?|tons?|mt|t(?!-)"
+)
+_WORDS = "|".join(sorted((re.escape(w) for w in _WORD_VALUES), key=len, reverse=True))
+_AMOUNT = re.compile(
+    rf"(?<![\w.,])(?:(?P<digits>\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?|\.\d+)|(?P<words>{_WORDS}))"
+    rf"(?:[\s-]+(?P<mult>hundred|thousand)s?)?[\s-]*(?P<unit>{_UNIT})(?!\w)"
+    r"(?!\s*/\s*(?:kg|g|mg|day|d|l|ml)\b)",  # a dose or concentration, "10 mg/kg", is not an amount
+    re.IGNORECASE,
+)
+_BARE = re.compile(
+    r"(?<![\w/-])(?<!per )(?:(?P<plural>milligrams|grams|kilograms|kilos|kgs|tonnes|metric tons|tons(?!\s+of))"
+    r"|(?P<single>milligram|mg|gram|kilogram|kilo|kg)(?=[\s-](?:scale|quantit|amount|lab)))(?!\w)",
+    re.IGNORECASE,
+)
+
+
+def _unit(word: str) -> str:
+    word = word.lower()
+    if word.startswith(("mg", "milli")):
+        return "mg"
+    if word.startswith(("kg", "kilo")):
+        return "kg"
+    if word.startswith("g"):
+        return "g"
+    return "t"
+
+
+def _quantity(text: str) -> Quantity | None:
+    """The largest amount mentioned: the biggest need decides whether a CRO can supply it."""
+    found: list[Quantity] = []
+    spans: list[tuple[int, int]] = []
+    for m in _AMOUNT.finditer(text):
+        unit = _unit(m["unit"])
+        # "a t-Bu", "a g" are not amounts: spelled-out numbers need a spelled-out unit.
+        if m["words"] and (len(m["unit"]) < 2 or m["unit"].lower() == "mt"):
+            continue
+        value = float(m["digits"].replace(",", "")) if m["digits"] else _WORD_VALUES[m["words"].lower()]
+        value *= _MULTIPLIERS[m["mult"].lower()] if m["mult"] else 1
+        if value > 0:
+            found.append(Quantity(value=value, unit=unit))
+            spans.append(m.span())
+    for m in _BARE.finditer(text):
+        if not any(start <= m.start() < end for start, end in spans):
+            found.append(Quantity(value=1, unit=_unit(m["plural"] or m["single"])))
+    return max(found, key=lambda q: q.kg, default=None)
+
+
+# -- Organizational Profile rows -----------------------------------------------------------
+_Cues = tuple[tuple[Column, re.Pattern[str]], ...]
+_FEW = r"no|zero|0|one|1|two|2|a couple of|only a couple of"
+_SEVERAL = r"[3-9]|\d\d+|three|four|five|six|seven|eight|nine|ten|a few|several|a handful of"
+_CHEMISTS = r"(?:[\w-]+ ){0,2}chemists?"
+_HAVE = r"(?:have|'ve got|got|only|just|team is|team of|team has|employ|[\u2014\u2013:,-])\s+(?:about |around |roughly )?"
+
+_IN_HOUSE: _Cues = (
+    ("CRO", _rx(
+        rf"{_HAVE}(?:{_FEW}) {_CHEMISTS}",
+        rf"(?:{_FEW}) (?:in[- ]house|internal|on[- ]staff)[\w\s-]{{0,15}}?chem(?:ist)?s?",
+        rf"(?:no|zero|not a single|without|don'?t have|do not have|lack)(?: any)? {_CHEMISTS}",
+        r"no (?:in[- ]house |internal )?(?:chemistry|lab|labs|wet lab)",
+        r"all biologists|(?:only|just) biologists|virtual (?:biotech|company|pharma|model)|limited (?:in[- ]house |internal )?chemistry",
+    )),
+    ("CDMO", _rx(
+        r"strong (?:in[- ]house |internal )?process (?:chemistry|chemists|group|team|R&D)",
+        r"(?:in[- ]house|internal|our own) process (?:chemistry |R&D )?(?:group|team|chemists|department)",
+        r"process (?:chemistry )?(?:group|team) (?:is strong|already has|has the route)",
+    )),
+    ("Hybrid", _rx(
+        rf"{_HAVE}(?:{_SEVERAL}) {_CHEMISTS}",
+        rf"(?:{_SEVERAL}) (?:in[- ]house|internal|on[- ]staff)[\w\s-]{{0,15}}?chem(?:ist)?s?",
+        r"(?:moderate|some|modest) (?:in[- ]house |internal )?(?:R&D|chemistry|chemists|med chem)",
+        r"small (?:in[- ]house |internal )?(?:med(?:icinal)? )?(?:chemistry|chem) (?:team|group)",
+        r"a bit of process experience",
+    )),
+)  # fmt: skip
+_BUDGET: _Cues = (
+    ("CRO", _rx(
+        r"opex|operating (?:expense|expenditure|budget|cost)s?|operational expenses?",
+        r"no (?:big |large |major |significant )?(?:up[- ]?front|capital|capex)",
+        r"pay[- ]as[- ]you[- ]go",
+    )),
+    ("CDMO", _rx(
+        r"capex|capital (?:expenditure|budget|commitment)s?|capital (?:is )?(?:available|set aside|allocated)",
+        r"(?:have|has|with) (?:the )?capital",
+        r"campaign commitments?|commit (?:to )?(?:a |multi-batch |multiple |manufacturing |large )*(?:campaigns?|batches)",
+        r"up[- ]?front (?:campaign )?commitments?",
+    )),
+    ("Hybrid", _rx(
+        r"mixed budget|budget is mixed|stage[- ]gated?",
+        r"(?:released|unlocked|funded|allocated) (?:per|at|by|on) (?:each )?milestones?|tranches?",
+    )),
+)  # fmt: skip
+_TIMELINE: _Cues = (
+    ("CRO", _rx(
+        r"rapid (?:iteration|cycles|turn[- ]?around|design)\w*|(?:fast|quick|rapid|short) (?:research )?turn[- ]?arounds?",
+        r"turn(?:ed)? around (?:fast|quickly)",
+        r"turn[- ]?arounds? (?:in|of|within) (?:a few )?(?:days|weeks)|weeks,? not months",
+        r"design[- ]make[- ]test(?:[- ]analy[sz]e)?(?: cycles?)?|DMTA",
+        r"every (?:week|few weeks|couple of weeks)|weekly|within (?:a few )?weeks",
+    )),
+    ("CDMO", _rx(
+        r"(?:production|supply|manufacturing|delivery|clinical|hard|firm|fixed) deadlines?|deadlines?",
+        r"months (?:out|away|from now)|months,? not weeks",
+        r"by (?:next )?(?:spring|summer|fall|autumn|winter|year[- ]end|end of (?:the )?(?:year|quarter)|Q[1-4])",
+    )),
+    ("Hybrid", _rx(r"both (?:research )?speed and (?:supply )?deadlines")),
+)  # fmt: skip
+_IP: _Cues = (
+    ("CRO", _rx(
+        r"novel (?:compounds?|scaffolds?|chemotypes?|chemistry|structures?|chemical matter)|proprietary SAR",
+        r"(?:very|highly|extremely|super|really) (?:IP[- ])?sensitive|(?:high|very high) IP sensitivity",
+        r"IP sensitivity is (?:very |really |extremely )?high",
+    )),
+    ("CDMO", _rx(
+        r"process,? not (?:the )?structure|structure (?:is )?(?:already )?patented",
+        r"composition[- ]of[- ]matter (?:patent|is (?:already )?(?:patented|filed|covered))",
+        r"protect(?:ing)? (?:the|our) process",
+    )),
+    ("Hybrid", _rx(
+        r"(?:varies|variable|differs|mixed) (?:across|between|by) (?:the |our )?(?:portfolio|programs|compounds|assets)",
+        r"IP sensitivity (?:varies|is mixed)",
+    )),
+)  # fmt: skip
+
+
+def _column(text: str, cues: _Cues) -> Column | None:
+    """The matrix column of a row; cues in both the CRO and CDMO column make the Hybrid
+    cell ("mixed budget", "both speed and deadlines", "variable across portfolio")."""
+    found = sorted(
+        (m.start(), column) for column, pattern in cues for m in pattern.finditer(text) if not _negated(text, m)
+    )
+    columns = {column for _, column in found}
+    if {"CRO", "CDMO"} <= columns:
+        return "Hybrid"
+    return found[-1][1] if found else None
+
+
+# -- Yes/no facts --------------------------------------------------------------------------
+_GMP_YES = _rx(r"c?GMP(?:[- ]grade| material| API| batch(?:es)?| manufactur\w*| compliant| compliance| quality)?")
+_GMP_NO = _rx(r"research[- ]grade|non[- ]?c?GMP")
+_ONE_PARTNER = _rx(
+    r"(?:one|single|a single|the same|same)[- ](?:partner|vendor|provider|supplier|company|organi[sz]ation|source)s?",
+    r"(?:a single|single|the same|same) (?:CRO|CDMO)(?! ?(?:chemist|scientist|staff|team))",
+    r"one[- ]stop[- ]shop|under one roof|end[- ]to[- ]end (?:partner|provider)",
+    r"integrated (?:CRO ?[/+] ?CDMO )?(?:partner|provider|CDMO)",
+    r"(?:avoid|skip|eliminat|bypass|minimi[sz])\w* (?:the |any |a )?(?:tech(?:nology)?|process) transfer",
+    r"do both",
+)
+_SEVERAL_PARTNERS = _rx(
+    r"separate (?:vendors|partners|providers|companies|suppliers)|best[- ]of[- ]breed",
+    r"specialist (?:[\w-]+ ){0,2}(?:CROs?|CDMOs?|vendors?|partners?|providers?)",
+    r"(?:two|different|multiple|several) (?:vendors|partners|providers|suppliers)|dual[- ]sourc\w*|second source",
+)
+
+
+def _flags(text: str, yes: re.Pattern[str], no: re.Pattern[str]) -> list[tuple[int, bool]]:
+    """Positions and polarity of every cue; a negated cue counts for the other side."""
+    return sorted(
+        [(m.start(), not _negated(text, m)) for m in yes.finditer(text)]
+        + [(m.start(), _negated(text, m)) for m in no.finditer(text)]
+    )
+
+
+def _gmp(text: str) -> bool | None:
+    # The latest statement wins: "moving from research-grade to GMP material" needs GMP.
+    flags = _flags(text, _GMP_YES, _GMP_NO)
+    return flags[-1][1] if flags else None
+
+
+def _single_partner(text: str) -> bool | None:
+    # Both kinds of cue usually mean a comparison ("one-stop shop vs separate vendors"),
+    # not a preference, so that says nothing.
+    polarities = {polarity for _, polarity in _flags(text, _ONE_PARTNER, _SEVERAL_PARTNERS)}
+    return polarities.pop() if len(polarities) == 1 else None
+
+
+# -- Entry points --------------------------------------------------------------------------
+def extract_situation(text: str, *, stages: Sequence[str]) -> Situation:
+    """The facts ``text`` states; ``stages`` are the Project Stage Decision Matrix row labels."""
+    text = text.replace("\u2019", "'")  # phones type "don’t"
+    stage, multiple_stages = _stage(text, stages)
+    return Situation(
+        stage=stage,
+        quantity=_quantity(text),
+        gmp=_gmp(text),
+        budget=_column(text, _BUDGET),
+        timeline=_column(text, _TIMELINE),
+        in_house=_column(text, _IN_HOUSE),
+        ip_sensitivity=_column(text, _IP),
+        multiple_stages=multiple_stages,
+        single_partner=_single_partner(text),
+    )
+
+
+def states_situation(text: str) -> bool:
+    """Whether ``text`` states any fact extract_situation reads, whatever the row labels
+    (each synonym key is its own label here, so every stage term counts)."""
+    return bool(extract_situation(text, stages=tuple(_STAGE_TERMS)).known())

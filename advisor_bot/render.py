@@ -1,0 +1,67 @@
+"""Markdown for an answer's recommendation and tool results, shared by the engines."""
+
+from __future__ import annotations
+
+from advisor_bot.citations import Citation
+from advisor_bot.recommendation import CostEstimate, Recommendation
+from advisor_bot.tools import PricingResult, ProvisionsResult, TransitionResult
+
+PROMO_LABEL = "publisher's promotion"
+
+
+def ref(c: Citation) -> str:
+    """A short, linked reference to a cited section, labelled when promotional."""
+    promo = f", *{PROMO_LABEL}*" if c.promotional else ""
+    return f"[{c.section.split(' > ')[-1]}](/framework#{c.anchor}){promo}"
+
+
+def money(x: float) -> str:
+    return f"${x:,.0f}"
+
+
+def cost_markdown(cost: CostEstimate) -> str:
+    lines = ["| Item | Low | High | Basis |", "|---|---|---|---|"]
+    lines += [f"| {i.label} | {money(i.low)} | {money(i.high)} | {i.basis} ({ref(i.citation)}) |" for i in cost.items]
+    lines.append(f"| **Total** | **{money(cost.low)}** | **{money(cost.high)}** | |")
+    notes = "".join(f"\n- {n}" for n in cost.notes)
+    return "\n".join(lines) + (f"\n\nAssumptions and limits:{notes}" if notes else "")
+
+
+def recommendation_markdown(rec: Recommendation) -> str:
+    alt = f" (also fits: {', '.join(rec.alternatives)})" if rec.alternatives else ""
+    out = [f"## Recommendation: **{rec.model}**{alt}", f"Confidence: **{rec.confidence}** — {rec.confidence_reason}"]
+    if rec.stage:
+        out.append(f"Stage: {rec.stage}")
+    if rec.factors:
+        rows = ["| Factor | You said | Favours | Matrix cell |", "|---|---|---|---|"]
+        rows += [f"| {f.factor} | {f.value} | {f.favours} | {f.reason} ({ref(f.citation)}) |" for f in rec.factors]
+        out.append("\n".join(rows))
+    if rec.cost_estimate and rec.cost_estimate.items:
+        out.append("**Cost estimate**\n\n" + cost_markdown(rec.cost_estimate))
+    if rec.risks:
+        out.append("**Risks**\n" + "\n".join(f"- {r.text}" + (f" ({ref(r.citation)})" if r.citation else "") for r in rec.risks))
+    if rec.next_steps:
+        out.append("**Next steps**\n" + "\n".join(f"- {s}" for s in rec.next_steps))
+    if rec.missing_information:
+        out.append("**To be surer I would need**\n" + "\n".join(f"- {m}" for m in rec.missing_information))
+    caveats = [c for c in rec.caveats if not (rec.cost_estimate and c in rec.cost_estimate.notes)]
+    if caveats:
+        out.append("**Caveats**\n" + "\n".join(f"- {c}" for c in caveats))
+    return "\n\n".join(out)
+
+
+def pricing_markdown(result: PricingResult, *, limit: int = 4) -> str:
+    rows = ["| Provider | Model | Best for | Risk allocation |", "|---|---|---|---|"]
+    rows += [f"| {m.provider} | {m.name} | {m.best_for} | {m.risk} ({ref(m.citation)}) |" for m in result.models[:limit]]
+    return "**Pricing models**\n\n" + "\n".join(rows)
+
+
+def provisions_markdown(result: ProvisionsResult, *, limit: int = 8) -> str:
+    return f"**{result.title}**\n" + "\n".join(f"- {p.text} ({ref(p.citation)})" for p in result.items[:limit])
+
+
+def transition_markdown(result: TransitionResult) -> str:
+    out = ["**Ways to move from research to manufacturing**"]
+    for o in result.options:
+        out.append(f"- **{o.name}**: {o.timeline}; transfer: {o.transfer}.")
+    return "\n".join(out)

@@ -1,0 +1,130 @@
+"""Which of the framework's tools a question needs, decided by rule before any answer is composed.
+
+An intent is a kind of help the framework's own sections give: a recommendation
+from the Decision Matrix, a cost estimate, pricing models, IP terms, regulatory
+roles, technology transfer, hybrid and transition models, common mistakes, or
+the definitions. A question may need several; one that needs none is answered
+from retrieved passages alone.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, get_args
+
+from advisor_bot.extract import states_situation
+from advisor_bot.situation import Situation
+
+Intent = Literal["recommend", "cost", "pricing", "ip", "regulatory", "transfer", "transition", "mistakes", "definition"]
+
+
+def _rx(*alternatives: str) -> re.Pattern[str]:
+    # Lookarounds rather than \b so alternatives may start or end with '-', '&' or '?'.
+    return re.compile("|".join(rf"(?<!\w)(?:{a})(?!\w)" for a in alternatives), re.IGNORECASE)
+
+
+_ORG = r"(?:an? |the |our )?(?:CRO|CDMO)s?"
+_PARTNER = r"(?:partner|provider|vendor|supplier|organi[sz]ation|company|CRO|CDMO|shop|setup|set-up|approach|option)s?"
+_MODEL = rf"(?:(?:outsourcing|sourcing|partner(?:ing)?|provider|engagement|business) )?(?:model|{_PARTNER})"
+
+_CUES: dict[Intent, re.Pattern[str]] = {
+    "recommend": _rx(
+        # "CRO or CDMO?", "CRO, CDMO or hybrid?", "stay with a cro or bring in a cdmo"
+        rf"{_ORG}\s*(?:,\s*{_ORG}\s*,?)?\s*or\s*(?:an? |the )?(?:CRO|CDMO|hybrid|both|a mix|something else|integrated)",
+        rf"(?:what|which)(?: \w+)? (?:kind|type|sort)s? of (?:\w+ )?{_MODEL}",
+        # but not "which CRO pricing model": that is a pricing question
+        rf"(?:what|which) {_MODEL}(?! (?:pricing|price|contract|payment|rate|FTE))|(?:provider|partner|vendor|supplier) type",
+        rf"(?:best|right|ideal|better) (?:fit|choice|{_MODEL})",
+        r"who should (?:\w+ )?(?:make|manufacture|produce|supply|run|handle|do|be (?:talking|contracting|working))\w*",
+        r"who (?:should|do|would) (?:we|i) (?:be )?(?:talk|go|turn|contract|work|partner|use|hire|engage)\w*",
+        rf"(?:should|do|shall) (?:we|i) (?:just )?(?:use|hire|go with|choose|pick|engage|keep|stay with|stick with|bring in)"
+        rf"(?: (?:our|an?|the|with|to) (?:[\w-]+ ){{0,2}}?{_PARTNER})?",
+        rf"(?:do|does|would) (?:we|i|you) (?:even |really |still )?need {_ORG}(?! ?(?:chemist|engineer|scientist|staff|team))",
+        rf"(?:stay|stick) with {_ORG}|rule (?:out|in) {_ORG}",
+        rf"is {_ORG} (?:fine|enough|ok|okay|sufficient|right|the right)",
+        r"(?:fits?|suits?|favou?rs?|point(?:s)? to|tilts?|lean(?:s)? (?:to|toward|towards)) (?:us|our (?:situation|portfolio|program|programme|case|needs)|that|both)",
+        r"(?<!pricing )(?<!contract )(?:model|approach|setup|partner|option) (?:makes sense|fits|would you (?:recommend|suggest))",
+        r"(?:would|do) you (?:recommend|suggest|advise)",
+    ),
+    "cost": _rx(
+        r"how much(?! (?:experience|time|longer|of|material|data|work|control|say|involvement|effort|detail))",
+        r"(?<!value for )money|how (?:expensive|pricey|costly)|pricier|more expensive|premium",
+        r"what (?:would|will|does|do|did|might|could|should)\b[^.?!]{0,60}\bcost",
+        r"costs? (?:us|me|them)|cost estimates?|ballpark|rough (?:budget|cost|figure|number|estimate)",
+        r"budget (?:for|estimate)|(?:annual|yearly|hourly|day|going|typical|fte) rates?",
+        r"(?<!fixed[- ])(?<!fixed )price (?:per|for|of|range)|per[- ](?:kilo|kg|gram|batch) (?:price|cost)|price tag",
+        r"(?<!in )charge\w*",
+    ),
+    "pricing": _rx(
+        r"pricing|price (?:model|structure)|priced|(?:contract|commercial|payment|fee) (?:models?|structures?|terms|types?)",
+        r"FTEs?|full[- ]time equivalents?|fixed[- ](?:price|fee|bid)|T ?& ?M|time[- ](?:and|&)[- ]materials?",
+        r"milestone[- ]?(?:based|pricing|payments?|deals?|contracts?|structure)|(?:per|by the)[- ]batch|batch[- ]based",
+        r"campaign[- ](?:based|pricing)|cost[- ]plus|take[- ]or[- ]pay|margins?|retainer|billed|billing",
+        r"how (?:do|does) (?:\w+ ){0,5}(?:price|charge|bill)",
+    ),
+    "ip": _rx(
+        # "own" as a verb, not "our own chemists"
+        r"IP|intellectual property|(?<!our )(?<!their )(?<!its )(?<!my )(?<!your )owns?|owned|ownership|owners?",
+        r"patent\w*|inventions?|inventor\w*|know[- ]how|licen[cs]\w*|foreground|background IP|trade secrets?",
+        r"confidential\w*|CDA|non[- ]disclosure",
+    ),
+    "regulatory": _rx(
+        r"regulator(?:y|s)?|filings?|file (?:an?|the|our)|submissions?|submit\w*|dossier",
+        r"CMC|Module 3|M3|DMF|drug master file|CTD|IND (?:filing|submission|application)|NDA|ANDA|MAA|BLA",
+        r"inspect\w*|PAI|pre[- ]approval|FDA|EMA|MHRA|post[- ]approval|variations?",
+    ),
+    "transfer": _rx(
+        r"tech(?:nology)?[- ]?transfers?|tech[- ]?xfer|handoffs?|hand[- ]offs?|hand(?:ing)?[- ]?over",
+        r"transfer(?:ring)? (?:the |our |a |that )?(?:process|route|method|methods|package|knowledge)",
+        r"(?:move|moving|switch\w*|chang\w*) (?:the |our |a )?(?:process|route) (?:to|between|from)",
+        r"(?:process|route) (?:moves|is moved|is transferred|transfers) to",
+        r"(?:move|moving|switch\w*|chang\w*) to (?:another|a new|a different|a second) (?:CDMO|CRO|vendor|supplier|partner)",
+        r"gap analysis|demonstration batch\w*",
+    ),
+    "transition": _rx(
+        r"sequential\w*|parallel|integrated|one[- ]stop[- ]shop|both (?:an? )?CROs? and (?:an? )?CDMOs?",
+        r"hybrid (?:model|approach|setup|engagement|arrangement)s?|combin\w+ (?:CROs?|CDMOs?|them|both)",
+        r"(?:when|what point|right time)\b[^.?!]{0,60}\b(?:move|moving|switch|transition|shift|graduat)\w*(?: over| on)?"
+        r"(?: (?:our|the) \w+)? (?:from|to) (?:an? |the )?(?:CRO|CDMO|research|manufactur\w*|GMP)",
+        r"while (?:our|the|a) (?:CRO|CDMO)|at the same time|in tandem|simultaneous\w*|concurrent\w*",
+        r"(?:move|moving|switch\w*|transition\w*|shift\w*|graduat\w*)(?: over| our \w+)? from\b[^.?!]{0,40}\bto",
+        r"(?:one|single|same) (?:company|partner|vendor|provider) (?:do|for|to do) both",
+        r"decision\b[^.?!]{0,60}\brevisit|revisit (?:the|this|that|our) (?:decision|choice)",
+    ),
+    "mistakes": _rx(
+        r"mistakes?|quality agreements?|pitfalls?|gotchas?|lessons?(?: learned)?|red flags?|warning signs?|traps?",
+        r"go(?:es)? wrong|went wrong|goes? bad|bad idea|risks|risky|(?:biggest|main|key|major) risk",
+        r"problems?|(?:known|common|typical) issues?|fail\w*|stall\w*|reality check|watch out|look out for|(?:what|things) (?:to|should (?:we|i)) avoid",
+    ),
+    "definition": _rx(
+        r"what(?:'s| is| are) (?:an? |the )?(?:CRO|CDMO|contract research|contract development)s?(?! \w)",
+        r"stand for|definitions?|mean by|meaning of|what (?:do|does) (?:an? )?(?:CRO|CDMO)s? (?:actually )?do",
+        r"differen\w* between|how (?:is|are|do|does) (?:an? )?(?:CRO|CDMO)s? differ|same thing|interchangeabl\w*",
+        r"(?:CRO|CDMO)s? (?:vs\.?|versus) (?:an? )?(?:CRO|CDMO)s?\s*\?\s*$",
+    ),
+}
+# Generic requests for advice: a recommendation only once the conversation has facts to base it on.
+_ADVICE = _rx(
+    r"thoughts|advice|suggestions?|recommendations?|what (?:should|do) (?:we|i) do|what now|where do we go from here",
+    r"what do you (?:think|suggest|recommend)|help (?:us|me) (?:decide|choose)",
+)
+# A question, as opposed to a statement of facts ("We're in Phase 2 and need 40 kg GMP API").
+_ASKS = re.compile(
+    r"\?|^\s*(?:what|which|who|whom|whose|how|when|where|why|should|can|could|would|will|do|does|did|is|are|was|were)\b",
+    re.IGNORECASE,
+)
+
+
+def route(question: str, *, situation: Situation) -> list[Intent]:
+    """The intents ``question`` needs, in the order it raises them; empty for a general
+    question. ``situation`` is the conversation so far, this question included."""
+    first: dict[Intent, int] = {}
+    for intent, pattern in _CUES.items():
+        if found := pattern.search(question):
+            first[intent] = found.start()
+    if not first and situation.known():
+        # "We're in Phase 2 and need 40 kg GMP API." asks for advice without a question word.
+        if _ADVICE.search(question) or (not _ASKS.search(question) and states_situation(question)):
+            first["recommend"] = 0
+    order = get_args(Intent)
+    return sorted(first, key=lambda intent: (first[intent], order.index(intent)))

@@ -1,0 +1,287 @@
+"""Deterministic decision tools over the parsed framework.
+
+Each tool is a typed method whose docstring is its schema (checked when the
+class is defined, as smolagents does), so the same functions serve the offline
+engine directly and an LLM through LangChain tool calling.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+from advisor_bot.citations import Citation
+from advisor_bot.framework import Column, Fact, Framework, PricingModel, StageRow, _units, citation_for
+from advisor_bot.recommendation import CostEstimate, CostItem, FactorAssessment
+from advisor_bot.situation import Situation
+
+Provider = Literal["CRO", "CDMO"]
+F = TypeVar("F", bound=Callable[..., BaseModel])
+TOOL_NAMES: list[str] = []
+
+
+def tool(func: F) -> F:
+    """Register a tool; its docstring must describe it and every argument."""
+    doc = inspect.getdoc(func) or ""
+    params = [p for p in inspect.signature(func).parameters if p != "self"]
+    missing = [p for p in params if not re.search(rf"^\s*{p}:", doc, re.MULTILINE)]
+    if not doc.strip() or missing:
+        raise TypeError(f"Tool {func.__name__} must document itself and its arguments (missing: {missing}).")
+    TOOL_NAMES.append(func.__name__)
+    return func
+
+
+class StageResult(BaseModel):
+    row: StageRow | None
+    known_stages: list[str]
+
+
+class ProfileResult(BaseModel):
+    assessments: list[FactorAssessment]
+    tally: dict[Column, int]
+    lean: Column | None = Field(description="The column most factors favour; None on a tie or no factors.")
+
+
+class PricingResult(BaseModel):
+    models: list[PricingModel]
+
+
+class Provision(BaseModel):
+    text: str
+    citation: Citation
+
+
+class ProvisionsResult(BaseModel):
+    title: str
+    items: list[Provision]
+
+
+class TransitionOption(BaseModel):
+    name: Literal["Sequential", "Parallel", "Integrated partner"]
+    timeline: str
+    transfer: str
+    points: list[Provision]
+
+
+class TransitionResult(BaseModel):
+    options: list[TransitionOption]
+
+
+class CostScenario(BaseModel):
+    """What to price. Every field is optional; only stated work is priced."""
+
+    fte: float | None = Field(default=None, gt=0, le=1000, description="Full-time scientists.")
+    months: float | None = Field(default=None, gt=0, le=600, description="Duration of the FTE engagement.")
+    fte_at: Provider = Field(default="CRO", description="Who employs the FTEs; CDMO development rates carry a premium.")
+    route_scouting: int | None = Field(default=None, ge=1, le=100, description="Route-scouting engagements.")
+    analogs: int | None = Field(default=None, ge=1, le=100000, description="Analogs in a med-chem campaign.")
+    kg: float | None = Field(default=None, gt=0, le=1e7, description="Kilograms of material to manufacture.")
+    complexity: Literal["simple", "complex"] | None = Field(default=None, description="Process complexity for per-kg pricing.")
+    process_development: bool = Field(default=False, description="Include CDMO process development before production.")
+    technology_transfer: bool = Field(default=False, description="Include a transfer between separate organisations.")
+
+
+def _money(x: float) -> str:
+    return f"${x:,.0f}"
+
+
+def _range(f: Fact) -> str:
+    lo, hi = f.span
+    return _money(lo) if lo == hi else f"{_money(lo)}-{_money(hi)}"
+
+
+class Toolbox:
+    """The decision tools, bound to one parsed framework."""
+
+    def __init__(self, framework: Framework) -> None:
+        self.framework = framework
+
+    def _items(self, title: str) -> list[Provision]:
+        """Each sentence or list line of a section, cited."""
+        doc, section = self.framework.doc, self.framework.section(title)
+        return [
+            Provision(text=doc.text[s:e].removeprefix("- "), citation=citation_for(doc, section, s, e))
+            for s, e in _units(doc, section)
+        ]
+
+    @tool
+    def stage_recommendation(self, stage: str) -> StageResult:
+        """The Project Stage Decision Matrix row for a development stage.
+
+        stage: a stage label from the matrix (e.g. "IND-enabling studies"), matched case-insensitively.
+        """
+        wanted = stage.strip().lower()
+        row = next((r for r in self.framework.stages if r.stage.lower() == wanted), None)
+        row = row or next((r for r in self.framework.stages if wanted and wanted in r.stage.lower()), None)
+        return StageResult(row=row, known_stages=[r.stage for r in self.framework.stages])
+
+    @tool
+    def profile_assessment(self, factors: Situation) -> ProfileResult:
+        """Which column of the Organizational Profile Decision Matrix each stated factor matches.
+
+        factors: the user's situation; only the fields they stated are assessed.
+        """
+        rows = {r.factor.split()[0].lower(): r for r in self.framework.profile}
+        picks: list[tuple[str, str, Column]] = []
+        if factors.multiple_stages:
+            picks.append(("stage", "several compounds at different stages", "Hybrid"))
+        elif factors.stage:
+            idx = [r.stage for r in self.framework.stages].index(factors.stage)
+            cdmo_from = next(i for i, r in enumerate(self.framework.stages) if "CRO" not in r.models)
+            candidate = next(i for i, r in enumerate(self.framework.stages) if "candidate" in r.stage.lower())
+            picks.append(("stage", factors.stage, "CRO" if idx < min(cdmo_from, candidate) else "CDMO"))
+        for key, field, label in (
+            ("internal", factors.in_house, "internal chemistry"),
+            ("budget", factors.budget, "budget structure"),
+            ("timeline", factors.timeline, "timeline pressure"),
+            ("ip", factors.ip_sensitivity, "IP sensitivity"),
+        ):
+            if field is not None:
+                picks.append((key, label, field))
+        if factors.gmp is not None:
+            picks.append(("regulatory", "cGMP material needed" if factors.gmp else "research-grade material", "CDMO" if factors.gmp else "CRO"))
+        if factors.quantity is not None:
+            picks.append(("volume", str(factors.quantity), "CDMO" if factors.quantity.kg >= 1 else "CRO"))
+        assessments = []
+        for key, value, column in picks:
+            row = rows[key]
+            cell = row.cells[column]
+            assessments.append(
+                FactorAssessment(factor=row.factor, value=value, favours=column, reason=cell.text, citation=row.citation)
+            )
+        tally: dict[Column, int] = {"CRO": 0, "CDMO": 0, "Hybrid": 0}
+        for a in assessments:
+            tally[a.favours] += 1
+        best = max(tally.values())
+        leaders = [c for c, n in tally.items() if n == best]
+        return ProfileResult(assessments=assessments, tally=tally, lean=leaders[0] if best and len(leaders) == 1 else None)
+
+    @tool
+    def pricing_models(self, provider: Provider | None, situation: str) -> PricingResult:
+        """Pricing models from the framework's CRO/CDMO tables, best fit first.
+
+        provider: "CRO", "CDMO", or None for both.
+        situation: the user's words about the work, used to rank models by their "Best For" cell.
+        """
+        from advisor_bot.retrieve import lexical_tokens
+
+        wanted = set(lexical_tokens([situation])[0])
+        models = [m for m in self.framework.pricing if provider in (None, m.provider)]
+
+        def fit(m: PricingModel) -> int:
+            return len(wanted & set(lexical_tokens([f"{m.name} {m.best_for} {m.structure}"])[0]))
+
+        return PricingResult(models=sorted(models, key=lambda m: -fit(m)))
+
+    @tool
+    def estimate_cost(self, scenario: CostScenario) -> CostEstimate:
+        """Low/high cost of the stated work, itemised, using only the framework's figures.
+
+        scenario: the work to price (FTEs and months, route scouting, analogs, kilograms, transfer).
+        """
+        fw, items, notes = self.framework, [], []
+        if scenario.fte is not None or scenario.months is not None:
+            fte, months = scenario.fte or 1, scenario.months or 12
+            rate = fw.fact("cro_fte_rate")
+            lo, hi = rate.span
+            basis = f"{fte:g} FTE x {months:g} months x {_range(rate)} per FTE-year"
+            if scenario.fte_at == "CDMO":
+                prem = fw.fact("cdmo_development_premium")
+                lo, hi = lo * (1 + prem.span[0] / 100), hi * (1 + prem.span[1] / 100)
+                basis += f", plus the {prem.low:g}-{prem.span[1]:g}% CDMO development premium"
+                notes.append("The framework states the CDMO premium relative to CRO rates, not a CDMO FTE rate.")
+            if scenario.fte is None or scenario.months is None:
+                notes.append(f"Assumed {'1 FTE' if scenario.fte is None else f'{months:g} months'}: not stated.")
+            scale = fte * months / 12
+            items.append(
+                CostItem(label=f"{scenario.fte_at} scientists (FTE)", low=lo * scale, high=hi * scale, basis=basis, citation=rate.citation)
+            )
+        if scenario.route_scouting:
+            f = fw.fact("route_scouting_fee")
+            n = scenario.route_scouting
+            items.append(CostItem(label="Route scouting", low=f.span[0] * n, high=f.span[1] * n, basis=f"{n} x {_range(f)} per engagement", citation=f.citation))
+        if scenario.analogs:
+            f, span = fw.fact("medchem_campaign_fee"), fw.fact("medchem_campaign_analogs")
+            items.append(CostItem(label=f"Med-chem campaign ({scenario.analogs} analogs)", low=f.span[0], high=f.span[1], basis=f"a full campaign of {span.low:g}-{span.span[1]:g} analogs: {_range(f)}", citation=f.citation))
+            if not span.span[0] <= scenario.analogs <= span.span[1]:
+                notes.append(
+                    f"{scenario.analogs} analogs is outside the {span.low:g}-{span.span[1]:g} the framework prices; "
+                    "the campaign range is shown unscaled, as the framework gives no per-analog price."
+                )
+        if scenario.kg:
+            complexity = scenario.complexity or "complex"
+            f = fw.fact(f"cdmo_per_kg_{complexity}")
+            items.append(CostItem(label=f"Manufacturing {scenario.kg:g} kg ({complexity})", low=f.span[0] * scenario.kg, high=f.span[1] * scenario.kg, basis=f"{scenario.kg:g} kg x {_range(f)} per kg", citation=f.citation))
+            if scenario.complexity is None:
+                notes.append("Complexity not stated: priced as a complex multi-step cGMP API (the framework's higher band).")
+            if complexity == "complex":
+                notes.append("The framework says complex cGMP syntheses 'can exceed' this per-kg range, so the high end is not a ceiling.")
+            else:
+                notes.append("The simple-process band is stated for multi-hundred-kilogram scale.")
+        if scenario.process_development:
+            f = fw.fact("process_development_fee")
+            items.append(CostItem(label="CDMO process development", low=f.span[0], high=f.span[1], basis=f"{_range(f)} before production begins", citation=f.citation))
+        if scenario.technology_transfer:
+            f, d = fw.fact("tech_transfer_cost"), fw.fact("tech_transfer_duration")
+            items.append(CostItem(label="Technology transfer", low=f.span[0], high=f.span[1], basis=f"{_range(f)} over {d.low:g}-{d.span[1]:g} months, excluding process modification", citation=f.citation))
+        return CostEstimate(items=items, low=sum(i.low for i in items), high=sum(i.high for i in items), notes=notes)
+
+    @tool
+    def transition_options(self) -> TransitionResult:
+        """Sequential CRO-to-CDMO vs parallel engagement vs an integrated partner: timelines, transfer costs, risks."""
+        fw = self.framework
+        cro, tt = fw.fact("phase_cro_duration"), fw.fact("phase_transfer_duration")
+        cost = fw.fact("tech_transfer_cost")
+        return TransitionResult(
+            options=[
+                TransitionOption(
+                    name="Sequential",
+                    timeline=f"CRO phase {cro.low:g}-{cro.span[1]:g} months, then transfer {tt.low:g}-{tt.span[1]:g} months, then the CDMO phase",
+                    transfer=f"{_range(cost)} for the transfer activities alone",
+                    points=self._items("Sequential Engagement"),
+                ),
+                TransitionOption(name="Parallel", timeline="CRO and CDMO work at the same time on different activities", transfer="a transfer for each process that moves", points=self._items("Parallel Engagement")),
+                TransitionOption(name="Integrated partner", timeline="no formal transfer between organisations", transfer="none between separate organisations", points=self._items("Integrated Partners")),
+            ]
+        )
+
+    @tool
+    def ip_checklist(self, engagement: Provider | None) -> ProvisionsResult:
+        """IP provisions to negotiate for a CRO or CDMO engagement, plus the general best practices.
+
+        engagement: "CRO", "CDMO", or None for both.
+        """
+        titles = [f"{p} IP Considerations" for p in ("CRO", "CDMO") if engagement in (None, p)]
+        items = [i for t in [*titles, "Negotiation Best Practices"] for i in self._items(t)]
+        return ProvisionsResult(title="IP checklist", items=items)
+
+    @tool
+    def regulatory_roles(self, provider: Provider | None) -> ProvisionsResult:
+        """Regulatory-filing responsibilities of a CRO or a CDMO.
+
+        provider: "CRO", "CDMO", or None for both.
+        """
+        titles = [f"{p} Regulatory Role" for p in ("CRO", "CDMO") if provider in (None, p)]
+        return ProvisionsResult(title="Regulatory roles", items=[i for t in titles for i in self._items(t)])
+
+    @tool
+    def common_mistakes(self, situation: str) -> ProvisionsResult:
+        """The framework's common outsourcing mistakes, most relevant to the situation first.
+
+        situation: the user's words, used to rank the mistakes.
+        """
+        from advisor_bot.retrieve import lexical_tokens
+
+        wanted = set(lexical_tokens([situation])[0])
+        mistakes = [s for s in self.framework.sections.values() if s.heading_path[0] == "Common Outsourcing Mistakes" and s.level == 2]
+        items = []
+        for s in mistakes:
+            body = citation_for(self.framework.doc, s, s.blocks[0].start, s.blocks[-1].end) if s.blocks else None
+            if body is not None:
+                items.append(Provision(text=s.title, citation=body))
+        items.sort(key=lambda p: -len(wanted & set(lexical_tokens([p.text + " " + p.citation.quote])[0])))
+        return ProvisionsResult(title="Common mistakes", items=items)

@@ -1,0 +1,28 @@
+"""The hand-pooled transformers path must give sentence-transformers' own vectors."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def test_vectors_equal_sentence_transformers(embedder) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from advisor_bot.embeddings import model_path
+
+    reference = SentenceTransformer(str(model_path()), device="cpu")
+    texts = ["What does a CDMO charge per kilogram?", "FTE rates " * 300, "a"]
+    ours = np.array(embedder.embed_documents(texts))
+    theirs = reference.encode(texts, normalize_embeddings=True)
+    assert ours.shape == (3, 384)
+    assert np.abs(ours - theirs).max() < 1e-5
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_long_input_is_truncated_at_the_model_limit(embedder) -> None:
+    # Text past 256 word-pieces is dropped by the model: two inputs that differ only
+    # after the limit embed identically, which is why chunks are kept under it.
+    head = "process chemistry " * 200
+    a, b = embedder.embed_documents([head + "tons of API", head + "milligrams of analogs"])
+    assert embedder.max_tokens == 256
+    assert np.allclose(a, b)
