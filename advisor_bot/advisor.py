@@ -35,7 +35,7 @@ class Advisor:
         if embedder is None:
             from advisor_bot.embeddings import Embedder
 
-            embedder = Embedder()
+            embedder = Embedder(cache_dir=self.settings.data_dir / "models")
         self.embedder = embedder
         self.index = Index(settings=self.settings, embedder=embedder)
         self.engine: Engine = engine or OfflineEngine()

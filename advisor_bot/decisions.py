@@ -22,8 +22,8 @@ _MISSING = (
 
 
 def _agreement(profile: ProfileResult, options: list[ModelName]) -> tuple[int, int]:
-    others = [a for a in profile.assessments if a.factor != profile.assessments[0].factor or not a.factor.startswith("Stage")]
-    others = [a for a in others if not a.factor.startswith("Stage")]
+    # The stage factor restates the stage row; counting it would double-count one signal.
+    others = [a for a in profile.assessments if not a.factor.startswith("Stage")]
     agree = sum(1 for a in others if _COMPATIBLE[a.favours] & set(options))
     return agree, len(others) - agree
 
@@ -40,7 +40,7 @@ def _risks(model: ModelName, stage_index: int | None, mistakes: list[Provision],
         wanted = [3, 4]
     points = [Point(text=by_number[n].text, citation=by_number[n].citation) for n in wanted if n in by_number]
     if model == "Integrated partner":
-        trade_off = next((p for p in toolbox._items("Integrated Partners") if p.text.startswith("The trade-off")), None)
+        trade_off = next((p for p in toolbox.section_items("Integrated Partners") if p.text.startswith("The trade-off")), None)
         if trade_off:
             points.insert(0, Point(text="Integration may cost best-in-class capability at some stages", citation=trade_off.citation))
     return points
@@ -53,6 +53,7 @@ def recommend(situation: Situation, *, toolbox: Toolbox, cost: CostEstimate | No
     row = toolbox.stage_recommendation(situation.stage).row if situation.stage else None
     stage_index = fw.stages.index(row) if row else None
     caveats: list[str] = []
+    extra_citations: list[Citation] = []
     if row is not None:
         options = list(row.models)
         agree, disagree = _agreement(profile, options)
@@ -68,6 +69,15 @@ def recommend(situation: Situation, *, toolbox: Toolbox, cost: CostEstimate | No
             why = f"The stage row points to {' or '.join(options)}, but {disagree} of {agree + disagree} other factor(s) favour something else."
             if profile.lean and not (_COMPATIBLE[profile.lean] & set(options)):
                 caveats.append(f"Your profile factors lean {profile.lean}; the framework treats the decision as one to revisit at each stage.")
+    elif situation.single_partner and profile.lean in (None, "Hybrid"):
+        # The framework's answer to "one partner, no transfer" is the integrated partner.
+        model, options, confidence = "Integrated partner", ["Integrated partner"], "medium"
+        why = (
+            "You want one partner without a technology transfer; the framework names the integrated "
+            "partner as the way to eliminate transfer risk. The development stage is unknown."
+        )
+        avoid = toolbox.section_items("Avoiding Technology Transfer Altogether")
+        extra_citations = [p.citation for p in avoid[:2]]
     elif situation.multiple_stages or profile.lean is not None:
         lean = "Hybrid" if situation.multiple_stages else profile.lean
         model = "Integrated partner" if situation.single_partner and lean == "Hybrid" else lean  # type: ignore[assignment]
@@ -102,6 +112,7 @@ def recommend(situation: Situation, *, toolbox: Toolbox, cost: CostEstimate | No
     citations: list[Citation] = []
     for c in [row.citation] if row else []:
         citations.append(c)
+    citations.extend(extra_citations)
     citations.extend(a.citation for a in profile.assessments)
     citations.extend(i.citation for i in (cost.items if cost else []))
     citations.extend(r.citation for r in risks if r.citation)

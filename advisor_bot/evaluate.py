@@ -1,0 +1,520 @@
+"""The eval runner: a question set through advisor-bot (and the naive baseline), scored without an LLM.
+
+Every metric is computed from the ``Answer`` JSON, the retriever's ranking and
+the corpus text, so a run is deterministic and needs no network. The rules
+(what counts as a hit, a figure, a fabrication) are documented in
+``evals/README.md``; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import tempfile
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from pydantic import BaseModel, Field
+from tqdm import tqdm
+
+from advisor_bot.answer import Answer, Turn, clean_question, retrieval_query
+from advisor_bot.corpus import Document, parse_sections
+from advisor_bot.errors import AdvisorError, InvalidQuestionError
+from advisor_bot.evalset import EvalQuestion
+
+if TYPE_CHECKING:
+    from advisor_bot.advisor import Advisor
+
+K = 5
+OURS = "advisor-bot"
+MetricValue = float | None
+
+
+class EvalError(AdvisorError):
+    """An eval run cannot be set up or written: a bad gate, an unwritable output folder."""
+
+
+class Metric(BaseModel):
+    label: str
+    kind: Literal["rate", "number", "count", "ms"]
+    lower_is_better: bool = False
+
+
+# The metrics of metrics.json, in report order; gates name them by key.
+METRICS: dict[str, Metric] = {
+    "questions": Metric(label="Questions", kind="count"),
+    "pass_rate": Metric(label="Questions passing every check", kind="rate"),
+    "recommendation_accuracy": Metric(label="Recommendation accuracy", kind="rate"),
+    f"retrieval_recall_at_{K}": Metric(label=f"Retrieval Recall@{K}", kind="rate"),
+    "retrieval_mrr": Metric(label=f"Retrieval MRR (top {K})", kind="number"),
+    f"retrieval_recall_at_{K}_lift": Metric(label=f"Recall@{K} above the baseline", kind="number"),
+    "citation_section_hit_rate": Metric(label="Citation section hit rate", kind="rate"),
+    "required_figure_recall": Metric(label="Required-figure recall", kind="rate"),
+    "must_not_include_violations": Metric(label="must_not_include violations", kind="count", lower_is_better=True),
+    "fabricated_figures": Metric(label="Fabricated figures", kind="count", lower_is_better=True),
+    "verbatim_citation_rate": Metric(label="Verbatim citations", kind="rate"),
+    "refusal_precision": Metric(label="Refusal precision", kind="rate"),
+    "refusal_recall": Metric(label="Refusal recall", kind="rate"),
+    "errors": Metric(label="Questions that raised an error", kind="count", lower_is_better=True),
+    "latency_p50_ms": Metric(label="Latency p50", kind="ms", lower_is_better=True),
+    "latency_p95_ms": Metric(label="Latency p95", kind="ms", lower_is_better=True),
+}
+
+
+# -- what a system under test returns ---------------------------------------------------------------
+
+
+class Attempt(BaseModel):
+    answer: Answer | None
+    error: str | None = None
+    ranking: list[list[str]] = Field(description=f"Heading texts of each of the top {K} retrieved passages, best first.")
+    latency_ms: float
+
+
+class System(Protocol):
+    name: str
+
+    def attempt(self, question: EvalQuestion) -> Attempt: ...
+
+
+def user_turns(question: EvalQuestion) -> list[dict[str, str]]:
+    return [{"role": "user", "content": t} for t in question.turns]
+
+
+def condensed_query(question: EvalQuestion, *, max_chars: int) -> str | None:
+    """The text the engine retrieves with (``retrieval_query``), or None if the question is rejected."""
+    try:
+        text = clean_question(question.question, max_chars=max_chars)
+    except InvalidQuestionError:
+        return None
+    return retrieval_query(text, [Turn(role="user", content=t) for t in question.turns])
+
+
+class AdvisorSystem:
+    """advisor-bot as users get it: ``Advisor.ask``, plus the retriever's ranking for the same query."""
+
+    name = OURS
+
+    def __init__(self, advisor: Advisor) -> None:
+        self.advisor = advisor
+
+    def attempt(self, question: EvalQuestion) -> Attempt:
+        began = time.perf_counter()
+        try:
+            answer, error = self.advisor.ask(question.question, history=user_turns(question)), None
+        except AdvisorError as exc:
+            answer, error = None, str(exc)
+        latency = (time.perf_counter() - began) * 1000
+        query = condensed_query(question, max_chars=self.advisor.settings.max_question_chars)
+        passages = self.advisor.context.retriever.search(query, k=K).passages if query else []
+        return Attempt(answer=answer, error=error, ranking=[p.section.split(" > ") for p in passages], latency_ms=latency)
+
+
+# -- figures ----------------------------------------------------------------------------------------
+
+_DASHES = str.maketrans({c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"})
+_NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
+_SCALES = {"k": 1e3, "K": 1e3, "M": 1e6, "MM": 1e6, "million": 1e6, "bn": 1e9, "B": 1e9, "billion": 1e9}
+_SCALE = r"(?:\s?(k|K|MM|M|million|bn|B|billion)\b)?"
+_MONEY = re.compile(rf"\$\s?({_NUM}){_SCALE}(?:\s?(?:-|to)\s?\$?\s?({_NUM}){_SCALE})?")
+_PERCENT = re.compile(rf"(?<![\w.,$])({_NUM})(?:\s?(?:-|to)\s?({_NUM}))?\s?(?:%|percent\b)")
+# Unit -> (dimension, factor to its base unit); masses compare in kg so "2 t" equals "2,000 kg".
+_UNITS: dict[str, tuple[str, float]] = {
+    "mg": ("kg", 1e-6), "g": ("kg", 1e-3), "grams": ("kg", 1e-3), "gram": ("kg", 1e-3),
+    "kg": ("kg", 1.0), "kilograms": ("kg", 1.0), "kilogram": ("kg", 1.0), "kilos": ("kg", 1.0),
+    "t": ("kg", 1e3), "ton": ("kg", 1e3), "tons": ("kg", 1e3), "tonne": ("kg", 1e3), "tonnes": ("kg", 1e3),
+    "l": ("L", 1.0), "liter": ("L", 1.0), "liters": ("L", 1.0), "litre": ("L", 1.0), "litres": ("L", 1.0),
+    "day": ("days", 1.0), "days": ("days", 1.0), "week": ("weeks", 1.0), "weeks": ("weeks", 1.0),
+    "month": ("months", 1.0), "months": ("months", 1.0), "year": ("years", 1.0), "years": ("years", 1.0),
+    "fte": ("FTE", 1.0), "ftes": ("FTE", 1.0),
+}
+_QUANTITY = re.compile(
+    rf"(?<![\w.,$])({_NUM})(?:\s?(?:-|to)\s?({_NUM}))?\s?({'|'.join(sorted(_UNITS, key=len, reverse=True))})\b",
+    re.IGNORECASE,
+)
+
+Figure = tuple[str, float]  # (unit, value in that unit), e.g. ("USD", 440000.0), ("%", 30.0), ("kg", 2000.0)
+
+
+def normalise(text: str) -> str:
+    """How must_include/must_not_include are matched: NFKC, any dash as '-', one space, case-folded."""
+    return " ".join(unicodedata.normalize("NFKC", text).translate(_DASHES).split()).casefold()
+
+
+def _value(number: str, scale: str | None = None) -> float:
+    return float(number.replace(",", "")) * (_SCALES[scale] if scale else 1.0)
+
+
+def _key(unit: str, value: float) -> Figure:
+    # Rendering rounds money to whole dollars, so compare at that precision.
+    return unit, round(value, 0 if unit == "USD" else 6)
+
+
+def figures(text: str) -> dict[Figure, str]:
+    """Money, percentage and quantity figures in ``text`` (both ends of a range), each with how it was written."""
+    text = unicodedata.normalize("NFKC", text).translate(_DASHES)
+    found: dict[Figure, str] = {}
+    for m in _MONEY.finditer(text):
+        found.setdefault(_key("USD", _value(m[1], m[2])), m[0])
+        if m[3]:
+            found.setdefault(_key("USD", _value(m[3], m[4] or m[2])), m[0])
+    for m in _PERCENT.finditer(text):
+        for n in (m[1], m[2]):
+            if n:
+                found.setdefault(_key("%", _value(n)), m[0])
+    for m in _QUANTITY.finditer(text):
+        unit, factor = _UNITS[m[3].lower()]
+        for n in (m[1], m[2]):
+            if n:
+                found.setdefault(_key(unit, _value(n) * factor), m[0])
+    return found
+
+
+def tool_figures(answer: Answer) -> set[Figure]:
+    """Figures the answer's recorded tool results account for: the cost arithmetic and the stated quantity."""
+    allowed: set[Figure] = set()
+    cost = answer.recommendation.cost_estimate if answer.recommendation else None
+    if cost is not None:
+        for low, high in [(cost.low, cost.high), *((i.low, i.high) for i in cost.items)]:
+            allowed |= {_key("USD", low), _key("USD", high)}
+        for text in [*cost.notes, *(i.basis for i in cost.items)]:
+            allowed |= figures(text).keys()
+    if answer.situation.quantity is not None:
+        allowed |= figures(str(answer.situation.quantity)).keys()
+    return allowed
+
+
+# -- scoring ----------------------------------------------------------------------------------------
+
+
+class QuestionScore(BaseModel):
+    passed: bool
+    failures: list[str] = Field(description="Why the question failed; empty when it passed.")
+    refused: bool | None = None
+    recommendation: str | None = None
+    recommendation_correct: bool | None = None
+    retrieval_rank: int | None = Field(default=None, description=f"Rank (1-{K}) of the first passage in an expected section.")
+    recall_at_k: float | None = None
+    reciprocal_rank: float | None = None
+    cited_sections: list[str] = Field(default_factory=list)
+    citation_hit: bool | None = None
+    required_found: list[str] = Field(default_factory=list)
+    required_missing: list[str] = Field(default_factory=list)
+    forbidden_found: list[str] = Field(default_factory=list)
+    fabricated: list[str] = Field(default_factory=list)
+    citations: int = 0
+    verbatim_citations: int = 0
+    latency_ms: float
+
+
+class QuestionResult(BaseModel):
+    system: str
+    question: EvalQuestion
+    answer: Answer | None
+    error: str | None = None
+    scores: QuestionScore
+
+
+def _in_sections(headings: Sequence[str], expected: Sequence[str]) -> bool:
+    return any(h.strip() in expected for h in headings)
+
+
+def score(question: EvalQuestion, attempt: Attempt, *, documents: dict[str, Document], corpus: set[Figure]) -> QuestionScore:
+    failures: list[str] = []
+    answer = attempt.answer
+    expected = [s.strip() for s in question.expected_sections]
+    rank = next((i for i, h in enumerate(attempt.ranking[:K], 1) if _in_sections(h, expected)), None)
+    retrieval = dict(recall_at_k=float(rank is not None), reciprocal_rank=1 / rank if rank else 0.0) if expected else {}
+    if answer is None:
+        return QuestionScore(
+            passed=False, failures=[f"error: {attempt.error}"], retrieval_rank=rank, latency_ms=attempt.latency_ms, **retrieval
+        )
+    if answer.refused != question.should_refuse:
+        failures.append("refused but should answer" if answer.refused else "answered but should refuse")
+    model = answer.recommendation.model if answer.recommendation else None
+    correct = None
+    if question.expected_recommendation is not None:
+        correct = model in {question.expected_recommendation, *question.accept}
+        if not correct:
+            wanted = " or ".join([question.expected_recommendation, *question.accept])
+            failures.append(f"recommendation: expected {wanted}, got {model or 'none'}")
+    cited = list(dict.fromkeys(c.section for c in answer.citations))
+    hit = None
+    if expected and not question.should_refuse:
+        hit = any(_in_sections(s.split(" > "), expected) for s in cited)
+        if not hit:
+            failures.append(f"no citation in the expected sections ({'; '.join(expected)})")
+    text = normalise(answer.answer_markdown)
+    found = [p for p in question.must_include if normalise(p) in text]
+    missing = [p for p in question.must_include if normalise(p) not in text]
+    forbidden = [p for p in question.must_not_include if normalise(p) in text]
+    if missing:
+        failures.append(f"missing required: {', '.join(missing)}")
+    if forbidden:
+        failures.append(f"contains forbidden: {', '.join(forbidden)}")
+    stated = figures(" ".join([question.question, *question.turns])).keys()
+    fabricated = [
+        written for fig, written in figures(answer.answer_markdown).items() if fig not in corpus and fig not in stated and fig not in tool_figures(answer)
+    ]
+    if fabricated:
+        failures.append(f"figures found nowhere in the corpus, the question or the tool results: {', '.join(fabricated)}")
+    verbatim = sum(
+        1 for c in answer.citations if c.quote and c.document in documents and documents[c.document].text[c.start : c.end] == c.quote
+    )
+    if verbatim < len(answer.citations):
+        failures.append(f"{len(answer.citations) - verbatim} citation(s) not verbatim at their offsets")
+    return QuestionScore(
+        passed=not failures,
+        failures=failures,
+        refused=answer.refused,
+        recommendation=model,
+        recommendation_correct=correct,
+        retrieval_rank=rank,
+        cited_sections=cited,
+        citation_hit=hit,
+        required_found=found,
+        required_missing=missing,
+        forbidden_found=forbidden,
+        fabricated=fabricated,
+        citations=len(answer.citations),
+        verbatim_citations=verbatim,
+        latency_ms=attempt.latency_ms,
+        **retrieval,
+    )
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile: a latency some question actually had."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def _share(hits: int, total: int) -> MetricValue:
+    return hits / total if total else None
+
+
+def summarise(results: Sequence[QuestionResult]) -> dict[str, MetricValue]:
+    """The metrics of METRICS over some results (all of a run, or one category)."""
+    scores = [r.scores for r in results]
+    answered = [s for s in scores if s.refused is not None]
+    expected_refusal = {r.question.id for r in results if r.scores.refused is not None and r.question.should_refuse}
+    refused = {r.question.id for r in results if r.scores.refused}
+    with_rec = [s.recommendation_correct for s in scores if s.recommendation_correct is not None]
+    retrieval = [s for s in scores if s.recall_at_k is not None]
+    hits = [s.citation_hit for s in scores if s.citation_hit is not None]
+    required = sum(len(s.required_found) + len(s.required_missing) for s in scores)
+    citations = sum(s.citations for s in scores)
+    latencies = [s.latency_ms for s in scores]
+    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+    return {
+        "questions": len(scores),
+        "pass_rate": _share(sum(s.passed for s in scores), len(scores)),
+        "recommendation_accuracy": _share(sum(with_rec), len(with_rec)),
+        f"retrieval_recall_at_{K}": _share(sum(s.recall_at_k or 0 for s in retrieval), len(retrieval)),  # type: ignore[arg-type]
+        "retrieval_mrr": _share(sum(s.reciprocal_rank or 0 for s in retrieval), len(retrieval)),  # type: ignore[arg-type]
+        "citation_section_hit_rate": _share(sum(hits), len(hits)),
+        "required_figure_recall": _share(sum(len(s.required_found) for s in scores), required),
+        "must_not_include_violations": sum(bool(s.forbidden_found) for s in scores),
+        "fabricated_figures": sum(len(s.fabricated) for s in answered),
+        "verbatim_citation_rate": _share(sum(s.verbatim_citations for s in scores), citations),
+        "refusal_precision": _share(len(refused & expected_refusal), len(refused)),
+        "refusal_recall": _share(len(refused & expected_refusal), len(expected_refusal)),
+        "errors": len(scores) - len(answered),
+        "latency_p50_ms": round(p50, 2) if p50 is not None else None,
+        "latency_p95_ms": round(p95, 2) if p95 is not None else None,
+    }
+
+
+
+# -- a run ------------------------------------------------------------------------------------------
+
+
+class SystemRun(BaseModel):
+    system: str
+    metrics: dict[str, MetricValue]
+    by_category: dict[str, dict[str, MetricValue]]
+    results: list[QuestionResult] = Field(exclude=True)
+
+
+class EvalRun(BaseModel):
+    files: list[str]
+    engine: str
+    corpus_version: str
+    k: int = K
+    started_at: str
+    seconds: float
+    warnings: list[str] = Field(default_factory=list)
+    ours: SystemRun
+    baseline: SystemRun | None = None
+
+    @property
+    def metrics(self) -> dict[str, MetricValue]:
+        """Our overall metrics, plus the lift over the baseline when it ran: what gates are checked against."""
+        metrics = dict(self.ours.metrics)
+        if self.baseline is not None:
+            ours, theirs = metrics[f"retrieval_recall_at_{K}"], self.baseline.metrics[f"retrieval_recall_at_{K}"]
+            metrics[f"retrieval_recall_at_{K}_lift"] = ours - theirs if ours is not None and theirs is not None else None
+        return metrics
+
+
+def corpus_figures(documents: dict[str, Document]) -> set[Figure]:
+    found: set[Figure] = set()
+    for doc in documents.values():
+        found |= figures(doc.text).keys()
+    return found
+
+
+def unknown_sections(questions: Sequence[EvalQuestion], documents: dict[str, Document]) -> list[str]:
+    """Warnings for expected_sections naming no heading of the corpus: such a question can never pass."""
+    headings = {h for doc in documents.values() for s in parse_sections(doc) for h in s.heading_path}
+    return [
+        f"{q.id}: expected section {name!r} is not a heading of the corpus"
+        for q in questions
+        for name in q.expected_sections
+        if name.strip() not in headings
+    ]
+
+
+def run_system(
+    system: System,
+    questions: Sequence[EvalQuestion],
+    *,
+    documents: dict[str, Document],
+    corpus: set[Figure],
+    progress: bool,
+) -> SystemRun:
+    results = []
+    for q in tqdm(questions, desc=system.name, unit="question", disable=not progress, leave=False):
+        attempt = system.attempt(q)
+        results.append(
+            QuestionResult(
+                system=system.name,
+                question=q,
+                answer=attempt.answer,
+                error=attempt.error,
+                scores=score(q, attempt, documents=documents, corpus=corpus),
+            )
+        )
+    categories = sorted({q.category for q in questions})
+    return SystemRun(
+        system=system.name,
+        metrics=summarise(results),
+        by_category={c: summarise([r for r in results if r.question.category == c]) for c in categories},
+        results=results,
+    )
+
+
+def evaluate(
+    advisor: Advisor,
+    questions: Sequence[EvalQuestion],
+    *,
+    files: Sequence[Path],
+    baseline: bool = False,
+    progress: bool = False,
+) -> EvalRun:
+    """Ask every question, score every answer, and (with ``baseline``) do the same for the naive RAG."""
+    began = time.perf_counter()
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    context = advisor.context
+    corpus = corpus_figures(context.documents)
+    ours = run_system(AdvisorSystem(advisor), questions, documents=context.documents, corpus=corpus, progress=progress)
+    theirs = None
+    if baseline:
+        from advisor_bot.baseline import NaiveRag
+
+        with tempfile.TemporaryDirectory(prefix="advisor-baseline-") as workdir:
+            rag = NaiveRag(
+                documents=context.documents,
+                embedder=advisor.embedder,
+                workdir=Path(workdir),
+                corpus_version=context.corpus_version,
+                max_question_chars=advisor.settings.max_question_chars,
+            )
+            theirs = run_system(rag, questions, documents=context.documents, corpus=corpus, progress=progress)
+    return EvalRun(
+        files=[str(f) for f in files],
+        engine=advisor.engine.name,
+        corpus_version=context.corpus_version,
+        started_at=started,
+        seconds=round(time.perf_counter() - began, 2),
+        warnings=unknown_sections(questions, context.documents),
+        ours=ours,
+        baseline=theirs,
+    )
+
+
+# -- gates ------------------------------------------------------------------------------------------
+
+
+class Gate(BaseModel):
+    metric: str
+    bound: float
+    direction: Literal["under", "over"] = Field(description="'under': fail when the value is below the bound.")
+    value: MetricValue = None
+    passed: bool | None = None
+
+    @property
+    def flag(self) -> str:
+        return f"--fail-{self.direction} {self.metric}={self.bound:g}"
+
+    def checked(self, metrics: dict[str, MetricValue]) -> Gate:
+        value = metrics.get(self.metric)
+        if value is None:
+            return self.model_copy(update={"value": None, "passed": False})
+        ok = value >= self.bound if self.direction == "under" else value <= self.bound
+        return self.model_copy(update={"value": value, "passed": ok})
+
+    def describe(self) -> str:
+        if self.value is None:
+            why = "not measured" + (" (run with --baseline)" if self.metric.endswith("_lift") else " (no question exercises it)")
+        else:
+            why = f"{self.value:.4g} {'<' if self.direction == 'under' else '>'} {self.bound:g}" if not self.passed else f"{self.value:.4g}"
+        return f"{'PASS' if self.passed else 'FAIL'} {self.flag}: {why}"
+
+
+def parse_gate(spec: str, *, direction: Literal["under", "over"]) -> Gate:
+    """'recommendation_accuracy=0.95' -> a gate; unknown metrics and wrong directions are refused up front."""
+    name, sep, raw = spec.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise EvalError(f"--fail-{direction} {spec!r}: write METRIC=VALUE, e.g. recommendation_accuracy=0.95.")
+    if name not in METRICS:
+        raise EvalError(f"--fail-{direction} {spec!r}: unknown metric {name!r}; metrics are: {', '.join(METRICS)}.")
+    try:
+        bound = float(raw)
+    except ValueError:
+        raise EvalError(f"--fail-{direction} {spec!r}: {raw!r} is not a number (rates are fractions: 0.95, not 95%).") from None
+    lower = METRICS[name].lower_is_better
+    if lower != (direction == "over"):
+        other = "over" if lower else "under"
+        better = "lower" if lower else "higher"
+        raise EvalError(f"--fail-{direction} {spec!r}: {better} is better for {name}; use --fail-{other} {name}={raw}.")
+    return Gate(metric=name, bound=bound, direction=direction)
+
+
+# -- files ------------------------------------------------------------------------------------------
+
+
+def write_results(run: EvalRun, out: Path, *, gates: Sequence[Gate] = ()) -> None:
+    """results.jsonl (and baseline_results.jsonl) one line per question, and metrics.json."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, system in (("results.jsonl", run.ours), ("baseline_results.jsonl", run.baseline)):
+            target = out / name
+            if system is None:
+                target.unlink(missing_ok=True)
+                continue
+            with target.open("w", encoding="utf-8") as fh:
+                for r in system.results:
+                    fh.write(r.model_dump_json() + "\n")
+        summary = {**run.model_dump(), "metrics": run.metrics, "gates": [g.model_dump() for g in gates]}
+        (out / "metrics.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise EvalError(f"Cannot write eval results to {out}: {exc.strerror}.") from exc
