@@ -44,6 +44,7 @@ class Answer(BaseModel):
     engine: str
     corpus_version: str
     notices: list[str] = Field(default_factory=list, description="Things the user should know about this answer.")
+    unsupported_figures: int = Field(default=0, description="Figures the LLM engine removed: in no passage or tool result.")
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 

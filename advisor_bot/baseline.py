@@ -30,6 +30,7 @@ FRONT_MATTER = "Front matter"
 
 class NaiveRag:
     name = "baseline"
+    recommends = False
 
     def __init__(
         self,

@@ -1,10 +1,10 @@
-"""The ``advisor-bot`` command line: ingest, ask, serve, eval."""
+"""The ``advisor-bot`` command line: ingest, ask, serve, eval, feedback export."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -74,3 +74,69 @@ def serve(
         _fail(exc)
 
 
+@app.command("eval")
+def eval_(
+    files: Annotated[list[Path], typer.Argument(help="Question-set JSONL files (format: evals/README.md).")],
+    engine: Annotated[Literal["offline", "llm"], typer.Option(help="Engine that answers the questions.")] = "offline",
+    out: Annotated[Path, typer.Option(help="Folder for results.jsonl, metrics.json, report.md and the chart.")] = Path("evals/out"),
+    baseline: Annotated[bool, typer.Option("--baseline", help="Also run a naive LangChain RAG and compare.")] = False,
+    fail_under: Annotated[
+        list[str] | None, typer.Option("--fail-under", metavar="METRIC=VALUE", help="Exit 1 if METRIC < VALUE (repeatable).")
+    ] = None,
+    fail_over: Annotated[
+        list[str] | None,
+        typer.Option("--fail-over", metavar="METRIC=VALUE", help="Exit 1 if a lower-is-better METRIC > VALUE (repeatable)."),
+    ] = None,
+) -> None:
+    """Score answers on question sets: recommendations, retrieval, citations, figures, refusals, latency."""
+    enforce_offline()
+    from advisor_bot.evalset import load_question_sets
+    from advisor_bot.evaluate import EvalError, evaluate, parse_gate, write_results
+    from advisor_bot.report import write_report
+
+    try:
+        gates = [parse_gate(s, direction="under") for s in fail_under or []]
+        gates += [parse_gate(s, direction="over") for s in fail_over or []]
+        questions = load_question_sets(files)
+        settings = Settings()
+        from advisor_bot.advisor import Advisor
+
+        if engine == "llm":
+            raise EvalError("The LLM engine is not part of this build yet; run the eval with --engine offline.")
+        run = evaluate(Advisor(settings=settings), questions, files=files, baseline=baseline, progress=sys.stderr.isatty())
+        gates = [g.checked(run.metrics) for g in gates]
+        write_results(run, out, gates=gates)
+        report = write_report(run, out, gates=gates)
+    except AdvisorError as exc:
+        _fail(exc)
+    from advisor_bot.report import summary_lines
+
+    for line in summary_lines(run, gates=gates):
+        typer.echo(line)
+    typer.echo(f"Report: {report}")
+    if not all(g.passed for g in gates):
+        raise typer.Exit(code=1)
+
+
+feedback_app = typer.Typer(no_args_is_help=True, help="The feedback log users leave from the chat page.")
+app.add_typer(feedback_app, name="feedback")
+
+
+@feedback_app.command("export")
+def feedback_export(
+    as_eval: Annotated[Path, typer.Option("--as-eval", help="Write complaints as question-set lines to this JSONL file.")],
+    db: Annotated[Path | None, typer.Option(help="Feedback log (default: DATA_DIR/feedback.sqlite3).")] = None,
+) -> None:
+    """Turn thumbs-down and 'wrong evidence' feedback into eval questions to fill in and keep."""
+    from advisor_bot.evalset import question_from_feedback, write_questions
+    from advisor_bot.feedback import FeedbackError, FeedbackStore
+
+    path = db or Settings().data_dir / "feedback.sqlite3"
+    try:
+        if not path.is_file():
+            raise FeedbackError(f"No feedback log at {path}; pass --db with the file the chat page writes.")
+        questions = [question_from_feedback(r) for r in FeedbackStore(path).records(complaints_only=True)]
+        write_questions(questions, as_eval)
+    except AdvisorError as exc:
+        _fail(exc)
+    typer.echo(f"{len(questions)} complaint(s) written to {as_eval}; fill in their expected fields, then add them to your question set.")

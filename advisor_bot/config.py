@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,12 +37,48 @@ def enforce_offline() -> None:
 class Settings(BaseSettings):
     """Configuration, from ``ADVISOR_*`` variables or keyword arguments."""
 
-    model_config = SettingsConfigDict(env_prefix="ADVISOR_", extra="ignore", frozen=True)
+    # validate_by_name: keyword arguments still work for fields read from other variable names.
+    model_config = SettingsConfigDict(env_prefix="ADVISOR_", extra="ignore", frozen=True, validate_by_name=True)
 
     corpus_dir: Path = Field(default=PROJECT_ROOT / "corpus", description="Folder of .md/.txt corpus files.")
     data_dir: Path = Field(default=PROJECT_ROOT / ".advisor", description="Where the index lives.")
     host: str = "127.0.0.1"
     port: int = Field(default=7860, ge=1, le=65535)
+
+    # Serving (ui/server.py): safe by default, each switch opt-in.
+    auth: SecretStr | None = Field(default=None, description="'user:password' for HTTP basic auth on the page and the API.")
+    frame_ancestors: str = Field(default="'self'", description="CSP frame-ancestors: who may show the page in a frame.")
+    # NoDecode: a comma-separated list is friendlier in an environment variable than JSON.
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Origins (e.g. https://wiki.example.com) allowed to call the app from their pages."
+    )
+    concurrency: int = Field(default=2, ge=1, le=64, description="Questions answered at once; the rest wait.")
+    queue_size: int = Field(default=64, ge=1, le=10000, description="Page requests that may wait for a turn.")
+
+    @field_validator("auth")
+    @classmethod
+    def _auth_pair(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        user, sep, password = value.get_secret_value().partition(":")
+        if not (user and sep and password):
+            raise ValueError("ADVISOR_AUTH must be 'user:password' with both parts non-empty.")
+        return value
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _one_directive(cls, value: str) -> str:
+        if not value.strip() or any(c in value for c in ";,\r\n"):
+            raise ValueError("ADVISOR_FRAME_ANCESTORS is a space-separated source list, e.g. \"'self' https://wiki.example.com\".")
+        return value.strip()
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        origins = [o.strip().rstrip("/") for o in value.split(",") if o.strip()] if isinstance(value, str) else value
+        if isinstance(origins, list) and "*" in origins:
+            raise ValueError("ADVISOR_CORS_ORIGINS must list origins explicitly; '*' would let any site use the app.")
+        return origins
 
     # Retrieval.
     top_k: int = Field(default=5, ge=1, le=50, description="Passages returned by the retriever.")
@@ -62,3 +100,21 @@ class Settings(BaseSettings):
     quotes: int = Field(default=3, ge=1, le=10, description="Passages quoted in an offline answer.")
     max_question_chars: int = Field(default=4000, ge=16)
     max_history_turns: int = Field(default=20, ge=0)
+
+    # Engines.
+    engine: Literal["offline", "llm"] = Field(default="offline", description="Which engine answers; `ask --engine` overrides.")
+    llm: str | None = Field(
+        default=None,
+        description="Chat model as provider:model for LangChain's init_chat_model, e.g. 'openai:gpt-4o-mini', 'ollama:llama3.1'.",
+    )
+    llm_base_url: str | None = Field(default=None, description="Endpoint of an OpenAI-compatible server, Ollama, or a proxy.")
+    llm_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ADVISOR_LLM_API_KEY", "OPENAI_API_KEY"),
+        description="Passed to the provider when set; otherwise the provider's client reads its own variable.",
+    )
+    llm_temperature: float | None = Field(default=None, ge=0.0, le=2.0, description="None leaves the provider's default.")
+    llm_timeout: float = Field(default=30.0, gt=0, description="Seconds per model request.")
+    llm_max_retries: int = Field(default=1, ge=0, le=10, description="Client retries on connection errors, 429 and 5xx.")
+    llm_max_steps: int = Field(default=6, ge=1, le=50, description="Model turns per answer, tool calls included.")
+    llm_max_seconds: float = Field(default=90.0, gt=0, description="Wall-clock budget of one LLM answer.")

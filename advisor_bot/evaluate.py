@@ -14,10 +14,10 @@ import re
 import tempfile
 import time
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 from tqdm import tqdm
@@ -26,6 +26,7 @@ from advisor_bot.answer import Answer, Turn, clean_question, retrieval_query
 from advisor_bot.corpus import Document, parse_sections
 from advisor_bot.errors import AdvisorError, InvalidQuestionError
 from advisor_bot.evalset import EvalQuestion
+from advisor_bot.recommendation import CostEstimate
 
 if TYPE_CHECKING:
     from advisor_bot.advisor import Advisor
@@ -78,6 +79,7 @@ class Attempt(BaseModel):
 
 class System(Protocol):
     name: str
+    recommends: bool  # False: recommendation accuracy does not apply (it is n/a, not zero)
 
     def attempt(self, question: EvalQuestion) -> Attempt: ...
 
@@ -99,6 +101,7 @@ class AdvisorSystem:
     """advisor-bot as users get it: ``Advisor.ask``, plus the retriever's ranking for the same query."""
 
     name = OURS
+    recommends = True
 
     def __init__(self, advisor: Advisor) -> None:
         self.advisor = advisor
@@ -134,10 +137,11 @@ _UNITS: dict[str, tuple[str, float]] = {
     "fte": ("FTE", 1.0), "ftes": ("FTE", 1.0),
 }
 _QUANTITY = re.compile(
-    rf"(?<![\w.,$])({_NUM})(?:\s?(?:-|to)\s?({_NUM}))?\s?({'|'.join(sorted(_UNITS, key=len, reverse=True))})\b",
+    rf"(?<![\w.,$])({_NUM})(?:\s?(?:-|to)\s?({_NUM}))?[\s-]?({'|'.join(sorted(_UNITS, key=len, reverse=True))})\b",
     re.IGNORECASE,
 )
 
+T = TypeVar("T", bound=BaseModel)
 Figure = tuple[str, float]  # (unit, value in that unit), e.g. ("USD", 440000.0), ("%", 30.0), ("kg", 2000.0)
 
 
@@ -175,11 +179,21 @@ def figures(text: str) -> dict[Figure, str]:
     return found
 
 
+def _recorded(model: BaseModel, kind: type[T]) -> Iterator[T]:
+    """Every ``kind`` object anywhere in ``model``: a cost estimate counts wherever the Answer records it."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, kind):
+                yield item
+            elif isinstance(item, BaseModel):
+                yield from _recorded(item, kind)
+
+
 def tool_figures(answer: Answer) -> set[Figure]:
-    """Figures the answer's recorded tool results account for: the cost arithmetic and the stated quantity."""
+    """Figures the answer's recorded tool results account for: cost arithmetic and the stated quantity."""
     allowed: set[Figure] = set()
-    cost = answer.recommendation.cost_estimate if answer.recommendation else None
-    if cost is not None:
+    for cost in _recorded(answer, CostEstimate):
         for low, high in [(cost.low, cost.high), *((i.low, i.high) for i in cost.items)]:
             allowed |= {_key("USD", low), _key("USD", high)}
         for text in [*cost.notes, *(i.basis for i in cost.items)]:
@@ -224,7 +238,9 @@ def _in_sections(headings: Sequence[str], expected: Sequence[str]) -> bool:
     return any(h.strip() in expected for h in headings)
 
 
-def score(question: EvalQuestion, attempt: Attempt, *, documents: dict[str, Document], corpus: set[Figure]) -> QuestionScore:
+def score(
+    question: EvalQuestion, attempt: Attempt, *, documents: dict[str, Document], corpus: set[Figure], recommends: bool = True
+) -> QuestionScore:
     failures: list[str] = []
     answer = attempt.answer
     expected = [s.strip() for s in question.expected_sections]
@@ -238,7 +254,7 @@ def score(question: EvalQuestion, attempt: Attempt, *, documents: dict[str, Docu
         failures.append("refused but should answer" if answer.refused else "answered but should refuse")
     model = answer.recommendation.model if answer.recommendation else None
     correct = None
-    if question.expected_recommendation is not None:
+    if question.expected_recommendation is not None and recommends:
         correct = model in {question.expected_recommendation, *question.accept}
         if not correct:
             wanted = " or ".join([question.expected_recommendation, *question.accept])
@@ -257,10 +273,8 @@ def score(question: EvalQuestion, attempt: Attempt, *, documents: dict[str, Docu
         failures.append(f"missing required: {', '.join(missing)}")
     if forbidden:
         failures.append(f"contains forbidden: {', '.join(forbidden)}")
-    stated = figures(" ".join([question.question, *question.turns])).keys()
-    fabricated = [
-        written for fig, written in figures(answer.answer_markdown).items() if fig not in corpus and fig not in stated and fig not in tool_figures(answer)
-    ]
+    accounted = corpus | figures(" ".join([question.question, *question.turns])).keys() | tool_figures(answer)
+    fabricated = [written for fig, written in figures(answer.answer_markdown).items() if fig not in accounted]
     if fabricated:
         failures.append(f"figures found nowhere in the corpus, the question or the tool results: {', '.join(fabricated)}")
     verbatim = sum(
@@ -399,7 +413,7 @@ def run_system(
                 question=q,
                 answer=attempt.answer,
                 error=attempt.error,
-                scores=score(q, attempt, documents=documents, corpus=corpus),
+                scores=score(q, attempt, documents=documents, corpus=corpus, recommends=system.recommends),
             )
         )
     categories = sorted({q.category for q in questions})

@@ -132,6 +132,11 @@ _ANOTHER = _rx(
 )
 
 
+_DESCRIBES_PROVIDER = re.compile(
+    r"(?i)[ -](?:chemistry |chem )?(?:CRO|CDMO|partner|vendor|provider|supplier|contractor|shop)s?(?!\w)"
+)
+
+
 class _Mention(NamedTuple):
     start: int
     end: int
@@ -163,6 +168,8 @@ def _mentions(text: str) -> list[_Mention]:
         for named, pattern in ((True, terms.names), (False, terms.hints))
         for m in pattern.finditer(text)
     ]
+    # "our discovery CRO", "the clinical CDMO" describe a provider, not where the program is.
+    found = [m for m in found if not _DESCRIBES_PROVIDER.match(text, m.end)]
     # Of overlapping readings the longer wins: "hit-to-lead optimization", "preclinical tox".
     found.sort(key=lambda m: (m.start, m.start - m.end))
     kept: list[_Mention] = []
@@ -268,8 +275,8 @@ _IN_HOUSE: _Cues = (
     )),
     ("CDMO", _rx(
         r"strong (?:in[- ]house |internal )?process (?:chemistry|chemists|group|team|R&D)",
-        r"(?:in[- ]house|internal|our own) process (?:chemistry |R&D )?(?:group|team|chemists|department)",
-        r"process (?:chemistry )?(?:group|team) (?:is strong|already has|has the route)",
+        r"(?:in[- ]house|internal|our own) process (?:chem\w* |R&D )?(?:group|team|chemists|department)",
+        r"process (?:chem\w* )?(?:group|team) (?:is (?:strong|solid|experienced)|already has|has the route)",
     )),
     ("Hybrid", _rx(
         rf"{_HAVE}(?:{_SEVERAL}) {_CHEMISTS}|(?:{_SEVERAL}) {_ON_STAFF}|a bit of process experience",
@@ -345,6 +352,8 @@ _ONE_PARTNER = _rx(
     r"one[- ]stop[- ]shop|under one roof|end[- ]to[- ]end (?:partner|provider)|do both",
     r"integrated (?:CRO ?[/+] ?CDMO )?(?:partner|provider|CDMO)",
     r"(?:avoid|skip|eliminat|bypass|minimi[sz])\w* (?:the |any |a )?(?:tech(?:nology)?|process) transfer",
+    r"(?:rather not|not want to|don'?t want to|never again) (?:do |have |go through )?(?:a |any |another |the )?"
+    r"(?:CRO ?(?:->|→|to) ?CDMO )?(?:hand-?over|hand-?off|tech(?:nology)? transfer)",
 )
 _SEVERAL_PARTNERS = _rx(
     r"separate (?:vendors|partners|providers|companies|suppliers)|best[- ]of[- ]breed",
@@ -365,6 +374,13 @@ def _gmp(text: str) -> bool | None:
     # The latest statement wins: "moving from research-grade to GMP material" needs GMP.
     flags = _flags(text, _GMP_YES, _GMP_NO)
     return flags[-1][1] if flags else None
+
+
+_TRANSITION = _rx(
+    r"(?:mov\w*|transition\w*|go(?:ing)?|shift\w*|switch\w*|progress\w*) (?:from|out of) research[- ]grade",
+    r"from research(?:[- ]grade)?(?: material)? (?:to|into|towards?) (?:regulated|c?GMP)",
+    r"research[- ]grade (?:to|->|→) (?:regulated|c?GMP)",
+)
 
 
 def _single_partner(text: str) -> bool | None:
@@ -389,6 +405,7 @@ def extract_situation(text: str, *, stages: Sequence[str]) -> Situation:
         ip_sensitivity=_column(text, _IP),
         multiple_stages=multiple_stages,
         single_partner=_single_partner(text),
+        transitioning=bool(_TRANSITION.search(text)) or None,
     )
 
 

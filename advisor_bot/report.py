@@ -58,8 +58,7 @@ def overall_table(run: EvalRun, gates: Sequence[Gate]) -> str:
             continue
         row = [f"{spec.label} (`{key}`)", fmt(key, ours[key])]
         if theirs is not None:
-            # The baseline has no recommendation: its accuracy is not a score of zero but not applicable.
-            row.append("n/a" if key == "recommendation_accuracy" or key.endswith("_lift") else fmt(key, theirs.get(key)))
+            row.append(fmt(key, theirs.get(key)))
         if gates:
             gate = by_metric.get(key)
             row.append(f"{'✅' if gate.passed else '❌'} {'≥' if gate.direction == 'under' else '≤'} {gate.bound:g}" if gate else "")
@@ -108,30 +107,44 @@ def failure_section(results: Sequence[QuestionResult]) -> str:
 
 
 def chart(run: EvalRun, path: Path) -> None:
-    """Grouped bars of the per-category rates; a missing value (not applicable) leaves a gap."""
+    """A heat map of the per-category rates, each cell labelled; grey where a metric does not apply."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
 
     categories = list(run.ours.by_category)
-    series = [(f"{_SHORT[m]}", [run.ours.by_category[c][m] for c in categories]) for m in CATEGORY_METRICS]
+    columns = [(_SHORT[m], run.ours.by_category, m) for m in CATEGORY_METRICS]
     if run.baseline:
-        key = f"retrieval_recall_at_{K}"
-        series.append((f"baseline R@{K}", [run.baseline.by_category[c][key] for c in categories]))
-    width = 0.8 / len(series)
-    fig, ax = plt.subplots(figsize=(max(10, 1.1 * len(categories)), 5.5))
-    for i, (label, values) in enumerate(series):
-        xs = [x + (i - (len(series) - 1) / 2) * width for x in range(len(categories))]
-        ax.bar(xs, [v if v is not None else float("nan") for v in values], width, label=label)
-    ax.set_xticks(range(len(categories)), categories, rotation=35, ha="right")
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("share")
-    ax.set_title(f"{OURS} eval by category ({run.engine} engine, corpus {run.corpus_version})")
-    ax.legend(ncol=len(series), fontsize="small", loc="lower center", bbox_to_anchor=(0.5, 1.06), frameon=False)
+        columns.append((f"baseline R@{K}", run.baseline.by_category, f"retrieval_recall_at_{K}"))
+    values = np.array(
+        [[np.nan if (v := source[c][m]) is None else v for _, source, m in columns] for c in categories], dtype=float
+    )
+    cmap = matplotlib.colormaps["RdYlGn"].with_extremes(bad="#dddddd")
+    fig, ax = plt.subplots(figsize=(1.3 * len(columns) + 3, 0.42 * len(categories) + 1.6))
+    ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=0, vmax=1, aspect="auto")
+    for (i, j), v in np.ndenumerate(values):
+        dark = not np.isnan(v) and (v < 0.15 or v > 0.85)  # the colour map's ends are dark
+        ax.text(j, i, "n/a" if np.isnan(v) else f"{v:.0%}", ha="center", va="center", fontsize=8, color="white" if dark else "black")
+    ax.set_xticks(range(len(columns)), [label for label, _, _ in columns], rotation=30, ha="right")
+    ax.set_yticks(range(len(categories)), [f"{c} ({run.ours.by_category[c]['questions']:g})" for c in categories])
+    ax.set_title(f"{OURS} eval by category: {run.engine} engine, corpus {run.corpus_version}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def summary_lines(run: EvalRun, *, gates: Sequence[Gate] = ()) -> list[str]:
+    """The overall numbers as aligned console lines, then the gates."""
+    ours, theirs = run.metrics, run.baseline.metrics if run.baseline else {}
+    width = max(len(k) for k in METRICS)
+    lines = [f"{'metric':<{width}}  {OURS:>12}" + (f"  {'baseline':>12}" if run.baseline else "")]
+    for key in METRICS:
+        if key in ours:
+            other = f"  {fmt(key, theirs.get(key)):>12}"
+            lines.append(f"{key:<{width}}  {fmt(key, ours[key]):>12}" + (other if run.baseline else ""))
+    return lines + [g.describe() for g in gates]
 
 
 def render(run: EvalRun, *, gates: Sequence[Gate] = ()) -> str:

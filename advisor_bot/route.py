@@ -38,7 +38,7 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         r"(?:provider|partner|vendor|supplier) type",
         rf"(?:best|right|ideal|better) (?:fit|choice|{_MODEL})",
         r"who should (?:\w+ )?(?:make|manufacture|produce|supply|run|do|be (?:talking|contracting|working))\w*",
-        r"who (?:should|do|would) (?:we|i) (?:be )?(?:talk|go|turn|contract|work|partner|use|hire|engage)\w*",
+        r"who (?:should|do|would|can) (?:we|i) (?:be )?(?:talk|go|turn|contract|work|partner|use|hire|engage|outsourc)\w*",
         r"(?:should|do|shall) (?:we|i) (?:just )?(?:go with|hire|engage|switch to|move to|bring in)",
         # "do we keep our med chem CRO", not "do we keep the IP"
         rf"(?:should|do) (?:we|i) (?:just )?(?:use|choose|pick|keep|stay with|stick with) (?:[\w-]+ ){{0,3}}?{_PARTNER}",
@@ -121,6 +121,14 @@ _ASKS = re.compile(
 )
 
 
+_PROVIDER_CHOICE = _rx(r"CROs?|CDMOs?|partners?|vendors?|providers?|suppliers?|contractors?|one-stop shop|model")
+_CHOICE = _rx(
+    r"or|should|shall|can(?:'?t)?|could|is (?:it|that|our|the|a|there)|are (?:they|we|there)|ok(?:ay)?|fine|enough|"
+    r"make sense|"
+    r"need|called|which|who|what kind|what type|better"
+)
+
+
 def route(question: str, *, situation: Situation) -> list[Intent]:
     """The intents ``question`` needs, in the order it raises them; empty for a general
     question. ``situation`` is the conversation so far, this question included."""
@@ -131,6 +139,13 @@ def route(question: str, *, situation: Situation) -> list[Intent]:
     if not first and situation.known():
         # "We're in Phase 2 and need 40 kg GMP API." asks for advice without a question word.
         if _ADVICE.search(question) or (not _ASKS.search(question) and states_situation(question)):
+            first["recommend"] = 0
+    if "recommend" not in first and situation.known() and _ASKS.search(question):
+        # A question about which kind of provider, once the facts are on the table: "is our
+        # discovery CRO ok for that?", "CDMO obviously?", "what's that model called?".
+        if (found := _PROVIDER_CHOICE.search(question)) and (not first or _CHOICE.search(question)):
+            first["recommend"] = found.start()
+        elif situation.single_partner and states_situation(question):
             first["recommend"] = 0
     order = get_args(Intent)
     return sorted(first, key=lambda intent: (first[intent], order.index(intent)))

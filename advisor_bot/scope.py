@@ -38,6 +38,19 @@ _EXTRACTION = re.compile(
     re.IGNORECASE,
 )
 
+# Topics the framework says nothing about, however close their wording comes to
+# outsourcing (a "CRO" in a tax question, "outsource" in a software question).
+_OFF_TOPIC = re.compile(
+    r"\b(weather|forecast for|football|soccer|champions league|world cup|recipe for"
+    r"|share price|stock price|stocks? to buy|invest(?:ing|ment advice)|valuation|venture debt|series [a-d] (?:round|now)"
+    r"|raise (?:a|our|the) (?:series|round|seed)|tax (?:relief|credit|deduction|rate)s?|vat\b"
+    r"|cover letter|r[ée]sum[ée]|\bcv\b|job interview|salary|pay rise|raise at my review|my manager"
+    r"|boiling point|melting point|mechanism of action|side effects?|dosage|dose for"
+    r"|python|javascript(?!:)|sql query|write (?:me )?(?:a |some )?(?:code|function|script|program)"
+    r"|app development|web ?site development|software (?:development|agency|outsourcing))\b",
+    re.IGNORECASE,
+)
+
 MESSAGES: dict[RefusalKind, str] = {
     "out_of_scope": (
         "I can only answer questions about outsourcing chemical development (CROs, CDMOs, hybrid "
@@ -70,6 +83,8 @@ def screen(question: str) -> Refusal | None:
         return refusal("synthesis_request")
     if _EXTRACTION.search(question):
         return refusal("prompt_extraction")
+    if _OFF_TOPIC.search(question):
+        return refusal("out_of_scope")
     return None
 
 

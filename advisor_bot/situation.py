@@ -40,6 +40,10 @@ class Situation(BaseModel):
         default=None, description="Wants one partner for everything, e.g. to avoid technology transfer."
     )
 
+    transitioning: bool | None = Field(
+        default=None, description="Moving from research-grade to regulated (GMP) material."
+    )
+
     def merged(self, newer: Situation) -> Situation:
         """This situation updated by whatever ``newer`` states."""
         return self.model_copy(update={k: v for k, v in newer if v is not None})

@@ -142,7 +142,9 @@ class Toolbox:
         ):
             if field is not None:
                 picks.append((key, label, field))
-        if factors.gmp is not None:
+        if factors.transitioning:
+            picks.append(("regulatory", "moving from research-grade to regulated material", "Hybrid"))
+        elif factors.gmp is not None:
             picks.append(("regulatory", "cGMP material needed" if factors.gmp else "research-grade material", "CDMO" if factors.gmp else "CRO"))
         if factors.quantity is not None:
             picks.append(("volume", str(factors.quantity), "CDMO" if factors.quantity.kg >= 1 else "CRO"))

@@ -1,0 +1,348 @@
+"""Checks that keep an LLM's prose grounded: citations, figures, quotations, verdicts, injected text.
+
+Everything here is deterministic and model-agnostic. The LLM engine feeds the
+model's text through ``ProseGuard`` one sentence at a time, so what is streamed
+to the user has already been checked.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from advisor_bot.citations import Citation, verify_citation
+from advisor_bot.corpus import Document
+from advisor_bot.errors import CitationError
+from advisor_bot.recommendation import ModelName
+
+# -- figures -------------------------------------------------------------------
+
+_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_MULT = r"(?:[kK]|MM|M|bn|B|(?i:thousand|million|billion|mn))(?![A-Za-z])"
+_UNIT = (
+    r"%|(?i:percent|per cent"
+    r"|(?:calendar |business |working )?(?:days?|weeks?|months?|years?|yrs?|quarters?|hours?|hrs?)"
+    r"|milligrams?|grams?|kilograms?|kilos?|kgs?|mg|g|tons?|tonnes?|mt|t|liters?|litres?|ml|l"
+    r"|FTEs?|analog(?:ue)?s?|compounds?|molecules?|batch(?:es)?|steps?|chemists?|scientists?)"
+)
+FIGURE = re.compile(
+    rf"(?<![\w.,])(?P<cur>[$€£])?(?P<a>{_NUM})(?:\s?(?P<am>{_MULT}))?"
+    rf"(?:(?:\s*[-\u2013\u2014]\s*|\s+(?:to|and)\s+)(?P<cur2>[$€£])?(?P<b>{_NUM})(?:\s?(?P<bm>{_MULT}))?)?"
+    rf"(?:[\s-]?(?P<unit>{_UNIT})(?![A-Za-z]))?"
+)
+_NUMBER = re.compile(_NUM)
+_MULTIPLIERS = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mm": 1e6, "mn": 1e6, "million": 1e6, "b": 1e9, "bn": 1e9, "billion": 1e9}
+_WORD_MULTIPLIER = re.compile(r"(?i)thousand|million|billion|mn")
+
+
+def _value(number: str, mult: str | None) -> float:
+    return float(number.replace(",", "")) * (_MULTIPLIERS[mult.lower()] if mult else 1.0)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A money amount, percentage, duration or quantity; each number with the values it may mean."""
+
+    text: str
+    numbers: tuple[frozenset[float], ...]
+
+
+def figures(text: str) -> list[Figure]:
+    """Figures stated in ``text``: numbers with a currency, a unit or a multiplier word; bare numbers are not."""
+    found = []
+    for m in FIGURE.finditer(text):
+        cur, am, bm, unit = m["cur"] or m["cur2"], m["am"], m["bm"], m["unit"]
+        words = any(x and _WORD_MULTIPLIER.fullmatch(x) for x in (am, bm))
+        if not (cur or unit or words):
+            continue
+        # "$1.5-2 million": the trailing multiplier applies to both ends; either may be meant.
+        first = {_value(m["a"], am)} if am else {_value(m["a"], None), *([_value(m["a"], bm)] if bm else [])}
+        numbers = [frozenset(first)]
+        if m["b"]:
+            numbers.append(frozenset({_value(m["b"], bm)} if bm else {_value(m["b"], None), *([_value(m["b"], am)] if am else [])}))
+        found.append(Figure(text=m.group().strip(), numbers=tuple(numbers)))
+    return found
+
+
+def evidence_numbers(text: str) -> list[float]:
+    """Every number in ``text``, also scaled by a multiplier it carries ("$1.5 million" gives 1.5 and 1,500,000)."""
+    values = [_value(n, None) for n in _NUMBER.findall(text)]
+    for f in figures(text):
+        for options in f.numbers:
+            values.extend(options)
+    return values
+
+
+def _close(value: float, ordered: list[float]) -> bool:
+    # Whole-currency rounding is tolerated on large amounts ($443,333 for 443,333.33).
+    tol = max(1e-6 * max(1.0, abs(value)), 0.5 if abs(value) >= 100 else 0.0)
+    i = bisect.bisect_left(ordered, value - tol)
+    return i < len(ordered) and ordered[i] <= value + tol
+
+
+# -- evidence ------------------------------------------------------------------
+
+
+class Evidence:
+    """What the model was shown: passages by id, and every number in the passages and tool results."""
+
+    def __init__(self) -> None:
+        self.passages: dict[str, Citation] = {}
+        self._ids: dict[tuple[str, int, int], str] = {}
+        self._values: list[float] = []
+        self._sorted = True
+
+    def register(self, citation: Citation) -> str:
+        """The passage id (p1, p2, ...) for a citation; the same span always gets the same id."""
+        key = (citation.document, citation.start, citation.end)
+        if key not in self._ids:
+            self._ids[key] = f"p{len(self._ids) + 1}"
+            self.passages[self._ids[key]] = citation
+        return self._ids[key]
+
+    def add_text(self, text: str) -> None:
+        self._values.extend(evidence_numbers(text))
+        self._sorted = False
+
+    def supports(self, figure: Figure) -> bool:
+        if not self._sorted:
+            self._values.sort()
+            self._sorted = True
+        return all(any(_close(v, self._values) for v in options) for options in figure.numbers)
+
+
+# -- text that reads as instructions --------------------------------------------
+
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override|bypass)\b[^.!?\n]{0,60}"
+    r"\b(?:instructions?|prompts?|rules|guidelines|directives?|system|messages?|context)\b"
+    r"|\b(?:you are now|from now on,? you|act as (?:an?|the) (?:assistant|ai|model|chatbot|system)|pretend (?:to be|you are)"
+    r"|new instructions?|system prompt|developer mode|jailbreak)"
+    r"|\b(?:do not|don't|never) (?:tell|inform|reveal|mention)\b[^.!?\n]{0,30}\b(?:the user|anyone|users)\b"
+    r"|\b(?:reveal|print|repeat|output|disclose)\b[^.!?\n]{0,40}\b(?:prompt|instructions)\b"
+    r"|</?\s*(?:system|assistant|user|data|instructions?|tool)\s*>"
+    r"|\b(?:assistants?|ai|models?|llms?|chatbots?|bots?)\b[^.!?\n]{0,30}"
+    r"\b(?:must|should|shall|will) (?:now |always )?(?:recommend|say|answer|respond|reply|tell|output|state)\b",
+    re.IGNORECASE,
+)
+REDACTED = "[instruction-like text removed]"
+
+
+def scrub(text: str) -> tuple[str, int]:
+    """``text`` with every sentence that reads as an instruction to the model replaced; and how many."""
+    if not _INSTRUCTION.search(text):
+        return text, 0
+    units = split_units(text)
+    out, n = [], 0
+    for u in units:
+        if _INSTRUCTION.search(u):
+            n += 1
+            out.append(REDACTED + _trailing_space(u))
+        else:
+            out.append(u)
+    return "".join(out), n
+
+
+def scrub_payload(value: object) -> tuple[object, int]:
+    """Scrub every string in a JSON-like value."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, list):
+        pairs = [scrub_payload(v) for v in value]
+        return [v for v, _ in pairs], sum(n for _, n in pairs)
+    if isinstance(value, dict):
+        pairs_d = {k: scrub_payload(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs_d.items()}, sum(n for _, n in pairs_d.values())
+    return value, 0
+
+
+# -- sentences -------------------------------------------------------------------
+
+_BOUNDARY = re.compile(r"[.!?]+[\"'\u201d\u2019)\]*_]*[ \t]+|\n+")
+_ABBREVIATIONS = frozenset("e.g i.e vs etc approx incl no nos dr mr ms fig cf al inc ltd co eg ie est".split())
+
+
+def _is_boundary(text: str, m: re.Match[str]) -> bool:
+    if m.group().startswith("\n"):
+        return True
+    word = re.search(r"([\w.]+)$", text[: m.start()])
+    return not (word and (word.group(1).lower().rstrip(".") in _ABBREVIATIONS or len(word.group(1)) == 1))
+
+
+def split_units(text: str) -> list[str]:
+    """Sentences and lines, each with its trailing whitespace: ``"".join(split_units(t)) == t``."""
+    units, start = [], 0
+    for m in _BOUNDARY.finditer(text):
+        if _is_boundary(text, m):
+            units.append(text[start : m.end()])
+            start = m.end()
+    if start < len(text):
+        units.append(text[start:])
+    return units
+
+
+def _trailing_space(unit: str) -> str:
+    stripped = unit.rstrip()
+    return unit[len(stripped) :] if "\n" in unit[len(stripped) :] else (" " if unit != stripped else "")
+
+
+class SentenceBuffer:
+    """Collects streamed text and releases it a complete sentence or line at a time."""
+
+    def __init__(self) -> None:
+        self._buf = ""
+
+    def feed(self, text: str) -> list[str]:
+        self._buf += text
+        units, start = [], 0
+        for m in _BOUNDARY.finditer(self._buf):
+            # A whitespace run at the very end may continue in the next chunk.
+            if m.end() == len(self._buf) or not _is_boundary(self._buf, m):
+                continue
+            units.append(self._buf[start : m.end()])
+            start = m.end()
+        self._buf = self._buf[start:]
+        return units
+
+    def flush(self) -> list[str]:
+        rest, self._buf = self._buf, ""
+        return split_units(rest) if rest else []
+
+
+# -- verdicts named in prose ------------------------------------------------------
+
+_MODEL_MENTION = re.compile(r"\b(integrated partners?|hybrid|CDMOs?|CROs?)\b", re.IGNORECASE)
+_VERDICT_CUE = re.compile(
+    r"\b(?:recommend\w*|suggest\w*|advis(?:e|ing)|best (?:fit|choice|option|suited|bet)|right (?:choice|fit|model|partner|option)"
+    r"|go(?:ing)? with|should (?:use|choose|engage|pick|work with|hire|partner with|go with)|opt for|(?:fits|suits) (?:you|your)"
+    r"|(?:is|would be) (?:the )?(?:way to go|better (?:fit|choice|option)))",
+    re.IGNORECASE,
+)
+_PERSONAL = re.compile(r"\b(?:i|i'd|i'm|we|we'd|you|your|you're|you'd)\b", re.IGNORECASE)
+_NEGATION = re.compile(r"\b(?:not|never|rather than|instead of|avoid\w*|against|no)\b|n't\b", re.IGNORECASE)
+
+
+def _model_name(word: str) -> ModelName:
+    w = word.lower()
+    return "Integrated partner" if w.startswith("integrated") else "Hybrid" if w == "hybrid" else "CDMO" if w.startswith("cdmo") else "CRO"
+
+
+def prose_verdicts(text: str) -> list[ModelName]:
+    """Models the prose recommends to the user ("I'd go with a CDMO", "a CRO is your best fit")."""
+    verdicts: list[ModelName] = []
+    for sentence in split_units(text):
+        if not _PERSONAL.search(sentence):
+            continue
+        for cue in _VERDICT_CUE.finditer(sentence):
+            if _NEGATION.search(sentence[max(0, cue.start() - 25) : cue.start()]):
+                continue
+            after = _MODEL_MENTION.search(sentence, cue.end())
+            before = [m for m in _MODEL_MENTION.finditer(sentence, 0, cue.start())]
+            if after and not _NEGATION.search(sentence[cue.end() : after.start()]):
+                verdicts.append(_model_name(after.group(1)))
+                break
+            # "A CDMO is your best fit."
+            if before and not after and not _NEGATION.search(sentence[before[-1].end() : cue.start()]):
+                verdicts.append(_model_name(before[-1].group(1)))
+                break
+    return verdicts
+
+
+# -- the guard ---------------------------------------------------------------------
+
+_MARKER = re.compile(r"[ \t]?\[\s*([pP]\d+(?:\s*[,;]\s*[pP]\d+)*)\s*\]")
+_QUOTE = re.compile(r"[\u201c\"]([^\u201d\"\n]{12,600})[\u201d\"]")
+_WS = re.compile(r"\s+")
+
+
+def _normal(text: str) -> str:
+    return _WS.sub(" ", text.replace("\u2019", "'").replace("\u2018", "'")).strip().lower()
+
+
+@dataclass
+class ProseGuard:
+    """Checks the model's prose one unit (sentence or line) at a time."""
+
+    evidence: Evidence
+    documents: dict[str, Document]
+    corpus_text: str = ""
+    cited: list[Citation] = field(default_factory=list)
+    links: dict[str, str] = field(default_factory=dict)
+    unknown: set[str] = field(default_factory=set)
+    unverified: set[str] = field(default_factory=set)
+    unsupported_figures: int = 0
+    removed_sentences: int = 0
+    unquoted: int = 0
+    verdicts: list[ModelName] = field(default_factory=list)
+    _verified: dict[str, bool] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.corpus_text:
+            self.corpus_text = "\n".join(_normal(d.text) for d in self.documents.values())
+
+    def check(self, unit: str) -> str:
+        """The unit as shown to the user: removed if it states an unsupported figure, else with
+        citations resolved to links and unverifiable quotation marks dropped."""
+        plain = _MARKER.sub("", unit)
+        bad = [f for f in figures(plain) if not self.evidence.supports(f)]
+        if bad:
+            self.unsupported_figures += len(bad)
+            self.removed_sentences += 1
+            return _trailing_space(unit) if "\n" in unit else ""
+        unit = _QUOTE.sub(self._quote, unit)
+        unit = _MARKER.sub(self._cite, unit)
+        self.verdicts.extend(prose_verdicts(_MARKER.sub("", plain)))
+        return unit
+
+    def _quote(self, m: re.Match[str]) -> str:
+        inner = m.group(1)
+        if len(inner.split()) < 5 or _normal(inner) in self.corpus_text:
+            return m.group()
+        self.unquoted += 1
+        return inner
+
+    def _cite(self, m: re.Match[str]) -> str:
+        links = []
+        for pid in re.split(r"\s*[,;]\s*", m.group(1).strip()):
+            pid = pid.lower()
+            citation = self.evidence.passages.get(pid)
+            if citation is None:
+                self.unknown.add(pid)
+                continue
+            if pid not in self._verified:
+                try:
+                    verify_citation(citation, self.documents)
+                    self._verified[pid] = True
+                except CitationError:
+                    self._verified[pid] = False
+            if not self._verified[pid]:
+                self.unverified.add(pid)
+                continue
+            if pid not in self.links:
+                self.cited.append(citation)
+                self.links[pid] = f"[[{len(self.cited)}]](/framework#{citation.anchor})"
+            links.append(self.links[pid])
+        return (" " if m.group().startswith((" ", "\t")) else "") + " ".join(links) if links else ""
+
+    def notices(self) -> list[str]:
+        out = []
+        if self.removed_sentences:
+            out.append(
+                f"{self.removed_sentences} sentence(s) stating {self.unsupported_figures} figure(s) found in no cited "
+                "passage or tool result were removed."
+            )
+        if self.unknown:
+            out.append(f"{len(self.unknown)} citation(s) to passages that were never retrieved were dropped.")
+        if self.unverified:
+            out.append(f"{len(self.unverified)} citation(s) whose quote no longer matches the framework were dropped.")
+        if self.unquoted:
+            out.append(f"{self.unquoted} quotation(s) not found word for word in the framework are shown without quotation marks.")
+        return out
+
+
+def conflicting(verdicts: Iterable[ModelName], allowed: Iterable[ModelName]) -> list[ModelName]:
+    """Verdicts from prose that the tools' recommendation does not allow, in order, once each."""
+    ok = set(allowed)
+    return list(dict.fromkeys(v for v in verdicts if v not in ok))

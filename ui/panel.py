@@ -1,0 +1,88 @@
+"""The "Your situation" form: ``Situation`` fields to form values and back.
+
+Choice labels come from the framework's own matrices (stage rows, Organizational
+Profile cells), so the form speaks the framework's words.
+"""
+
+from __future__ import annotations
+
+from typing import get_args
+
+from pydantic import BaseModel
+
+from advisor_bot.framework import Framework
+from advisor_bot.situation import Column, Quantity, Situation
+
+NOT_SAID = ""
+UNITS: tuple[str, ...] = get_args(Quantity.model_fields["unit"].annotation)
+# Situation field -> first word of its Organizational Profile Decision Matrix factor.
+_PROFILE_ROWS = {"timeline": "timeline", "budget": "budget", "in_house": "internal", "ip_sensitivity": "ip"}
+COLUMN_FIELDS: tuple[str, ...] = tuple(_PROFILE_ROWS)
+_COLUMNS: tuple[Column, ...] = get_args(Column)
+
+Choices = list[tuple[str, str]]
+
+
+class PanelValues(BaseModel):
+    """What the form holds; empty strings mean 'not said'."""
+
+    stage: str = NOT_SAID
+    quantity_value: float | None = None
+    quantity_unit: str = "kg"
+    gmp: str = NOT_SAID
+    timeline: str = NOT_SAID
+    budget: str = NOT_SAID
+    in_house: str = NOT_SAID
+    ip_sensitivity: str = NOT_SAID
+
+
+FIELDS: tuple[str, ...] = tuple(PanelValues.model_fields)
+
+
+def stage_choices(framework: Framework) -> Choices:
+    return [("Not said", NOT_SAID)] + [(r.stage, r.stage) for r in framework.stages]
+
+
+def column_choices(framework: Framework, field: str) -> Choices:
+    """'Rapid iteration needed (weeks) → CRO'-style options for one profile factor."""
+    rows = {r.factor.split()[0].lower(): r for r in framework.profile}
+    row = rows.get(_PROFILE_ROWS[field])
+    return [("Not said", NOT_SAID)] + [
+        (f"{row.cells[c].text} → {c}" if row else c, c) for c in _COLUMNS
+    ]
+
+
+GMP_CHOICES: Choices = [("Not said", NOT_SAID), ("Yes, cGMP", "yes"), ("No, research grade", "no")]
+
+
+def to_panel(situation: Situation) -> PanelValues:
+    q = situation.quantity
+    return PanelValues(
+        stage=situation.stage or NOT_SAID,
+        quantity_value=q.value if q else None,
+        quantity_unit=q.unit if q else "kg",
+        gmp=NOT_SAID if situation.gmp is None else ("yes" if situation.gmp else "no"),
+        **{f: getattr(situation, f) or NOT_SAID for f in COLUMN_FIELDS},
+    )
+
+
+def from_panel(values: PanelValues) -> Situation:
+    """The situation the form states; a blank or non-positive quantity is 'not said'."""
+    quantity = (
+        Quantity.model_validate({"value": values.quantity_value, "unit": values.quantity_unit})
+        if values.quantity_value and values.quantity_value > 0 and values.quantity_unit in UNITS
+        else None
+    )
+    return Situation.model_validate(
+        {
+            "stage": values.stage or None,
+            "quantity": quantity,
+            "gmp": {"yes": True, "no": False}.get(values.gmp),
+            **{f: getattr(values, f) or None for f in COLUMN_FIELDS},
+        }
+    )
+
+
+def panel_field(name: str) -> str:
+    """The Situation field a form control edits (the two quantity inputs edit one)."""
+    return "quantity" if name.startswith("quantity") else name

@@ -1,0 +1,103 @@
+"""HTTP hardening for the whole app: optional basic auth, size limit, security headers.
+
+A plain ASGI middleware rather than Starlette's ``BaseHTTPMiddleware``, so the
+page's server-sent events and the MCP stream pass through unbuffered.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+
+from pydantic import SecretStr
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Largest request body accepted: a full history of maximal questions fits many times over.
+MAX_BODY_BYTES = 1 << 20
+
+
+def content_security_policy(frame_ancestors: str) -> str:
+    # Gradio's page boots from inline scripts and styles, hence 'unsafe-inline';
+    # everything else (images, forms, connections) stays on this origin, so markup
+    # that slipped into an answer could neither load a remote image nor post a form away.
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self' 'unsafe-inline'",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data: blob:",
+            "font-src 'self' data:",
+            "media-src 'self' blob:",
+            "connect-src 'self'",
+            "worker-src 'self' blob:",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            f"frame-ancestors {frame_ancestors}",
+        ]
+    )
+
+
+class SecurityMiddleware:
+    def __init__(self, app: ASGIApp, *, auth: SecretStr | None, frame_ancestors: str) -> None:
+        self.app = app
+        self.credentials = auth.get_secret_value().encode() if auth else None
+        self.headers = {
+            "Content-Security-Policy": content_security_policy(frame_ancestors),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+        }
+        # Browsers that predate frame-ancestors understand only these two values.
+        legacy = {"'self'": "SAMEORIGIN", "'none'": "DENY"}.get(frame_ancestors)
+        if legacy:
+            self.headers["X-Frame-Options"] = legacy
+
+    def _authorized(self, headers: Headers) -> bool:
+        if self.credentials is None:
+            return True
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            given = base64.b64decode(token, validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        return secrets.compare_digest(given, self.credentials)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if not self._authorized(headers):
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            response = JSONResponse(
+                {"detail": "Sign in: this server requires a user name and password."},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Basic realm="advisor-bot", charset="UTF-8"', **self.headers},
+            )
+            await response(scope, receive, send)
+            return
+        length = headers.get("content-length", "")
+        if scope["type"] == "http" and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            response = JSONResponse(
+                {"detail": f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB; send less history."},
+                status_code=413,
+                headers=self.headers,
+            )
+            await response(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                out = MutableHeaders(scope=message)
+                for name, value in self.headers.items():
+                    out[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,201 @@
+"""HTML and Markdown renderings of an ``Answer``: what the page shows, never what it decides.
+
+Every value that comes from a question, an answer or the corpus passes through
+``html.escape`` (or ``inert`` for Markdown) before it reaches the browser, so
+markup typed by a user or written in a document is shown as text.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+from advisor_bot.answer import Answer
+from advisor_bot.citations import Citation
+from advisor_bot.corpus import Document
+from advisor_bot.recommendation import Recommendation
+from advisor_bot.render import PROMO_LABEL, money, recommendation_markdown
+
+# Characters of context shown on either side of a quoted span in the sources panel.
+_CONTEXT_CHARS = 240
+_FIELD_LABELS = {
+    "stage": "Development stage",
+    "quantity": "Quantity",
+    "gmp": "cGMP material needed",
+    "budget": "Budget structure favours",
+    "timeline": "Timeline pressure favours",
+    "in_house": "In-house chemistry favours",
+    "ip_sensitivity": "IP sensitivity favours",
+    "multiple_stages": "Several compounds at different stages",
+    "single_partner": "Wants a single partner",
+}
+
+
+def inert(markdown: str) -> str:
+    """Markdown whose HTML is shown as text.
+
+    Gradio's chat sanitizer keeps remote ``<img>`` and ``<form>``; escaping ``&`` and
+    ``<`` leaves no tag to sanitize while Markdown syntax (tables, ``>`` quotes) still works.
+    """
+    return markdown.replace("&", "&amp;").replace("<", "&lt;")
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def framework_link(c: Citation, text: str | None = None) -> str:
+    label = _e(text if text is not None else c.section.split(" > ")[-1])
+    promo = f' <span class="promo-tag">{_e(PROMO_LABEL)}</span>' if c.promotional else ""
+    return f'<a href="/framework#{_e(c.anchor)}" target="_blank" rel="noopener">{label}</a>{promo}'
+
+
+def engine_badge(answer: Answer | None) -> str:
+    if answer is None:
+        return '<div class="engine-badge idle">No answer yet</div>'
+    return (
+        f'<div class="engine-badge" data-engine="{_e(answer.engine)}">Answered by the '
+        f"<strong>{_e(answer.engine)}</strong> engine · corpus {_e(answer.corpus_version[:12])}</div>"
+    )
+
+
+def _list(items: Iterable[str], *, ordered: bool = False) -> str:
+    tag = "ol" if ordered else "ul"
+    return f"<{tag}>" + "".join(f"<li>{i}</li>" for i in items) + f"</{tag}>"
+
+
+def recommendation_card(answer: Answer | None) -> str:
+    """The recommendation as a card, or a hint saying how to get one."""
+    rec = answer.recommendation if answer else None
+    if rec is None:
+        hint = (
+            "Ask which model fits your program, e.g. <em>Should we use a CRO or a CDMO for IND-enabling studies?</em>, "
+            "or set your development stage under <em>Your situation</em>."
+        )
+        return f'<div class="rec-card empty" data-model="">{hint}</div>'
+    return f'<div class="rec-card" data-model="{_e(rec.model)}">{_recommendation_body(rec)}</div>'
+
+
+def _recommendation_body(rec: Recommendation) -> str:
+    parts = [
+        '<div class="rec-head"><span class="rec-kicker">Recommended model</span>'
+        f'<span class="rec-model">{_e(rec.model)}</span>'
+        f'<span class="confidence conf-{_e(rec.confidence)}">{_e(rec.confidence)} confidence</span></div>',
+        f'<p class="rec-why">{_e(rec.confidence_reason)}</p>',
+    ]
+    facts = []
+    if rec.stage:
+        facts.append(f"<strong>Stage:</strong> {_e(rec.stage)}")
+    if rec.alternatives:
+        facts.append(f"<strong>Also fits:</strong> {_e(', '.join(rec.alternatives))}")
+    if facts:
+        parts.append(f'<p class="rec-facts">{" · ".join(facts)}</p>')
+    if rec.factors:
+        rows = "".join(
+            f"<tr><td>{_e(f.factor)}</td><td>{_e(f.value)}</td><td class='favours'>{_e(f.favours)}</td>"
+            f"<td>{_e(f.reason)} ({framework_link(f.citation)})</td></tr>"
+            for f in rec.factors
+        )
+        parts.append(
+            "<h4>Factors</h4><table class='factors'><thead><tr><th>Factor</th><th>You said</th>"
+            f"<th>Favours</th><th>Matrix cell (source)</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+    cost = rec.cost_estimate
+    if cost and cost.items:
+        rows = "".join(
+            f"<tr><td>{_e(i.label)}</td><td class='num'>{_e(money(i.low))}</td><td class='num'>{_e(money(i.high))}</td>"
+            f"<td>{_e(i.basis)} ({framework_link(i.citation)})</td></tr>"
+            for i in cost.items
+        )
+        total = f"<tr class='total'><td>Total</td><td class='num'>{_e(money(cost.low))}</td><td class='num'>{_e(money(cost.high))}</td><td></td></tr>"
+        parts.append(
+            f"<h4>Cost range ({_e(cost.currency)})</h4><table class='costs'><thead><tr><th>Item</th><th>Low</th><th>High</th>"
+            f"<th>Basis (source)</th></tr></thead><tbody>{rows}{total}</tbody></table>"
+        )
+        if cost.notes:
+            parts.append(_list(_e(n) for n in cost.notes))
+    if rec.risks:
+        parts.append("<h4>Risks</h4>" + _list(_e(r.text) + (f" ({framework_link(r.citation)})" if r.citation else "") for r in rec.risks))
+    if rec.next_steps:
+        parts.append("<h4>Next steps</h4>" + _list((_e(s) for s in rec.next_steps), ordered=True))
+    if rec.missing_information:
+        parts.append("<h4>Missing information</h4>" + _list(_e(m) for m in rec.missing_information))
+    caveats = [c for c in rec.caveats if not (cost and c in cost.notes)]
+    if caveats:
+        parts.append("<h4>Caveats</h4>" + _list(_e(c) for c in caveats))
+    return "".join(parts)
+
+
+def _context(doc: Document | None, c: Citation) -> tuple[str, str]:
+    """Up to a paragraph of text before and after the quoted span, for reading it in place."""
+    if doc is None:
+        return "", ""
+    text = doc.text
+    para_start = text.rfind("\n\n", 0, c.start)
+    para_end = text.find("\n\n", c.end)
+    before = text[max(para_start + 2 if para_start >= 0 else 0, c.start - _CONTEXT_CHARS) : c.start]
+    after = text[c.end : min(para_end if para_end >= 0 else len(text), c.end + _CONTEXT_CHARS)]
+    return before, after
+
+
+def sources_panel(answer: Answer | None, documents: dict[str, Document]) -> str:
+    """Each cited passage: its section path, a deep link, and the quote highlighted in its context."""
+    if answer is None or not answer.citations:
+        note = "Cited passages appear here." if answer is None else "This answer cites no passage."
+        return f'<div class="sources empty">{note}</div>'
+    items = []
+    for n, c in enumerate(answer.citations, 1):
+        before, after = _context(documents.get(c.document), c)
+        promo = (
+            f'<span class="promo-label">{_e(PROMO_LABEL.capitalize())}: the publisher describing its own services</span>'
+            if c.promotional
+            else ""
+        )
+        items.append(
+            f'<li class="source{" promotional" if c.promotional else ""}" data-anchor="{_e(c.anchor)}">'
+            f'<div class="source-head"><span class="source-n">[{n}]</span> '
+            f'<a class="section-path" href="/framework#{_e(c.anchor)}" target="_blank" rel="noopener">{_e(c.section)}</a>'
+            f"{promo}</div>"
+            f'<div class="source-text">{"…" if before else ""}{_e(before)}<mark>{_e(c.quote)}</mark>{_e(after)}{"…" if after else ""}</div>'
+            "</li>"
+        )
+    return f'<ol class="sources">{"".join(items)}</ol>'
+
+
+def notices(answer: Answer | None) -> str:
+    if answer is None or not answer.notices:
+        return ""
+    return '<div class="notices">' + _list(_e(n) for n in answer.notices) + "</div>"
+
+
+def memo_markdown(answers: Sequence[Answer], *, today: date, base_url: str) -> str:
+    """The conversation as a decision memo: recommendation, conversation, citations, date."""
+    decided = [(a.recommendation, a.situation) for a in answers if a.recommendation is not None]
+    last = answers[-1]
+    out = [
+        "# Decision memo: outsourcing model for chemical development",
+        f"- Date: {today.isoformat()}",
+        f"- Engine: {last.engine}; corpus version {last.corpus_version}",
+        "- Source: the framework's text, quoted verbatim; check each citation before relying on it.",
+    ]
+    if decided:
+        rec, situation = decided[-1]
+        out += ["## Recommendation", recommendation_markdown(rec)]
+        known = situation.known()
+        if known:
+            out += ["## Situation as understood", "\n".join(f"- {_FIELD_LABELS.get(k, k)}: {v}" for k, v in known.items())]
+    else:
+        out += ["## Recommendation", "No recommendation was made in this conversation."]
+    out.append("## Conversation")
+    for a in answers:
+        out += [f"### Q: {a.question}", a.answer_markdown]
+    cited = list({(c.document, c.start, c.end): c for a in answers for c in a.citations}.values())
+    if cited:
+        out.append("## Citations")
+        for n, c in enumerate(cited, 1):
+            promo = f" ({PROMO_LABEL})" if c.promotional else ""
+            quote = "\n".join(f"> {line}" for line in c.quote.split("\n"))
+            out += [f"{n}. **{c.section}**{promo}, {c.document} characters {c.start}-{c.end}: {base_url}/framework#{c.anchor}", quote]
+    # The memo leaves the app, so its links must name the server.
+    return "\n\n".join(out).replace("](/framework#", f"]({base_url}/framework#") + "\n"
