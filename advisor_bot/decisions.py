@@ -93,11 +93,11 @@ def recommend(situation: Situation, *, toolbox: Toolbox, cost: CostEstimate | No
     if row is not None:
         steps.append(f"Screen candidate partners on the framework's key selection criteria for this stage: {row.criteria}.")
     if model in ("Hybrid", "CDMO") and (stage_index is None or stage_index <= 4):
-        transfer = fw.fact("tech_transfer_cost")
+        fee, months, steps_changed = (fw.fact(k) for k in ("tech_transfer_cost", "tech_transfer_duration", "tech_transfer_steps_modified"))
         steps.append(
-            f"If work moves between separate organisations, budget {transfer.citation.quote[transfer.citation.quote.find('$'):].split(' (')[0].rstrip('.')}"
-            if "$" in transfer.citation.quote
-            else "Plan the technology transfer explicitly."
+            f"If the work moves between separate organisations, budget ${fee.low:,.0f}-${fee.span[1]:,.0f} and "
+            f"{months.low:g}-{months.span[1]:g} months for technology transfer, and expect "
+            f"{steps_changed.low:g}-{steps_changed.span[1]:g}% of process steps to need modification."
         )
     steps.append("Agree IP ownership, foreground IP assignment and the quality agreement before work begins.")
     steps.append("Revisit the choice at the next stage gate: the framework treats it as a dynamic assessment.")
@@ -108,6 +108,11 @@ def recommend(situation: Situation, *, toolbox: Toolbox, cost: CostEstimate | No
     missing = [label for key, label in _MISSING if key not in known and not (key == "stage" and situation.multiple_stages)]
     if cost is not None:
         caveats.extend(cost.notes)
+    if model in ("Integrated partner", "Hybrid") and fw.doc.publisher:
+        caveats.append(
+            f"The framework is published by {fw.doc.publisher}, which sells integrated CRO-CDMO services; "
+            "its promotional sections are labelled and this verdict comes from the decision matrices only."
+        )
 
     citations: list[Citation] = []
     for c in [row.citation] if row else []:
