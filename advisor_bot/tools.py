@@ -252,23 +252,25 @@ class Toolbox:
         )
 
     @tool
-    def ip_checklist(self, engagement: Provider | None) -> ProvisionsResult:
+    def ip_checklist(self, engagement: Provider | None, focus: str = "") -> ProvisionsResult:
         """IP provisions to negotiate for a CRO or CDMO engagement, plus the general best practices.
 
         engagement: "CRO", "CDMO", or None for both.
+        focus: the user's words; provisions that match them come first.
         """
         titles = [f"{p} IP Considerations" for p in ("CRO", "CDMO") if engagement in (None, p)]
         items = [i for t in [*titles, "Negotiation Best Practices"] for i in self.section_items(t)]
-        return ProvisionsResult(title="IP checklist", items=items)
+        return ProvisionsResult(title="IP checklist", items=_ranked(items, focus))
 
     @tool
-    def regulatory_roles(self, provider: Provider | None) -> ProvisionsResult:
+    def regulatory_roles(self, provider: Provider | None, focus: str = "") -> ProvisionsResult:
         """Regulatory-filing responsibilities of a CRO or a CDMO.
 
         provider: "CRO", "CDMO", or None for both.
+        focus: the user's words; responsibilities that match them come first.
         """
         titles = [f"{p} Regulatory Role" for p in ("CRO", "CDMO") if provider in (None, p)]
-        return ProvisionsResult(title="Regulatory roles", items=[i for t in titles for i in self.section_items(t)])
+        return ProvisionsResult(title="Regulatory roles", items=_ranked([i for t in titles for i in self.section_items(t)], focus))
 
     @tool
     def common_mistakes(self, situation: str) -> ProvisionsResult:
@@ -276,14 +278,20 @@ class Toolbox:
 
         situation: the user's words, used to rank the mistakes.
         """
-        from advisor_bot.retrieve import lexical_tokens
-
-        wanted = set(lexical_tokens([situation])[0])
         mistakes = [s for s in self.framework.sections.values() if s.heading_path[0] == "Common Outsourcing Mistakes" and s.level == 2]
-        items = []
-        for s in mistakes:
-            body = citation_for(self.framework.doc, s, s.blocks[0].start, s.blocks[-1].end) if s.blocks else None
-            if body is not None:
-                items.append(Provision(text=s.title, citation=body))
-        items.sort(key=lambda p: -len(wanted & set(lexical_tokens([p.text + " " + p.citation.quote])[0])))
-        return ProvisionsResult(title="Common mistakes", items=items)
+        items = [
+            Provision(text=s.title, citation=citation_for(self.framework.doc, s, s.blocks[0].start, s.blocks[-1].end))
+            for s in mistakes
+            if s.blocks
+        ]
+        return ProvisionsResult(title="Common mistakes", items=_ranked(items, situation))
+
+
+def _ranked(items: list[Provision], focus: str) -> list[Provision]:
+    """Items sharing the most terms with ``focus`` first (stable otherwise); lead-in lines
+    such as 'Key IP provisions include:' say nothing on their own and are dropped."""
+    from advisor_bot.retrieve import lexical_tokens
+
+    wanted = set(lexical_tokens([focus])[0]) if focus.strip() else set()
+    kept = [i for i in items if not i.text.rstrip().endswith(":")]
+    return sorted(kept, key=lambda p: -len(wanted & set(lexical_tokens([f"{p.text} {p.citation.quote}"])[0])))

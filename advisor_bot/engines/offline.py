@@ -49,7 +49,9 @@ def pick_passages(retrieval: Retrieval, *, limit: int) -> list[Passage]:
 def best_sentence(question: str, text: str) -> str:
     """The sentence of ``text`` sharing the most stemmed terms with the question."""
     wanted = set(lexical_tokens([question])[0])
-    sentences = [s.strip() for s in _SENTENCE.findall(text) if len(s.split()) >= 4 and not s.lstrip().startswith("|")]
+    sentences = [
+        s.strip().removeprefix("- ") for s in _SENTENCE.findall(text) if len(s.split()) >= 4 and not s.lstrip().startswith("|")
+    ]
     if not sentences:
         return ""
     return max(sentences, key=lambda s: (len(wanted & set(lexical_tokens([s])[0])), -sentences.index(s)))
@@ -199,14 +201,14 @@ class OfflineEngine:
             sections.append(pricing_markdown(result))
             cites.extend(m.citation for m in result.models[:4])
         for intent, call in (
-            ("ip", lambda: tb.ip_checklist(provider)),  # type: ignore[arg-type]
-            ("regulatory", lambda: tb.regulatory_roles(provider)),  # type: ignore[arg-type]
+            ("ip", lambda: tb.ip_checklist(provider, question)),  # type: ignore[arg-type]
+            ("regulatory", lambda: tb.regulatory_roles(provider, question)),  # type: ignore[arg-type]
             ("mistakes", lambda: tb.common_mistakes(question)),
         ):
             if intent in intents:
                 result = call()
-                sections.append(provisions_markdown(result))
-                cites.extend(p.citation for p in result.items[:8])
+                sections.append(provisions_markdown(result, limit=5))
+                cites.extend(p.citation for p in result.items[:5])
         if "transition" in intents or "transfer" in intents:
             result = tb.transition_options()
             sections.append(transition_markdown(result))
