@@ -28,6 +28,18 @@ def _agreement(profile: ProfileResult, options: list[ModelName]) -> tuple[int, i
     return agree, len(others) - agree
 
 
+def _preferred(options: list[ModelName], profile: ProfileResult) -> ModelName:
+    """Of the models a stage row allows, the one most profile factors favour (the row's
+    first on a tie): lead optimization with a stage-gated budget and a moderate team is Hybrid."""
+    others = [a for a in profile.assessments if not a.factor.startswith("Stage")]
+    support = {o: sum(1 for a in others if o in _COMPATIBLE[a.favours]) for o in options}
+    return max(options, key=lambda o: (support[o], -options.index(o)))
+
+
+def _factors(n: int) -> str:
+    return {1: "the other factor", 2: "both other factors"}.get(n, f"all {n} other factors")
+
+
 def _risks(model: ModelName, stage_index: int | None, mistakes: list[Provision], toolbox: Toolbox) -> list[Point]:
     by_number = {int(m.group(1)): p for p in mistakes if (m := re.match(r"Mistake (\d+)", p.text))}
     wanted: list[int] = []
@@ -57,16 +69,19 @@ def recommend(situation: Situation, *, toolbox: Toolbox, cost: CostEstimate | No
     if row is not None:
         options = list(row.models)
         agree, disagree = _agreement(profile, options)
-        model = options[0]
+        model = _preferred(options, profile)
         if situation.single_partner and ({"Hybrid", "Integrated partner"} & set(options)):
             model = "Integrated partner"
+        stated = " or ".join(options)
         if disagree == 0:
             confidence = "high" if len(options) == 1 or agree else "medium"
-            why = f"The Project Stage Decision Matrix recommends {row.models[0] if len(options) == 1 else ' or '.join(options)} for {row.stage}"
-            why += f", and all {agree} other factor(s) you gave agree." if agree else "; no other factor was given to confirm it."
+            why = f"The Project Stage Decision Matrix recommends {stated} for {row.stage}"
+            if model != options[0]:
+                why += f"; your other factors favour {model}"
+            why += f", and {_factors(agree)} you gave {'agree' if agree > 1 else 'agrees'}." if agree else "; no other factor was given to confirm it."
         else:
             confidence = "low" if disagree > agree else "medium"
-            why = f"The stage row points to {' or '.join(options)}, but {disagree} of {agree + disagree} other factor(s) favour something else."
+            why = f"The Project Stage Decision Matrix recommends {stated} for {row.stage}, but {disagree} of {agree + disagree} other factors you gave favour something else."
             if profile.lean and not (_COMPATIBLE[profile.lean] & set(options)):
                 caveats.append(f"Your profile factors lean {profile.lean}; the framework treats the decision as one to revisit at each stage.")
     elif situation.single_partner and profile.lean in (None, "Hybrid"):
@@ -149,7 +164,7 @@ def _num(text: str) -> float:
 def cost_scenario(text: str, situation: Situation) -> CostScenario:
     """Read the work to price from the user's words; the situation fills in quantity."""
     fte = months = None
-    if m := re.search(rf"\b{_NUM}\s+(?:full[- ]time\s+|phd[- ]level\s+|med[- ]?chem\s+|dedicated\s+)?(?:ftes?|chemists?|scientists?|people|heads)\b", text, re.I):
+    if m := re.search(rf"\b{_NUM}\s+(?:of (?:their|your|the|our|its) )?(?:full[- ]time\s+|phd[- ]level\s+|med[- ]?chem\s+|dedicated\s+)?(?:ftes?|chemists?|scientists?|people|heads)\b", text, re.I):
         fte = _num(m.group(1))
     if m := re.search(rf"\b{_NUM}\s+(years?|months?|quarters?)\b", text, re.I):
         months = _num(m.group(1)) * {"y": 12, "m": 1, "q": 3}[m.group(2)[0].lower()]

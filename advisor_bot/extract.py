@@ -269,6 +269,7 @@ _ON_STAFF = r"(?:in[- ]house|internal|on[- ]staff)[\w\s-]{0,15}?chem(?:ist)?s?"
 _IN_HOUSE: _Cues = (
     ("CRO", _rx(
         rf"{_HAVE}(?:{_FEW}) {_CHEMISTS}|(?:{_FEW}) {_ON_STAFF}",
+        rf"(?:{_FEW}) {_CHEMISTS} (?:in[- ]house|on staff|internally|of our own)",
         rf"(?:no|zero|not a single|without|don'?t have|do not have|lack)(?: any)? {_CHEMISTS}",
         r"no (?:in[- ]house |internal )?(?:chemistry|lab|labs|wet lab)|(?:all|only|just) biologists",
         r"virtual (?:biotech|company|pharma|model)|limited (?:in[- ]house |internal )?chemistry",
@@ -280,6 +281,7 @@ _IN_HOUSE: _Cues = (
     )),
     ("Hybrid", _rx(
         rf"{_HAVE}(?:{_SEVERAL}) {_CHEMISTS}|(?:{_SEVERAL}) {_ON_STAFF}|a bit of process experience",
+        rf"(?:{_SEVERAL}) {_CHEMISTS} (?:in[- ]house|on staff|internally|of our own)",
         r"(?:moderate|some|modest) (?:in[- ]house |internal )?(?:R&D|chemistry|chemists|med chem)",
         r"small (?:in[- ]house |internal )?(?:med(?:icinal)? )?(?:chemistry|chem) (?:team|group)",
     )),
