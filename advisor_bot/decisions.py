@@ -59,7 +59,8 @@ def _risks(model: ModelName, stage_index: int | None, mistakes: list[Provision],
 
 
 def recommend(situation: Situation, *, toolbox: Toolbox, cost: CostEstimate | None = None, context: str = "") -> Recommendation | None:
-    """A cited verdict, or None when nothing the user said bears on the choice."""
+    """A cited verdict, or None when the stage is unknown and the other factors give no
+    lean (nothing said, or a tie): then the stage is the question to ask."""
     fw = toolbox.framework
     profile = toolbox.profile_assessment(situation)
     row = toolbox.stage_recommendation(situation.stage).row if situation.stage else None

@@ -129,11 +129,13 @@ class Toolbox:
         picks: list[tuple[str, str, Column]] = []
         if factors.multiple_stages:
             picks.append(("stage", "several compounds at different stages", "Hybrid"))
-        elif factors.stage:
-            idx = [r.stage for r in self.framework.stages].index(factors.stage)
+        elif factors.stage and (row := self.stage_recommendation(factors.stage).row) is not None:
+            # The profile row splits "discovery through lead optimization" from "candidate
+            # through commercial": the candidate row, or the first without a CRO, starts CDMO.
+            idx = self.framework.stages.index(row)
             cdmo_from = next(i for i, r in enumerate(self.framework.stages) if "CRO" not in r.models)
-            candidate = next(i for i, r in enumerate(self.framework.stages) if "candidate" in r.stage.lower())
-            picks.append(("stage", factors.stage, "CRO" if idx < min(cdmo_from, candidate) else "CDMO"))
+            candidate = next((i for i, r in enumerate(self.framework.stages) if "candidate" in r.stage.lower()), cdmo_from)
+            picks.append(("stage", row.stage, "CRO" if idx < min(cdmo_from, candidate) else "CDMO"))
         for key, field, label in (
             ("internal", factors.in_house, "internal chemistry"),
             ("budget", factors.budget, "budget structure"),

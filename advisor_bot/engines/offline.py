@@ -10,7 +10,7 @@ from advisor_bot.answer import Answer, Turn, refused_answer, retrieval_query
 from advisor_bot.citations import Citation, verify_citation
 from advisor_bot.decisions import cost_scenario, recommend
 from advisor_bot.engines.base import EngineContext
-from advisor_bot.errors import CitationError
+from advisor_bot.errors import CitationError, InvalidQuestionError
 from advisor_bot.recommendation import Recommendation
 from advisor_bot.render import (
     PROMO_LABEL,
@@ -92,6 +92,11 @@ def conversation_situation(question: str, history: list[Turn], context: EngineCo
         if turn.role == "user":
             situation = situation.merged(extract_situation(turn.content, stages=labels))
     situation = situation.merged(extract_situation(question, stages=labels))
+    if given is not None and given.stage is not None:
+        row = context.toolbox.stage_recommendation(given.stage).row
+        if row is None:
+            raise InvalidQuestionError(f"Unknown stage {given.stage!r}; use one of: {', '.join(labels)}.")
+        given = given.model_copy(update={"stage": row.stage})
     return situation.merged(given) if given else situation
 
 
@@ -143,8 +148,10 @@ class OfflineEngine:
         if quoted:
             names = ", ".join(dict.fromkeys(f"*{c.section.split(' > ')[-1]}*" for c in quoted))
             parts.append(f"The framework addresses this in {names}.")
-            if lead := best_sentence(question, quoted[0].quote):
-                parts.append(f"Most relevant: “{lead}”")
+            first = next((c for c in quoted if not c.promotional), quoted[0])
+            if lead := best_sentence(question, first.quote):
+                label = f" (*{PROMO_LABEL}*)" if first.promotional else ""
+                parts.append(f"Most relevant{label}: “{lead}”")
             parts.append("### Sources")
             parts.extend(render_quote(c, context) for c in quoted)
         timings["compose"] = round((time.perf_counter() - began) * 1000, 2)
