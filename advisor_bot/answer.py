@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from advisor_bot.citations import Citation
 from advisor_bot.errors import InvalidQuestionError
-from advisor_bot.recommendation import Recommendation
+from advisor_bot.recommendation import CostEstimate, Recommendation
 from advisor_bot.scope import Refusal
 from advisor_bot.situation import Situation
 
@@ -38,13 +38,16 @@ class Answer(BaseModel):
     answer_markdown: str
     citations: list[Citation]
     recommendation: Recommendation | None = None
+    cost_estimate: CostEstimate | None = Field(
+        default=None, description="A cost estimate given without a recommendation (the recommendation carries its own)."
+    )
     situation: Situation = Field(default_factory=Situation)
     refused: bool = False
     refusal_reason: str | None = None
     engine: str
     corpus_version: str
     notices: list[str] = Field(default_factory=list, description="Things the user should know about this answer.")
-    unsupported_figures: int = Field(default=0, description="Figures the LLM engine removed: in no passage or tool result.")
+    unsupported_figures: int = Field(default=0, description="Figures the LLM engine removed: in no passage, tool result or user message.")
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from advisor_bot.citations import Citation
+from advisor_bot.framework import Fact
 from advisor_bot.recommendation import CostEstimate, Recommendation
 from advisor_bot.tools import PricingResult, ProvisionsResult, TransitionResult
 
@@ -65,3 +66,22 @@ def transition_markdown(result: TransitionResult) -> str:
     for o in result.options:
         out.append(f"- **{o.name}**: {o.timeline}; transfer: {o.transfer}.")
     return "\n".join(out)
+
+
+def facts_markdown(facts: list[Fact]) -> str:
+    lines = []
+    for f in facts:
+        low, high = f.span
+        money = f.unit.startswith("USD")
+        value = (money and f"${low:,.0f}" or f"{low:g}") + (f"-{money and f'${high:,.0f}' or f'{high:g}'}" if high != low else "")
+        lines.append(f"- {f.label}: **{value}** {f.unit.removeprefix('USD').strip()} ({ref(f.citation)})")
+    return "**Figures from the framework**\n" + "\n".join(lines)
+
+
+def publisher_markdown(publisher: str | None, promotional: list[Citation]) -> str:
+    who = f"The framework is published by **{publisher}**" if publisher else "The framework's publisher"
+    parts = ", ".join(ref(c) for c in promotional) or "none"
+    return (
+        f"{who}. These sections are the publisher's own promotion, labelled wherever they are quoted: {parts}. "
+        "Recommendations here come from the decision matrices only, never from those sections."
+    )

@@ -15,7 +15,9 @@ from typing import Literal, get_args
 from advisor_bot.extract import states_situation
 from advisor_bot.situation import Situation
 
-Intent = Literal["recommend", "cost", "pricing", "ip", "regulatory", "transfer", "transition", "mistakes", "definition"]
+Intent = Literal[
+    "recommend", "cost", "pricing", "ip", "regulatory", "transfer", "transition", "mistakes", "definition", "publisher"
+]
 
 
 def _rx(*alternatives: str) -> re.Pattern[str]:
@@ -65,7 +67,7 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         r"(?:contract|commercial|payment|fee) (?:models?|structures?|terms|types?)",
         r"FTEs?|full[- ]time equivalents?|fixed[- ](?:price|fee|bid)|T ?& ?M|time[- ](?:and|&)[- ]materials?",
         r"milestone[- ]?(?:based|pricing|payments?|deals?|contracts?|structure)|(?:per|by the)[- ]batch|batch[- ]based",
-        r"campaign[- ](?:based|pricing)|cost[- ]plus|take[- ]or[- ]pay|margins?|retainer|billed|billing",
+        r"campaign[- ](?:based|pricing)|cost[- ]plus|take[- ]or[- ]pay|margins?|retainer|billed|billing|cheap\w*",
         r"how (?:do|does) (?:\w+ ){0,5}(?:price|charge|bill)",
     ),
     "ip": _rx(
@@ -108,6 +110,12 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         r"stand for|definitions?|mean by|meaning of|what (?:do|does) (?:an? )?(?:CRO|CDMO)s? (?:actually )?do",
         r"differen\w* between|how (?:is|are|do|does) (?:an? )?(?:CRO|CDMO)s? differ|same thing|interchangeabl\w*",
         r"(?:CRO|CDMO)s? (?:vs\.?|versus) (?:an? )?(?:CRO|CDMO)s?\s*\?\s*$",
+    ),
+    # Questions about the article itself: who is behind it, what is marketing.
+    "publisher": _rx(
+        r"(?:who|which company) (?:wrote|published|is behind|sponsored|funded)",
+        r"(?:the |this )?(?:article|framework|guide)(?:'s)? (?:author|publisher|writer|bias)\w*",
+        r"marketing|promotion(?:al)?|advert\w*|sales pitch|biased|objective|self[- ]serving",
     ),
 }
 # Generic requests for advice: a recommendation only once the conversation has facts to base it on.

@@ -45,6 +45,7 @@ _OFF_TOPIC = re.compile(
     r"|share price|stock price|stocks? to buy|invest(?:ing|ment advice)|valuation|venture debt|series [a-d] (?:round|now)"
     r"|raise (?:a|our|the) (?:series|round|seed)|tax (?:relief|credit|deduction|rate)s?|vat\b"
     r"|cover letter|r[ée]sum[ée]|\bcv\b|job interview|salary|pay rise|raise at my review|my manager"
+    r"|(?:fda|ema|pmda|agency|regulator'?s?) (?:user |filing |application )?fees?|user fees?|pdufa"
     r"|boiling point|melting point|mechanism of action|side effects?|dosage|dose for"
     r"|python|javascript(?!:)|sql query|write (?:me )?(?:a |some )?(?:code|function|script|program)"
     r"|app development|web ?site development|software (?:development|agency|outsourcing))\b",

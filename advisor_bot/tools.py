@@ -108,6 +108,24 @@ class Toolbox:
             for s, e in _units(doc, section)
         ]
 
+    def relevant_facts(self, question: str, *, limit: int = 3) -> list[Fact]:
+        """The framework's figures whose label and sentence share the most terms with the question."""
+        from advisor_bot.retrieve import lexical_tokens
+
+        wanted = set(lexical_tokens([question])[0])
+        scored = [(len(wanted & set(lexical_tokens([f"{f.label} {f.citation.quote}"])[0])), f) for f in self.framework.facts.values()]
+        best = max((n for n, _ in scored), default=0)
+        return [f for n, f in sorted(scored, key=lambda x: -x[0]) if n and n >= best - 1][:limit]
+
+    def promotional_sections(self) -> list[Citation]:
+        """Each section the corpus front matter flags as the publisher's promotion, cited whole."""
+        doc = self.framework.doc
+        return [
+            citation_for(doc, s, s.blocks[0].start, s.blocks[-1].end)
+            for s in self.framework.sections.values()
+            if s.promotional and s.blocks
+        ]
+
     @tool
     def stage_recommendation(self, stage: str) -> StageResult:
         """The Project Stage Decision Matrix row for a development stage.

@@ -5,18 +5,21 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from advisor_bot.answer import Answer, Turn, refused_answer, retrieval_query
 from advisor_bot.citations import Citation, verify_citation
 from advisor_bot.decisions import cost_scenario, recommend
 from advisor_bot.engines.base import EngineContext
 from advisor_bot.errors import CitationError, InvalidQuestionError
-from advisor_bot.recommendation import Recommendation
+from advisor_bot.recommendation import CostEstimate, Recommendation
 from advisor_bot.render import (
     PROMO_LABEL,
     cost_markdown,
+    facts_markdown,
     pricing_markdown,
     provisions_markdown,
+    publisher_markdown,
     recommendation_markdown,
     transition_markdown,
 )
@@ -116,6 +119,18 @@ def _provider(text: str) -> str | None:
     return None if has_cdmo == has_cro else ("CDMO" if has_cdmo else "CRO")
 
 
+@dataclass(frozen=True)
+class ToolOutput:
+    """What the tools contributed: Markdown blocks, their citations, the typed results,
+    and passages worth quoting in full under Sources."""
+
+    sections: list[str]
+    citations: list[Citation]
+    recommendation: Recommendation | None
+    cost: CostEstimate | None
+    quotes: list[Citation]
+
+
 class OfflineEngine:
     name = "offline"
 
@@ -137,14 +152,21 @@ class OfflineEngine:
         began = time.perf_counter()
         state = conversation_situation(question, history, context, situation)
         intents = route(question, situation=state)
-        sections, tool_citations, recommendation = self.run_tools(question, intents, state, context)
+        publisher = context.toolbox.framework.doc.publisher
+        if publisher and publisher.lower() in question.lower() and "publisher" not in intents:
+            intents.append("publisher")
+        tools = self.run_tools(question, intents, state, context)
         timings["tools"] = round((time.perf_counter() - began) * 1000, 2)
 
         began = time.perf_counter()
         passages = pick_passages(retrieval, limit=context.settings.quotes)
-        citations, notices = verified([*tool_citations, *(passage_citation(p) for p in passages)], context)
-        quoted = [c for c in citations if any((c.document, c.start, c.end) == (p.document, p.start, p.end) for p in passages)]
-        parts = list(sections)
+        spans = [(p.document, p.start, p.end) for p in passages] + [(c.document, c.start, c.end) for c in tools.quotes]
+        citations, notices = verified([*tools.citations, *(passage_citation(p) for p in passages)], context)
+        quoted = sorted(
+            (c for c in citations if (c.document, c.start, c.end) in spans),
+            key=lambda c: spans.index((c.document, c.start, c.end)),
+        )
+        parts = list(tools.sections)
         if quoted:
             names = ", ".join(dict.fromkeys(f"*{c.section.split(' > ')[-1]}*" for c in quoted))
             parts.append(f"The framework addresses this in {names}.")
@@ -159,7 +181,8 @@ class OfflineEngine:
             question=question,
             answer_markdown="\n\n".join(parts),
             citations=citations,
-            recommendation=recommendation,
+            recommendation=tools.recommendation,
+            cost_estimate=tools.cost if tools.recommendation is None else None,
             situation=state,
             engine=self.name,
             corpus_version=context.corpus_version,
@@ -179,11 +202,12 @@ class OfflineEngine:
     @staticmethod
     def run_tools(
         question: str, intents: list[str], state: Situation, context: EngineContext
-    ) -> tuple[list[str], list[Citation], Recommendation | None]:
+    ) -> ToolOutput:
         """Markdown sections and citations from the tools the question routes to."""
         tb = context.toolbox
         sections: list[str] = []
         cites: list[Citation] = []
+        quotes: list[Citation] = []
         cost = None
         if "cost" in intents:
             cost = tb.estimate_cost(cost_scenario(question, state))
@@ -202,6 +226,17 @@ class OfflineEngine:
         if cost is not None and recommendation is None:
             sections.append("**Cost estimate**\n\n" + cost_markdown(cost))
             cites.extend(i.citation for i in cost.items)
+        if "cost" in intents and cost is None:
+            # Nothing to multiply out: show the framework's own figures that the question is about.
+            facts = tb.relevant_facts(question)
+            if facts:
+                sections.append(facts_markdown(facts))
+                cites.extend(f.citation for f in facts)
+        if "publisher" in intents:
+            promo = tb.promotional_sections()
+            sections.append(publisher_markdown(tb.framework.doc.publisher, promo))
+            cites.extend(promo)
+            quotes.extend(promo)
         provider = _provider(question)
         if "pricing" in intents:
             result = tb.pricing_models(provider, question)  # type: ignore[arg-type]
@@ -220,4 +255,4 @@ class OfflineEngine:
             result = tb.transition_options()
             sections.append(transition_markdown(result))
             cites.extend(p.citation for o in result.options for p in o.points[:1])
-        return sections, cites, recommendation
+        return ToolOutput(sections=sections, citations=cites, recommendation=recommendation, cost=cost, quotes=quotes)
