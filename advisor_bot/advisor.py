@@ -38,9 +38,16 @@ class Advisor:
             embedder = Embedder(cache_dir=self.settings.data_dir / "models")
         self.embedder = embedder
         self.index = Index(settings=self.settings, embedder=embedder)
-        self.engine: Engine = engine or OfflineEngine()
+        self.engine: Engine = engine or self._configured_engine()
         self._context: EngineContext | None = None
         self._lock = threading.Lock()
+
+    def _configured_engine(self) -> Engine:
+        if self.settings.engine == "llm":
+            from advisor_bot.engines.llm import LLMEngine
+
+            return LLMEngine()
+        return OfflineEngine()
 
     @property
     def context(self) -> EngineContext:

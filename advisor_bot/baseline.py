@@ -29,7 +29,7 @@ FRONT_MATTER = "Front matter"
 
 
 class NaiveRag:
-    name = "baseline"
+    name = engine = "baseline"
     recommends = False
 
     def __init__(
@@ -61,12 +61,11 @@ class NaiveRag:
             client_settings=ChromaSettings(anonymized_telemetry=False),
         )
 
-    def _span(self, chunk: LCDocument) -> tuple[str, int, int] | None:
-        """Where the chunk's text lies in its document; the splitter's start index is a hint, the text decides."""
-        doc = self.documents[chunk.metadata["document"]]
-        hint = int(chunk.metadata.get("start_index", 0))
-        start = hint if doc.text.startswith(chunk.page_content, hint) else doc.text.find(chunk.page_content)
-        return None if start < 0 else (doc.id, start, start + len(chunk.page_content))
+    @staticmethod
+    def _span(chunk: LCDocument) -> tuple[str, int, int]:
+        # add_start_index finds each chunk in the text with str.find, so this is its exact offset.
+        start = int(chunk.metadata["start_index"])
+        return chunk.metadata["document"], start, start + len(chunk.page_content)
 
     def _overlapping(self, document: str, start: int, end: int) -> list[Section]:
         """Sections the span overlaps, the one holding most of it first."""
@@ -91,7 +90,7 @@ class NaiveRag:
         began = time.perf_counter()
         query = condensed_query(question, max_chars=self.max_question_chars)
         hits = self.store.similarity_search(query, k=K) if query else []
-        spans = [s for s in (self._span(h) for h in hits) if s is not None]
+        spans = [self._span(h) for h in hits]
         citations = [self._citation(*s) for s in spans[:TOP]]
         answer = Answer(
             question=question.question,

@@ -47,11 +47,15 @@ def ingest(
 def ask(
     question: Annotated[str, typer.Argument(help="Your question, in quotes.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON.")] = False,
+    engine: Annotated[
+        Literal["offline", "llm"] | None,
+        typer.Option(help="Engine that answers (default: ADVISOR_ENGINE, else offline). llm needs ADVISOR_LLM."),
+    ] = None,
 ) -> None:
     """Answer one question from the framework, with verbatim citations."""
     enforce_offline()
     try:
-        answer = _advisor(Settings()).ask(question)
+        answer = _advisor(Settings(engine=engine) if engine else Settings()).ask(question)
     except AdvisorError as exc:
         _fail(exc)
     typer.echo(answer.model_dump_json(indent=2) if as_json else answer.answer_markdown)
@@ -62,11 +66,11 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 7860).")] = None,
 ) -> None:
-    """Serve the chat page."""
+    """Serve the chat page, /embed, the JSON API (/docs) and the MCP tools on one port."""
     enforce_offline()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)
-    from ui.app import launch
+    from ui.server import launch
 
     try:
         launch(advisor=_advisor(settings), settings=settings)
@@ -90,27 +94,26 @@ def eval_(
 ) -> None:
     """Score answers on question sets: recommendations, retrieval, citations, figures, refusals, latency."""
     enforce_offline()
+    from advisor_bot.advisor import Advisor
     from advisor_bot.evalset import load_question_sets
-    from advisor_bot.evaluate import EvalError, evaluate, parse_gate, write_results
-    from advisor_bot.report import write_report
+    from advisor_bot.evaluate import EvalError, evaluate
+    from advisor_bot.report import parse_gate, summary_lines, write_report, write_results
 
     try:
         gates = [parse_gate(s, direction="under") for s in fail_under or []]
         gates += [parse_gate(s, direction="over") for s in fail_over or []]
         questions = load_question_sets(files)
-        settings = Settings()
-        from advisor_bot.advisor import Advisor
-
-        if engine == "llm":
-            raise EvalError("The LLM engine is not part of this build yet; run the eval with --engine offline.")
-        run = evaluate(Advisor(settings=settings), questions, files=files, baseline=baseline, progress=sys.stderr.isatty())
+        settings = Settings(engine=engine)
+        if engine == "llm" and not settings.llm:
+            # Unconfigured, every answer would fall back to the offline engine: a long run that measures nothing.
+            raise EvalError("--engine llm needs a model: set ADVISOR_LLM to provider:model, e.g. openai:gpt-4o-mini.")
+        advisor = Advisor(settings=settings)
+        run = evaluate(advisor, questions, files=files, baseline=baseline, progress=sys.stderr.isatty())
         gates = [g.checked(run.metrics) for g in gates]
         write_results(run, out, gates=gates)
         report = write_report(run, out, gates=gates)
     except AdvisorError as exc:
         _fail(exc)
-    from advisor_bot.report import summary_lines
-
     for line in summary_lines(run, gates=gates):
         typer.echo(line)
     typer.echo(f"Report: {report}")

@@ -178,9 +178,17 @@ def cost_scenario(text: str, situation: Situation) -> CostScenario:
     kg = situation.quantity.kg if situation.quantity and situation.quantity.kg >= 1 else None
     complexity = "simple" if re.search(r"\bsimple\b|2-3 step|two[- ]step|three[- ]step", text, re.I) else ("complex" if re.search(r"complex|multi[- ]?step|\d+[- ]step", text, re.I) else None)
     transfer = bool(re.search(r"tech(nology)?[- ]transfer|hand(ing)?[- ]?(it )?over|move (it|the process) to|switch(ing)? (to a )?cdmo", text, re.I))
-    development = bool(re.search(r"process development|scale[- ]up|pilot", text, re.I)) and kg is not None
+    # CDMO process development is priced when asked for, or implied by scale-up of a stated quantity.
+    development = bool(re.search(r"pilot[- ]scale|process development (?:at|there|with)|(?:cdmo|there)[^.?!]{0,40}process development", text, re.I)) or (
+        bool(re.search(r"process development|scale[- ]up|pilot", text, re.I)) and kg is not None
+    )
+    budget = None
+    if m := re.search(r"\$\s?(\d[\d,]*(?:\.\d+)?)\s?(k|m|mm|million|thousand)?\b[^.?!]{0,40}\b(?:budget|earmarked|allocated|set aside|to spend|for chemistry)"
+                      r"|(?:budget|earmarked|allocated|raised|got|have) (?:of |is |about |around |roughly )?\$\s?(\d[\d,]*(?:\.\d+)?)\s?(k|m|mm|million|thousand)?\b", text, re.I):
+        number, scale = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        budget = float(number.replace(",", "")) * {"k": 1e3, "thousand": 1e3, "m": 1e6, "mm": 1e6, "million": 1e6}.get((scale or "").lower(), 1)
     at_cdmo = "CDMO" if fte and re.search(r"\bat (a|the|our) cdmo\b|cdmo (chemists|scientists|ftes?)", text, re.I) else "CRO"
     return CostScenario(
         fte=fte, months=months, fte_at=at_cdmo, route_scouting=scouting, analogs=analogs, kg=kg,
-        complexity=complexity, process_development=development, technology_transfer=transfer,
+        complexity=complexity, process_development=development, technology_transfer=transfer, budget=budget,
     )

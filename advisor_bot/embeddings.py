@@ -42,7 +42,9 @@ def export_onnx(source: Path, target: Path) -> None:
     """Write the transformer as an ONNX graph (torch is imported only here)."""
     import torch
     from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     model = AutoModel.from_pretrained(str(source)).eval()
 
     class Encoder(torch.nn.Module):

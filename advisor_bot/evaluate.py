@@ -8,7 +8,6 @@ the corpus text, so a run is deterministic and needs no network. The rules
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import tempfile
@@ -62,6 +61,7 @@ METRICS: dict[str, Metric] = {
     "refusal_precision": Metric(label="Refusal precision", kind="rate"),
     "refusal_recall": Metric(label="Refusal recall", kind="rate"),
     "errors": Metric(label="Questions that raised an error", kind="count", lower_is_better=True),
+    "fallbacks": Metric(label="Answers from a fallback engine", kind="count", lower_is_better=True),
     "latency_p50_ms": Metric(label="Latency p50", kind="ms", lower_is_better=True),
     "latency_p95_ms": Metric(label="Latency p95", kind="ms", lower_is_better=True),
 }
@@ -79,6 +79,7 @@ class Attempt(BaseModel):
 
 class System(Protocol):
     name: str
+    engine: str  # the Answer.engine of its own answers; any other means it fell back
     recommends: bool  # False: recommendation accuracy does not apply (it is n/a, not zero)
 
     def attempt(self, question: EvalQuestion) -> Attempt: ...
@@ -105,6 +106,7 @@ class AdvisorSystem:
 
     def __init__(self, advisor: Advisor) -> None:
         self.advisor = advisor
+        self.engine = advisor.engine.name
 
     def attempt(self, question: EvalQuestion) -> Attempt:
         began = time.perf_counter()
@@ -221,6 +223,7 @@ class QuestionScore(BaseModel):
     required_missing: list[str] = Field(default_factory=list)
     forbidden_found: list[str] = Field(default_factory=list)
     fabricated: list[str] = Field(default_factory=list)
+    fell_back: bool = Field(default=False, description="Answered by another engine than the one under test.")
     citations: int = 0
     verbatim_citations: int = 0
     latency_ms: float
@@ -239,7 +242,13 @@ def _in_sections(headings: Sequence[str], expected: Sequence[str]) -> bool:
 
 
 def score(
-    question: EvalQuestion, attempt: Attempt, *, documents: dict[str, Document], corpus: set[Figure], recommends: bool = True
+    question: EvalQuestion,
+    attempt: Attempt,
+    *,
+    documents: dict[str, Document],
+    corpus: set[Figure],
+    engine: str = "offline",
+    recommends: bool = True,
 ) -> QuestionScore:
     failures: list[str] = []
     answer = attempt.answer
@@ -247,9 +256,22 @@ def score(
     rank = next((i for i, h in enumerate(attempt.ranking[:K], 1) if _in_sections(h, expected)), None)
     retrieval = dict(recall_at_k=float(rank is not None), reciprocal_rank=1 / rank if rank else 0.0) if expected else {}
     if answer is None:
+        # An error answers nothing: every expectation it had counts as missed.
         return QuestionScore(
-            passed=False, failures=[f"error: {attempt.error}"], retrieval_rank=rank, latency_ms=attempt.latency_ms, **retrieval
+            passed=False,
+            failures=[f"error: {attempt.error}"],
+            recommendation_correct=False if question.expected_recommendation and recommends else None,
+            citation_hit=False if expected and not question.should_refuse else None,
+            required_missing=list(question.must_include),
+            retrieval_rank=rank,
+            latency_ms=attempt.latency_ms,
+            **retrieval,
         )
+    fell_back = answer.engine != engine
+    if fell_back:
+        # The LLM engine answers with the offline one when the model fails; an eval of the LLM must say so.
+        why = f": {answer.notices[0]}" if answer.notices else ""
+        failures.append(f"answered by the {answer.engine} engine, not {engine}{why}")
     if answer.refused != question.should_refuse:
         failures.append("refused but should answer" if answer.refused else "answered but should refuse")
     model = answer.recommendation.model if answer.recommendation else None
@@ -295,6 +317,7 @@ def score(
         required_missing=missing,
         forbidden_found=forbidden,
         fabricated=fabricated,
+        fell_back=fell_back,
         citations=len(answer.citations),
         verbatim_citations=verbatim,
         latency_ms=attempt.latency_ms,
@@ -310,7 +333,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
-def _share(hits: int, total: int) -> MetricValue:
+def _share(hits: float, total: int) -> MetricValue:
     return hits / total if total else None
 
 
@@ -331,20 +354,20 @@ def summarise(results: Sequence[QuestionResult]) -> dict[str, MetricValue]:
         "questions": len(scores),
         "pass_rate": _share(sum(s.passed for s in scores), len(scores)),
         "recommendation_accuracy": _share(sum(with_rec), len(with_rec)),
-        f"retrieval_recall_at_{K}": _share(sum(s.recall_at_k or 0 for s in retrieval), len(retrieval)),  # type: ignore[arg-type]
-        "retrieval_mrr": _share(sum(s.reciprocal_rank or 0 for s in retrieval), len(retrieval)),  # type: ignore[arg-type]
+        f"retrieval_recall_at_{K}": _share(sum(s.recall_at_k or 0.0 for s in retrieval), len(retrieval)),
+        "retrieval_mrr": _share(sum(s.reciprocal_rank or 0.0 for s in retrieval), len(retrieval)),
         "citation_section_hit_rate": _share(sum(hits), len(hits)),
         "required_figure_recall": _share(sum(len(s.required_found) for s in scores), required),
         "must_not_include_violations": sum(bool(s.forbidden_found) for s in scores),
-        "fabricated_figures": sum(len(s.fabricated) for s in answered),
+        "fabricated_figures": sum(len(s.fabricated) for s in scores),
         "verbatim_citation_rate": _share(sum(s.verbatim_citations for s in scores), citations),
         "refusal_precision": _share(len(refused & expected_refusal), len(refused)),
         "refusal_recall": _share(len(refused & expected_refusal), len(expected_refusal)),
         "errors": len(scores) - len(answered),
+        "fallbacks": sum(s.fell_back for s in scores),
         "latency_p50_ms": round(p50, 2) if p50 is not None else None,
         "latency_p95_ms": round(p95, 2) if p95 is not None else None,
     }
-
 
 
 # -- a run ------------------------------------------------------------------------------------------
@@ -413,7 +436,7 @@ def run_system(
                 question=q,
                 answer=attempt.answer,
                 error=attempt.error,
-                scores=score(q, attempt, documents=documents, corpus=corpus, recommends=system.recommends),
+                scores=score(q, attempt, documents=documents, corpus=corpus, engine=system.engine, recommends=system.recommends),
             )
         )
     categories = sorted({q.category for q in questions})
@@ -441,8 +464,12 @@ def evaluate(
     ours = run_system(AdvisorSystem(advisor), questions, documents=context.documents, corpus=corpus, progress=progress)
     theirs = None
     if baseline:
+        from langchain_core.embeddings import Embeddings
+
         from advisor_bot.baseline import NaiveRag
 
+        if not isinstance(advisor.embedder, Embeddings):
+            raise EvalError("The baseline embeds through LangChain; give the Advisor a LangChain Embeddings model.")
         with tempfile.TemporaryDirectory(prefix="advisor-baseline-") as workdir:
             rag = NaiveRag(
                 documents=context.documents,
@@ -462,73 +489,3 @@ def evaluate(
         ours=ours,
         baseline=theirs,
     )
-
-
-# -- gates ------------------------------------------------------------------------------------------
-
-
-class Gate(BaseModel):
-    metric: str
-    bound: float
-    direction: Literal["under", "over"] = Field(description="'under': fail when the value is below the bound.")
-    value: MetricValue = None
-    passed: bool | None = None
-
-    @property
-    def flag(self) -> str:
-        return f"--fail-{self.direction} {self.metric}={self.bound:g}"
-
-    def checked(self, metrics: dict[str, MetricValue]) -> Gate:
-        value = metrics.get(self.metric)
-        if value is None:
-            return self.model_copy(update={"value": None, "passed": False})
-        ok = value >= self.bound if self.direction == "under" else value <= self.bound
-        return self.model_copy(update={"value": value, "passed": ok})
-
-    def describe(self) -> str:
-        if self.value is None:
-            why = "not measured" + (" (run with --baseline)" if self.metric.endswith("_lift") else " (no question exercises it)")
-        else:
-            why = f"{self.value:.4g} {'<' if self.direction == 'under' else '>'} {self.bound:g}" if not self.passed else f"{self.value:.4g}"
-        return f"{'PASS' if self.passed else 'FAIL'} {self.flag}: {why}"
-
-
-def parse_gate(spec: str, *, direction: Literal["under", "over"]) -> Gate:
-    """'recommendation_accuracy=0.95' -> a gate; unknown metrics and wrong directions are refused up front."""
-    name, sep, raw = spec.partition("=")
-    name = name.strip()
-    if not sep or not name:
-        raise EvalError(f"--fail-{direction} {spec!r}: write METRIC=VALUE, e.g. recommendation_accuracy=0.95.")
-    if name not in METRICS:
-        raise EvalError(f"--fail-{direction} {spec!r}: unknown metric {name!r}; metrics are: {', '.join(METRICS)}.")
-    try:
-        bound = float(raw)
-    except ValueError:
-        raise EvalError(f"--fail-{direction} {spec!r}: {raw!r} is not a number (rates are fractions: 0.95, not 95%).") from None
-    lower = METRICS[name].lower_is_better
-    if lower != (direction == "over"):
-        other = "over" if lower else "under"
-        better = "lower" if lower else "higher"
-        raise EvalError(f"--fail-{direction} {spec!r}: {better} is better for {name}; use --fail-{other} {name}={raw}.")
-    return Gate(metric=name, bound=bound, direction=direction)
-
-
-# -- files ------------------------------------------------------------------------------------------
-
-
-def write_results(run: EvalRun, out: Path, *, gates: Sequence[Gate] = ()) -> None:
-    """results.jsonl (and baseline_results.jsonl) one line per question, and metrics.json."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        for name, system in (("results.jsonl", run.ours), ("baseline_results.jsonl", run.baseline)):
-            target = out / name
-            if system is None:
-                target.unlink(missing_ok=True)
-                continue
-            with target.open("w", encoding="utf-8") as fh:
-                for r in system.results:
-                    fh.write(r.model_dump_json() + "\n")
-        summary = {**run.model_dump(), "metrics": run.metrics, "gates": [g.model_dump() for g in gates]}
-        (out / "metrics.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise EvalError(f"Cannot write eval results to {out}: {exc.strerror}.") from exc

@@ -8,6 +8,7 @@ to the user has already been checked.
 from __future__ import annotations
 
 import bisect
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from advisor_bot.citations import Citation, verify_citation
 from advisor_bot.corpus import Document
 from advisor_bot.errors import CitationError
+from advisor_bot.prompts import render
 from advisor_bot.recommendation import ModelName
 
 # -- figures -------------------------------------------------------------------
@@ -29,7 +31,7 @@ _UNIT = (
 )
 FIGURE = re.compile(
     rf"(?<![\w.,])(?P<cur>[$€£])?(?P<a>{_NUM})(?:\s?(?P<am>{_MULT}))?"
-    rf"(?:(?:\s*[-\u2013\u2014]\s*|\s+(?:to|and)\s+)(?P<cur2>[$€£])?(?P<b>{_NUM})(?:\s?(?P<bm>{_MULT}))?)?"
+    rf"(?:(?:\s*[-\u2013\u2014]\s*|\s+to\s+)(?P<cur2>[$€£])?(?P<b>{_NUM})(?:\s?(?P<bm>{_MULT}))?)?"
     rf"(?:[\s-]?(?P<unit>{_UNIT})(?![A-Za-z]))?"
 )
 _NUMBER = re.compile(_NUM)
@@ -122,17 +124,22 @@ _INSTRUCTION = re.compile(
     r"|new instructions?|system prompt|developer mode|jailbreak)"
     r"|\b(?:do not|don't|never) (?:tell|inform|reveal|mention)\b[^.!?\n]{0,30}\b(?:the user|anyone|users)\b"
     r"|\b(?:reveal|print|repeat|output|disclose)\b[^.!?\n]{0,40}\b(?:prompt|instructions)\b"
-    r"|</?\s*(?:system|assistant|user|data|instructions?|tool)\s*>"
-    r"|\b(?:assistants?|ai|models?|llms?|chatbots?|bots?)\b[^.!?\n]{0,30}"
+    r"|</?\s*(?:system|assistant|user|data|instructions?|tool)\b[^>]{0,80}>"
+    r"|\b(?:assistants?|ai|(?:the|language|ai) models?|llms?|chatbots?|bots?)\b[^.!?\n]{0,30}"
     r"\b(?:must|should|shall|will) (?:now |always )?(?:recommend|say|answer|respond|reply|tell|output|state)\b",
     re.IGNORECASE,
 )
 REDACTED = "[instruction-like text removed]"
+# Words one of the patterns above needs; most text has none, and this test is much cheaper.
+_TRIGGER = re.compile(
+    r"ignore|disregard|forget|override|bypass|you are|from now|act as|pretend|instruction|system|developer|jailbreak"
+    r"|tell|inform|reveal|mention|prompt|assistant|\bai\b|llm|chatbot|\bbots?\b|the model|language model|<"
+)
 
 
 def scrub(text: str) -> tuple[str, int]:
     """``text`` with every sentence that reads as an instruction to the model replaced; and how many."""
-    if not _INSTRUCTION.search(text):
+    if not _TRIGGER.search(text.lower()) or not _INSTRUCTION.search(text):
         return text, 0
     units = split_units(text)
     out, n = [], 0
@@ -156,6 +163,25 @@ def scrub_payload(value: object) -> tuple[object, int]:
         pairs_d = {k: scrub_payload(v) for k, v in value.items()}
         return {k: v for k, (v, _) in pairs_d.items()}, sum(n for _, n in pairs_d.values())
     return value, 0
+
+
+def data_block(source: str, payload: object) -> tuple[str, str, int]:
+    """A payload wrapped as data for the prompt, the JSON it carries, and how many sentences were scrubbed."""
+    clean, scrubbed = scrub_payload(payload)
+    text = json.dumps(clean, ensure_ascii=False, separators=(",", ":"))
+    # "<\/" is the same JSON string, and no text inside can close the data block.
+    return render("data", source=source, content=text.replace("</", "<\\/")), text, scrubbed
+
+
+def with_ids(value: object, evidence: Evidence) -> object:
+    """A dumped tool result with every citation replaced by its passage id."""
+    if isinstance(value, dict):
+        if {"document", "start", "end", "quote"} <= value.keys():
+            return evidence.register(Citation.model_validate(value))
+        return {k: with_ids(v, evidence) for k, v in value.items()}
+    if isinstance(value, list):
+        return [with_ids(v, evidence) for v in value]
+    return value
 
 
 # -- sentences -------------------------------------------------------------------
@@ -261,6 +287,11 @@ def _normal(text: str) -> str:
     return _WS.sub(" ", text.replace("\u2019", "'").replace("\u2018", "'")).strip().lower()
 
 
+def normal_corpus(documents: dict[str, Document]) -> str:
+    """The corpus text as quotations are matched against it: whitespace and apostrophes normalised, lower case."""
+    return "\n".join(_normal(d.text) for d in documents.values())
+
+
 @dataclass
 class ProseGuard:
     """Checks the model's prose one unit (sentence or line) at a time."""
@@ -280,7 +311,7 @@ class ProseGuard:
 
     def __post_init__(self) -> None:
         if not self.corpus_text:
-            self.corpus_text = "\n".join(_normal(d.text) for d in self.documents.values())
+            self.corpus_text = normal_corpus(self.documents)
 
     def check(self, unit: str) -> str:
         """The unit as shown to the user: removed if it states an unsupported figure, else with
@@ -330,8 +361,8 @@ class ProseGuard:
         out = []
         if self.removed_sentences:
             out.append(
-                f"{self.removed_sentences} sentence(s) stating {self.unsupported_figures} figure(s) found in no cited "
-                "passage or tool result were removed."
+                f"{self.removed_sentences} sentence(s) were removed: they stated {self.unsupported_figures} figure(s) "
+                "found in no passage, tool result or message of yours."
             )
         if self.unknown:
             out.append(f"{len(self.unknown)} citation(s) to passages that were never retrieved were dropped.")

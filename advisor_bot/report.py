@@ -1,12 +1,69 @@
-"""The eval report: report.md with the overall and per-category tables, the failures, and a chart."""
+"""What an eval run produces: its verdict against the gates, the result files and report.md with its chart."""
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
-from advisor_bot.evaluate import METRICS, OURS, EvalError, EvalRun, Gate, K, MetricValue, QuestionResult
+from pydantic import BaseModel, Field
+
+from advisor_bot.evaluate import METRICS, OURS, EvalError, EvalRun, K, MetricValue, QuestionResult
+
+
+# -- gates ----------------------------------------------------------------------------------------
+
+
+class Gate(BaseModel):
+    metric: str
+    bound: float
+    direction: Literal["under", "over"] = Field(description="'under': fail when the value is below the bound.")
+    value: MetricValue = None
+    passed: bool | None = None
+
+    @property
+    def flag(self) -> str:
+        return f"--fail-{self.direction} {self.metric}={self.bound:g}"
+
+    def checked(self, metrics: dict[str, MetricValue]) -> Gate:
+        value = metrics.get(self.metric)
+        if value is None:
+            return self.model_copy(update={"value": None, "passed": False})
+        ok = value >= self.bound if self.direction == "under" else value <= self.bound
+        return self.model_copy(update={"value": value, "passed": ok})
+
+    def describe(self) -> str:
+        if self.value is None:
+            why = "not measured" + (" (run with --baseline)" if self.metric.endswith("_lift") else " (no question exercises it)")
+        else:
+            why = f"{self.value:.4g} {'<' if self.direction == 'under' else '>'} {self.bound:g}" if not self.passed else f"{self.value:.4g}"
+        return f"{'PASS' if self.passed else 'FAIL'} {self.flag}: {why}"
+
+
+def parse_gate(spec: str, *, direction: Literal["under", "over"]) -> Gate:
+    """'recommendation_accuracy=0.95' -> a gate; unknown metrics and wrong directions are refused up front."""
+    name, sep, raw = spec.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise EvalError(f"--fail-{direction} {spec!r}: write METRIC=VALUE, e.g. recommendation_accuracy=0.95.")
+    if name not in METRICS:
+        raise EvalError(f"--fail-{direction} {spec!r}: unknown metric {name!r}; metrics are: {', '.join(METRICS)}.")
+    try:
+        bound = float(raw)
+    except ValueError:
+        raise EvalError(f"--fail-{direction} {spec!r}: {raw!r} is not a number (rates are fractions: 0.95, not 95%).") from None
+    lower = METRICS[name].lower_is_better
+    if lower != (direction == "over"):
+        other = "over" if lower else "under"
+        better = "lower" if lower else "higher"
+        raise EvalError(f"--fail-{direction} {spec!r}: {better} is better for {name}; use --fail-{other} {name}={raw}.")
+    return Gate(metric=name, bound=bound, direction=direction)
+
+
+# -- report.md ------------------------------------------------------------------------------------
 
 CHART = "metrics_by_category.png"
 # Per-category columns: the rates a team reads a category by, in chart order.
@@ -98,6 +155,9 @@ def failure_section(results: Sequence[QuestionResult]) -> str:
         lines += ["", *(f"- {why}" for why in r.scores.failures)]
         if r.scores.cited_sections:
             lines.append(f"- cited: {'; '.join(r.scores.cited_sections)}")
+        if q.expected_sections:
+            rank = r.scores.retrieval_rank
+            lines.append(f"- retrieval: {f'first expected section at rank {rank}' if rank else f'no expected section in the top {K}'}")
         if q.notes:
             lines.append(f"- question notes: {q.notes}")
         if r.answer is not None:
@@ -112,21 +172,20 @@ def chart(run: EvalRun, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     categories = list(run.ours.by_category)
     columns = [(_SHORT[m], run.ours.by_category, m) for m in CATEGORY_METRICS]
     if run.baseline:
         columns.append((f"baseline R@{K}", run.baseline.by_category, f"retrieval_recall_at_{K}"))
-    values = np.array(
-        [[np.nan if (v := source[c][m]) is None else v for _, source, m in columns] for c in categories], dtype=float
-    )
+    values = [[source[c][m] for _, source, m in columns] for c in categories]
     cmap = matplotlib.colormaps["RdYlGn"].with_extremes(bad="#dddddd")
     fig, ax = plt.subplots(figsize=(1.3 * len(columns) + 3, 0.42 * len(categories) + 1.6))
-    ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=0, vmax=1, aspect="auto")
-    for (i, j), v in np.ndenumerate(values):
-        dark = not np.isnan(v) and (v < 0.15 or v > 0.85)  # the colour map's ends are dark
-        ax.text(j, i, "n/a" if np.isnan(v) else f"{v:.0%}", ha="center", va="center", fontsize=8, color="white" if dark else "black")
+    # imshow masks NaN cells and paints them in the colour map's "bad" grey.
+    ax.imshow([[math.nan if v is None else v for v in row] for row in values], cmap=cmap, vmin=0, vmax=1, aspect="auto")
+    for i, row in enumerate(values):
+        for j, v in enumerate(row):
+            dark = v is not None and (v < 0.15 or v >= 0.9)  # the colour map's ends are dark
+            ax.text(j, i, "n/a" if v is None else f"{v:.0%}", ha="center", va="center", fontsize=8, color="white" if dark else "black")
     ax.set_xticks(range(len(columns)), [label for label, _, _ in columns], rotation=30, ha="right")
     ax.set_yticks(range(len(categories)), [f"{c} ({run.ours.by_category[c]['questions']:g})" for c in categories])
     ax.set_title(f"{OURS} eval by category: {run.engine} engine, corpus {run.corpus_version}", fontsize=10)
@@ -153,7 +212,8 @@ def render(run: EvalRun, *, gates: Sequence[Gate] = ()) -> str:
         f"corpus `{run.corpus_version}` · {run.ours.metrics['questions']:g} questions · "
         f"started {run.started_at} · {run.seconds:.1f} s"
     )
-    parts = [f"# {OURS} eval report", meta, "## Overall", overall_table(run, gates)]
+    how = "Metric definitions and scoring rules: `evals/README.md` in the advisor-bot repository."
+    parts = [f"# {OURS} eval report", meta, how, "## Overall", overall_table(run, gates)]
     if gates:
         parts.append("\n".join(f"- {g.describe()}" for g in gates))
     parts += ["## By category", category_table(run), f"![Metrics by category]({CHART})"]
@@ -162,6 +222,9 @@ def render(run: EvalRun, *, gates: Sequence[Gate] = ()) -> str:
     failed = sum(not r.scores.passed for r in run.ours.results)
     parts += [f"## Failures ({failed})", failure_section(run.ours.results)]
     return "\n\n".join(parts) + "\n"
+
+
+# -- files ----------------------------------------------------------------------------------------
 
 
 def write_report(run: EvalRun, out: Path, *, gates: Sequence[Gate] = ()) -> Path:
@@ -173,3 +236,21 @@ def write_report(run: EvalRun, out: Path, *, gates: Sequence[Gate] = ()) -> Path
     except OSError as exc:
         raise EvalError(f"Cannot write the eval report to {out}: {exc.strerror}.") from exc
     return path
+
+
+def write_results(run: EvalRun, out: Path, *, gates: Sequence[Gate] = ()) -> None:
+    """results.jsonl (and baseline_results.jsonl) one line per question, and metrics.json."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, system in (("results.jsonl", run.ours), ("baseline_results.jsonl", run.baseline)):
+            target = out / name
+            if system is None:
+                target.unlink(missing_ok=True)
+                continue
+            with target.open("w", encoding="utf-8") as fh:
+                for r in system.results:
+                    fh.write(r.model_dump_json() + "\n")
+        summary = {**run.model_dump(), "metrics": run.metrics, "gates": [g.model_dump() for g in gates]}
+        (out / "metrics.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise EvalError(f"Cannot write eval results to {out}: {exc.strerror}.") from exc

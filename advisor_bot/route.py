@@ -61,6 +61,9 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         r"budget (?:for|estimate)|(?:annual|yearly|hourly|day|going|typical|fte) rates?",
         r"(?<!fixed[- ])(?<!fixed )price (?:per|for|of|range)|per[- ](?:kilo|kg|gram|batch) (?:price|cost)|price tag",
         r"(?<!in )charge\w*",
+        # "we've got $1.5M earmarked ... does that fit?", "is our budget enough?"
+        r"(?:budget|\$\s?[\d.,]+\s?(?:k|m|mm|million)?)[^.?!]{0,120}(?:fit|enough|cover|left|afford)\w*",
+        r"(?:fit|enough|cover|afford)\w*[^.?!]{0,40}(?:budget|money)|what(?:'s| is) left",
     ),
     "pricing": _rx(
         r"pricing|price (?:model|structure)|priced",

@@ -83,6 +83,7 @@ class CostScenario(BaseModel):
     complexity: Literal["simple", "complex"] | None = Field(default=None, description="Process complexity for per-kg pricing.")
     process_development: bool = Field(default=False, description="Include CDMO process development before production.")
     technology_transfer: bool = Field(default=False, description="Include a transfer between separate organisations.")
+    budget: float | None = Field(default=None, gt=0, description="The user's stated budget in USD, to compare the total with.")
 
 
 def _money(x: float) -> str:
@@ -250,7 +251,16 @@ class Toolbox:
         if scenario.technology_transfer:
             f, d = fw.fact("tech_transfer_cost"), fw.fact("tech_transfer_duration")
             items.append(CostItem(label="Technology transfer", low=f.span[0], high=f.span[1], basis=f"{_range(f)} over {d.low:g}-{d.span[1]:g} months, excluding process modification", citation=f.citation))
-        return CostEstimate(items=items, low=sum(i.low for i in items), high=sum(i.high for i in items), notes=notes)
+        low, high = sum(i.low for i in items), sum(i.high for i in items)
+        if scenario.budget and items:
+            left = (scenario.budget - high, scenario.budget - low)
+            verdict = "leaves" if left[0] >= 0 else "may leave" if left[1] >= 0 else "exceeds it by"
+            amounts = (max(left[0], 0), left[1]) if left[1] >= 0 else (-left[1], -left[0])
+            notes.append(
+                f"Against the {_money(scenario.budget)} budget you mention, this {verdict} "
+                f"{_money(amounts[0])}-{_money(amounts[1])}{' for the rest' if left[1] >= 0 else ''}."
+            )
+        return CostEstimate(items=items, low=low, high=high, notes=notes)
 
     @tool
     def transition_options(self) -> TransitionResult:

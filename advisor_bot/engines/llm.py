@@ -1,0 +1,456 @@
+"""The LLM engine: a tool-calling conversation over the framework, checked before it is shown.
+
+The model talks; the framework decides. It works through ``search_framework`` and
+the decision tools of ``advisor_bot.tools``, and its prose goes through
+``advisor_bot.grounding`` sentence by sentence before the user sees it. The
+recommendation is computed by ``advisor_bot.decisions.recommend`` from what the
+user said, never taken from the model's text. Whenever the model cannot give a
+usable answer (unreachable, slow, rate-limited, malformed or looping tool
+calls, empty output), the offline engine answers instead, with a one-line
+notice saying why.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.runnables import Runnable
+from langchain_core.tools import StructuredTool, ToolException
+from pydantic import BaseModel, ValidationError
+
+from advisor_bot.answer import Answer, Turn, refused_answer, retrieval_query
+from advisor_bot.config import Settings
+from advisor_bot.decisions import cost_scenario, recommend
+from advisor_bot.engines.base import EngineContext
+from advisor_bot.engines.offline import (
+    OfflineEngine,
+    conversation_situation,
+    passage_citation,
+    pick_passages,
+    render_quote,
+    verified,
+)
+from advisor_bot.grounding import Evidence, ProseGuard, SentenceBuffer, conflicting, data_block, normal_corpus, with_ids
+from advisor_bot.prompts import render
+from advisor_bot.recommendation import CostEstimate, Recommendation
+from advisor_bot.render import cost_markdown, recommendation_markdown
+from advisor_bot.retrieve import Passage
+from advisor_bot.route import route
+from advisor_bot.scope import refusal, relevant
+from advisor_bot.situation import Situation
+from advisor_bot.tools import TOOL_NAMES
+
+log = logging.getLogger(__name__)
+
+SEARCH = "search_framework"
+_DECIDING = frozenset({"stage_recommendation", "profile_assessment"})
+
+
+class LLMFault(Exception):
+    """The model gave no usable answer; the message completes "The language model ..."."""
+
+
+# -- the chat model -------------------------------------------------------------
+
+
+def chat_model(settings: Settings) -> BaseChatModel:
+    """The configured chat model, with the client's timeout and retries set."""
+    if not settings.llm:
+        raise LLMFault("is not configured (set ADVISOR_LLM to provider:model, e.g. openai:gpt-4o-mini)")
+    from langchain.chat_models import init_chat_model
+
+    kwargs: dict[str, Any] = {}
+    if settings.llm_temperature is not None:
+        kwargs["temperature"] = settings.llm_temperature
+    if settings.llm.startswith("ollama:"):
+        # ChatOllama has no retry option; its httpx client takes the timeout.
+        kwargs["client_kwargs"] = {"timeout": settings.llm_timeout}
+        if settings.llm_base_url:
+            kwargs["base_url"] = settings.llm_base_url
+    else:
+        kwargs["timeout"] = settings.llm_timeout
+        kwargs["max_retries"] = settings.llm_max_retries
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+        if settings.llm_base_url:
+            kwargs["base_url"] = settings.llm_base_url
+            key = key or "not-needed"  # local servers ignore it; the OpenAI client insists on one
+        if key:
+            kwargs["api_key"] = key
+    try:
+        return init_chat_model(settings.llm, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - any construction error becomes a notice
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise LLMFault(f"could not be set up ({type(exc).__name__}: {first})") from exc
+
+
+def build_tools(context: EngineContext) -> dict[str, StructuredTool]:
+    """``search_framework`` and every decision tool, as LangChain tools; docstrings are the descriptions."""
+
+    def search_framework(query: str) -> list[Passage]:
+        """Search the framework (and any documents the user added) for passages about a topic.
+
+        query: what to look for, in the user's words or the framework's terms.
+        Each passage comes with an id; cite it in square brackets, like [p4].
+        """
+        return context.retriever.search(query).passages
+
+    tools = {SEARCH: StructuredTool.from_function(search_framework, name=SEARCH, description=inspect.getdoc(search_framework))}
+    for name in TOOL_NAMES:
+        method = getattr(context.toolbox, name)
+        tools[name] = StructuredTool.from_function(method, name=name, description=inspect.getdoc(method))
+    return tools
+
+
+@dataclass(frozen=True)
+class _Binding:
+    context: EngineContext
+    model: BaseChatModel
+    tools: dict[str, StructuredTool]
+    runnable: Runnable[Any, Any]
+    corpus_text: str
+
+
+# -- faults ------------------------------------------------------------------------
+
+
+def _status(exc: BaseException) -> int | None:
+    status = getattr(exc, "status_code", None)
+    if status is None and isinstance(getattr(exc, "response", None), httpx.Response):
+        status = exc.response.status_code  # type: ignore[attr-defined]
+    return status if isinstance(status, int) else None
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = exc
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def fault_reason(exc: BaseException, settings: Settings) -> tuple[str, bool]:
+    """How a failure completes "The language model ...", and whether it is an expected one."""
+    if isinstance(exc, LLMFault):
+        return str(exc), True
+    chain = list(_chain(exc))
+    if any(isinstance(e, (TimeoutError, httpx.TimeoutException)) or "Timeout" in type(e).__name__ for e in chain):
+        return f"did not answer within {settings.llm_timeout:g} s", True
+    status = _status(exc)
+    if status == 429:
+        return "is rate-limiting requests (HTTP 429)", True
+    if status is not None and status >= 500:
+        return f"had a server error (HTTP {status})", True
+    if status is not None:
+        return f"rejected the request (HTTP {status})", True
+    if any(isinstance(e, (ConnectionError, httpx.TransportError)) or "Connection" in type(e).__name__ for e in chain):
+        refused = any(isinstance(e, ConnectionRefusedError) or "refused" in str(e).lower() for e in chain)
+        return "could not be reached" + (" (connection refused)" if refused else ""), True
+    return f"failed unexpectedly ({type(exc).__name__})", False
+
+
+# -- the engine ------------------------------------------------------------------------
+
+
+class LLMEngine:
+    """Answers through a chat model; pass ``model`` to use a given one (tests), else it is built from settings."""
+
+    name = "llm"
+
+    def __init__(self, *, model: BaseChatModel | None = None) -> None:
+        self._given = model
+        self._models: dict[tuple[object, ...], BaseChatModel] = {}
+        self._binding: _Binding | None = None
+        self._offline = OfflineEngine()
+        self._lock = threading.Lock()
+
+    def answer(
+        self, question: str, *, history: list[Turn], context: EngineContext, situation: Situation | None = None
+    ) -> Answer:
+        *_, answer = self.stream(question, history=history, context=context, situation=situation)
+        assert isinstance(answer, Answer)
+        return answer
+
+    def stream(
+        self, question: str, *, history: list[Turn], context: EngineContext, situation: Situation | None = None
+    ) -> Iterator[str | Answer]:
+        run = _Run(self, question, history, context, situation)
+        try:
+            yield from run.execute()
+        except Exception as exc:  # noqa: BLE001 - nothing raises to the UI; the offline engine answers
+            yield from self._fall_back(exc, run)
+
+    def _fall_back(self, exc: Exception, run: _Run) -> Iterator[str | Answer]:
+        reason, expected = fault_reason(exc, run.context.settings)
+        notice = f"The language model {reason}, so this is the offline engine's answer."
+        log.warning("LLM engine fell back to the offline engine: the language model %s", reason, exc_info=None if expected else exc)
+        answer = self._offline.answer(run.question, history=run.history, context=run.context, situation=run.situation)
+        answer.notices.insert(0, notice)
+        answer.answer_markdown = f"*{notice}*\n\n{answer.answer_markdown}"
+        answer.timings_ms["llm_failed_after"] = round((time.perf_counter() - run.began) * 1000, 2)
+        if "".join(run.shown).strip():
+            yield "\n\n---\n\n"
+        for block in answer.answer_markdown.split("\n\n"):
+            yield block + "\n\n"
+        yield answer
+
+    def model(self, settings: Settings) -> BaseChatModel:
+        if self._given is not None:
+            return self._given
+        key = (settings.llm, settings.llm_base_url, settings.llm_api_key, settings.llm_temperature, settings.llm_timeout, settings.llm_max_retries)
+        with self._lock:
+            if key not in self._models:
+                self._models[key] = chat_model(settings)
+            return self._models[key]
+
+    def binding(self, context: EngineContext, model: BaseChatModel) -> _Binding:
+        with self._lock:
+            b = self._binding
+            if b is None or b.context is not context or b.model is not model:
+                tools = build_tools(context)
+                runnable = model.bind_tools(list(tools.values()))
+                b = self._binding = _Binding(context, model, tools, runnable, normal_corpus(context.documents))
+            return b
+
+
+def _passages(passages: Iterable[Passage], evidence: Evidence) -> dict[str, object]:
+    return {
+        "passages": [
+            {"id": evidence.register(passage_citation(p)), "section": p.section, "text": p.quote}
+            | ({"promotional": True} if p.promotional else {})
+            for p in passages
+        ]
+    }
+
+
+@dataclass
+class _Run:
+    """One answer: its state, timings and the generator that produces it."""
+
+    engine: LLMEngine
+    question: str
+    history: list[Turn]
+    context: EngineContext
+    situation: Situation | None
+    began: float = field(default_factory=time.perf_counter)
+    timings: dict[str, float] = field(default_factory=dict)
+    shown: list[str] = field(default_factory=list)
+    called: list[str] = field(default_factory=list)
+    scrubbed: int = 0
+    model_ms: float = 0.0
+
+    def _tick(self, key: str, since: float) -> float:
+        now = time.perf_counter()
+        self.timings[key] = round(self.timings.get(key, 0.0) + (now - since) * 1000, 2)
+        return now
+
+    def _timed(self, items: Iterable[Any]) -> Iterator[Any]:
+        """Iterate a model call, adding the time spent inside it to ``model_ms``; enforce the wall-clock budget."""
+        it = iter(items)
+        deadline = self.began + self.context.settings.llm_max_seconds
+        while True:
+            start = time.perf_counter()
+            try:
+                item = next(it)
+            except StopIteration:
+                return
+            finally:
+                self.model_ms += (time.perf_counter() - start) * 1000
+            if time.perf_counter() > deadline:
+                raise LLMFault(f"took longer than the {self.context.settings.llm_max_seconds:g} s budget for one answer")
+            yield item
+
+    def execute(self) -> Iterator[str | Answer]:
+        settings, context = self.context.settings, self.context
+        t = time.perf_counter()
+        # The offline engine's relevance gate, on the same query, before any model call.
+        gate = context.retriever.search(retrieval_query(self.question, self.history))
+        t = self._tick("retrieve", t)
+        if not relevant(
+            best_dense=gate.best_dense,
+            coverage=gate.coverage,
+            min_relevance=settings.min_relevance,
+            min_relevance_covered=settings.min_relevance_covered,
+        ):
+            answer = refused_answer(self.question, refusal("out_of_scope"), engine=self.engine.name, corpus_version=context.corpus_version)
+            yield answer.answer_markdown
+            yield answer
+            return
+
+        model = self.engine.model(settings)
+        binding = self.engine.binding(context, model)
+        retrieval = gate
+        if self.history:
+            standalone = self._condense(model)
+            t = time.perf_counter()
+            retrieval = context.retriever.search(standalone)
+            t = self._tick("retrieve", t)
+
+        evidence = Evidence()
+        # The user's own figures may be repeated back ("your 40 kg").
+        evidence.add_text("\n".join([self.question, *(h.content for h in self.history if h.role == "user")]))
+        block, text, scrubbed = data_block(SEARCH, _passages(pick_passages(retrieval, limit=settings.top_k), evidence))
+        evidence.add_text(text)
+        self.scrubbed += scrubbed
+        messages: list[BaseMessage] = [
+            SystemMessage(render("system")),
+            *(HumanMessage(h.content) if h.role == "user" else AIMessage(h.content[:4000]) for h in self.history),
+            HumanMessage(render("question", question=self.question, passages=block)),
+        ]
+        guard = ProseGuard(evidence, context.documents, corpus_text=binding.corpus_text)
+        t = self._tick("prepare", t)
+        yield from self._converse(binding, messages, guard)
+        yield from self._compose(guard)
+
+    def _condense(self, model: BaseChatModel) -> str:
+        convo = "\n".join(f"{h.role}: {h.content[:1000]}" for h in self.history[-6:])
+        start = time.perf_counter()
+        try:
+            message = model.invoke([HumanMessage(render("condense", history=convo, question=self.question))])
+        finally:
+            self.model_ms += (time.perf_counter() - start) * 1000
+            self._tick("condense", start)
+        lines = [line.strip() for line in message.text.strip().splitlines() if line.strip()]
+        standalone = lines[0][: self.context.settings.max_question_chars] if lines else ""
+        return standalone or retrieval_query(self.question, self.history)
+
+    def _show(self, guard: ProseGuard, units: list[str]) -> Iterator[str]:
+        for unit in units:
+            text = guard.check(unit)
+            if text:
+                self.shown.append(text)
+                yield text
+
+    def _converse(self, binding: _Binding, messages: list[BaseMessage], guard: ProseGuard) -> Iterator[str]:
+        settings = self.context.settings
+        buffer = SentenceBuffer()
+        wrote = False
+        for step in range(settings.llm_max_steps):
+            message: AIMessageChunk | None = None
+            before = len(self.shown)
+            for chunk in self._timed(binding.runnable.stream(messages)):
+                message = chunk if message is None else message + chunk
+                if chunk.text:
+                    wrote = wrote or bool(chunk.text.strip())
+                    yield from self._show(guard, buffer.feed(chunk.text))
+            yield from self._show(guard, buffer.flush())
+            if message is None:
+                raise LLMFault("returned nothing")
+            if message.invalid_tool_calls:
+                raise LLMFault("sent a malformed tool call")
+            if not message.tool_calls:
+                break
+            if step == settings.llm_max_steps - 1:
+                raise LLMFault(f"was still calling tools after {settings.llm_max_steps} steps (a tool-call loop)")
+            if "".join(self.shown[before:]).strip() and not self.shown[-1].endswith("\n"):
+                # Text written before a tool call is a paragraph of its own.
+                self.shown.append("\n\n")
+                yield "\n\n"
+            calls = [dict(c, id=c.get("id") or f"call_{step}_{i}") for i, c in enumerate(message.tool_calls)]
+            messages.append(AIMessage(content=message.content, tool_calls=calls))
+            start = time.perf_counter()
+            messages.extend(self._call(binding, call, guard.evidence) for call in calls)
+            self._tick("tools", start)
+        if not wrote:
+            raise LLMFault("returned an empty answer")
+        if not "".join(self.shown).strip():
+            raise LLMFault("gave an answer none of whose sentences passed the grounding checks")
+
+    def _call(self, binding: _Binding, call: dict[str, Any], evidence: Evidence) -> ToolMessage:
+        name, args = call.get("name"), call.get("args")
+        if name not in binding.tools:
+            raise LLMFault(f"called a tool that does not exist ({str(name)[:40]!r})")
+        if not isinstance(args, dict):
+            raise LLMFault(f"sent malformed arguments to {name}")
+        self.called.append(name)
+        if name == "profile_assessment" and isinstance(args.get("factors"), dict) and args["factors"].get("stage"):
+            # The tool wants a matrix row label; the model may say "Phase 1".
+            row = self.context.toolbox.stage_recommendation(str(args["factors"]["stage"])).row
+            args = {**args, "factors": {**args["factors"], "stage": row.stage if row else None}}
+        try:
+            result = binding.tools[name].invoke(args)
+        except (ValidationError, ToolException, ValueError, TypeError, KeyError) as exc:
+            raise LLMFault(f"called {name} with arguments it rejects") from exc
+        payload = _passages(result, evidence) if name == SEARCH else with_ids(self._dump(result), evidence)
+        block, text, scrubbed = data_block(name, payload)
+        evidence.add_text(text)
+        self.scrubbed += scrubbed
+        return ToolMessage(content=block, tool_call_id=call["id"], name=name)
+
+    @staticmethod
+    def _dump(result: object) -> object:
+        return result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+
+    def _decide(self, state: Situation) -> tuple[Recommendation | None, CostEstimate | None]:
+        """The offline engine's verdict and cost estimate for what the user said: from the tools, never from the
+        model's text (a verdict also when the model consulted the deciding tools)."""
+        intents = route(self.question, situation=state)
+        toolbox = self.context.toolbox
+        cost = toolbox.estimate_cost(cost_scenario(self.question, state)) if "cost" in intents else None
+        cost = cost if cost and cost.items else None
+        if "recommend" not in intents and not _DECIDING & set(self.called):
+            return None, cost
+        return recommend(state, toolbox=toolbox, cost=cost, context=self.question), cost
+
+    def _compose(self, guard: ProseGuard) -> Iterator[str | Answer]:
+        start = time.perf_counter()
+        context = self.context
+        state = conversation_situation(self.question, self.history, context, self.situation)
+        rec, cost = self._decide(state)
+        cost = cost if rec is None else None  # the recommendation carries its own
+        notices = guard.notices()
+        said = list(dict.fromkeys(guard.verdicts))
+        if rec is not None and (clash := conflicting(said, [rec.model, *rec.alternatives])):
+            notices.append(
+                f"The model's text suggested {' / '.join(clash)}; the framework's tools recommend {rec.model} "
+                "for what you told me, and that is the recommendation given here."
+            )
+        elif rec is None and said:
+            notices.append(
+                f"The model's text suggested {' / '.join(said)}, but what you have told me does not let the "
+                "framework's tools decide, so no recommendation is made; tell me your development stage."
+            )
+        if self.scrubbed:
+            notices.append(f"{self.scrubbed} instruction-like sentence(s) in retrieved text were withheld from the model.")
+        if not guard.cited:
+            notices.append("The model's text cites no passage of the framework.")
+        tool_citations = rec.citations if rec else [i.citation for i in cost.items] if cost else []
+        citations, withheld = verified([*guard.cited, *tool_citations], context)
+        notices.extend(withheld)
+
+        blocks = []
+        if rec is not None:
+            blocks.append(recommendation_markdown(rec))
+        elif cost is not None:
+            blocks.append("**Cost estimate**\n\n" + cost_markdown(cost))
+        if guard.cited:
+            sources = [f"**[{i}]** {render_quote(c, context)}" for i, c in enumerate(guard.cited, 1)]
+            blocks.append("### Sources\n\n" + "\n\n".join(sources))
+        if notices:
+            blocks.append("**Notes**\n" + "\n".join(f"- {n}" for n in notices))
+        for b in blocks:
+            self.shown.append("\n\n" + b)
+            yield "\n\n" + b
+        self._tick("compose", start)
+        total = (time.perf_counter() - self.began) * 1000
+        self.timings.update(model=round(self.model_ms, 2), engine=round(total, 2), overhead=round(total - self.model_ms, 2))
+        yield Answer(
+            question=self.question,
+            answer_markdown="".join(self.shown).strip(),
+            citations=citations,
+            recommendation=rec,
+            cost_estimate=cost,
+            situation=state,
+            engine=self.engine.name,
+            corpus_version=context.corpus_version,
+            notices=notices,
+            unsupported_figures=guard.unsupported_figures,
+            timings_ms=self.timings,
+        )
