@@ -9,7 +9,6 @@ the corpus text, so a run is deterministic and needs no network. The rules
 from __future__ import annotations
 
 import math
-import re
 import tempfile
 import time
 import unicodedata
@@ -25,6 +24,7 @@ from advisor_bot.answer import Answer, Turn, clean_question, retrieval_query
 from advisor_bot.corpus import Document, parse_sections
 from advisor_bot.errors import AdvisorError, InvalidQuestionError
 from advisor_bot.evalset import EvalQuestion
+from advisor_bot.figures import figures as read_figures
 from advisor_bot.recommendation import CostEstimate
 
 if TYPE_CHECKING:
@@ -123,28 +123,8 @@ class AdvisorSystem:
 # -- figures ----------------------------------------------------------------------------------------
 
 _DASHES = str.maketrans({c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"})
-_NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
-_SCALES = {"k": 1e3, "K": 1e3, "M": 1e6, "MM": 1e6, "million": 1e6, "bn": 1e9, "B": 1e9, "billion": 1e9}
-_SCALE = r"(?:\s?(k|K|MM|M|million|bn|B|billion)\b)?"
-_MONEY = re.compile(rf"\$\s?({_NUM}){_SCALE}(?:\s?(?:-|to)\s?\$?\s?({_NUM}){_SCALE})?")
-_PERCENT = re.compile(rf"(?<![\w.,$])({_NUM})(?:\s?(?:-|to)\s?({_NUM}))?\s?(?:%|percent\b)")
-# Unit -> (dimension, factor to its base unit); masses compare in kg so "2 t" equals "2,000 kg".
-_UNITS: dict[str, tuple[str, float]] = {
-    "mg": ("kg", 1e-6), "g": ("kg", 1e-3), "grams": ("kg", 1e-3), "gram": ("kg", 1e-3),
-    "kg": ("kg", 1.0), "kilograms": ("kg", 1.0), "kilogram": ("kg", 1.0), "kilos": ("kg", 1.0),
-    "t": ("kg", 1e3), "ton": ("kg", 1e3), "tons": ("kg", 1e3), "tonne": ("kg", 1e3), "tonnes": ("kg", 1e3),
-    "l": ("L", 1.0), "liter": ("L", 1.0), "liters": ("L", 1.0), "litre": ("L", 1.0), "litres": ("L", 1.0),
-    "day": ("days", 1.0), "days": ("days", 1.0), "week": ("weeks", 1.0), "weeks": ("weeks", 1.0),
-    "month": ("months", 1.0), "months": ("months", 1.0), "year": ("years", 1.0), "years": ("years", 1.0),
-    "fte": ("FTE", 1.0), "ftes": ("FTE", 1.0),
-}
-_QUANTITY = re.compile(
-    rf"(?<![\w.,$])({_NUM})(?:\s?(?:-|to)\s?({_NUM}))?[\s-]?({'|'.join(sorted(_UNITS, key=len, reverse=True))})\b",
-    re.IGNORECASE,
-)
-
 T = TypeVar("T", bound=BaseModel)
-Figure = tuple[str, float]  # (unit, value in that unit), e.g. ("USD", 440000.0), ("%", 30.0), ("kg", 2000.0)
+Figure = tuple[str, float]  # (dimension, value in its base unit), e.g. ("USD", 440000.0), ("%", 30.0), ("kg", 2000.0)
 
 
 def normalise(text: str) -> str:
@@ -152,32 +132,16 @@ def normalise(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).translate(_DASHES).split()).casefold()
 
 
-def _value(number: str, scale: str | None = None) -> float:
-    return float(number.replace(",", "")) * (_SCALES[scale] if scale else 1.0)
-
-
-def _key(unit: str, value: float) -> Figure:
-    # Rendering rounds money to whole dollars, so compare at that precision.
-    return unit, round(value, 0 if unit == "USD" else 6)
+def _plain(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).translate(_DASHES)
 
 
 def figures(text: str) -> dict[Figure, str]:
     """Money, percentage and quantity figures in ``text`` (both ends of a range), each with how it was written."""
-    text = unicodedata.normalize("NFKC", text).translate(_DASHES)
     found: dict[Figure, str] = {}
-    for m in _MONEY.finditer(text):
-        found.setdefault(_key("USD", _value(m[1], m[2])), m[0])
-        if m[3]:
-            found.setdefault(_key("USD", _value(m[3], m[4] or m[2])), m[0])
-    for m in _PERCENT.finditer(text):
-        for n in (m[1], m[2]):
-            if n:
-                found.setdefault(_key("%", _value(n)), m[0])
-    for m in _QUANTITY.finditer(text):
-        unit, factor = _UNITS[m[3].lower()]
-        for n in (m[1], m[2]):
-            if n:
-                found.setdefault(_key(unit, _value(n) * factor), m[0])
+    for figure in read_figures(_plain(text)):
+        for key in sorted(figure.typed()):
+            found.setdefault(key, figure.text)
     return found
 
 
@@ -197,7 +161,7 @@ def tool_figures(answer: Answer) -> set[Figure]:
     allowed: set[Figure] = set()
     for cost in _recorded(answer, CostEstimate):
         for low, high in [(cost.low, cost.high), *((i.low, i.high) for i in cost.items)]:
-            allowed |= {_key("USD", low), _key("USD", high)}
+            allowed |= {("USD", round(low)), ("USD", round(high))}
         for text in [*cost.notes, *(i.basis for i in cost.items)]:
             allowed |= figures(text).keys()
     if answer.situation.quantity is not None:
@@ -296,7 +260,7 @@ def score(
     if forbidden:
         failures.append(f"contains forbidden: {', '.join(forbidden)}")
     accounted = corpus | figures(" ".join([question.question, *question.turns])).keys() | tool_figures(answer)
-    fabricated = [written for fig, written in figures(answer.answer_markdown).items() if fig not in accounted]
+    fabricated = [f.text for f in read_figures(_plain(answer.answer_markdown)) if not f.accounted_by(accounted)]
     if fabricated:
         failures.append(f"figures found nowhere in the corpus, the question or the tool results: {', '.join(fabricated)}")
     verbatim = sum(

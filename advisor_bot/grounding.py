@@ -16,66 +16,9 @@ from dataclasses import dataclass, field
 from advisor_bot.citations import Citation, verify_citation
 from advisor_bot.corpus import Document
 from advisor_bot.errors import CitationError
+from advisor_bot.figures import Figure, evidence_numbers, figures
 from advisor_bot.prompts import render
 from advisor_bot.recommendation import ModelName
-
-# -- figures -------------------------------------------------------------------
-
-_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
-_MULT = r"(?:[kK]|MM|M|bn|B|(?i:thousand|million|billion|mn))(?![A-Za-z])"
-_UNIT = (
-    r"%|(?i:percent|per cent"
-    r"|(?:calendar |business |working )?(?:days?|weeks?|months?|years?|yrs?|quarters?|hours?|hrs?)"
-    r"|milligrams?|grams?|kilograms?|kilos?|kgs?|mg|g|tons?|tonnes?|mt|t|liters?|litres?|ml|l"
-    r"|FTEs?|analog(?:ue)?s?|compounds?|molecules?|batch(?:es)?|steps?|chemists?|scientists?)"
-)
-FIGURE = re.compile(
-    rf"(?<![\w.,])(?P<cur>[$€£])?(?P<a>{_NUM})(?:\s?(?P<am>{_MULT}))?"
-    rf"(?:(?:\s*[-\u2013\u2014]\s*|\s+to\s+)(?P<cur2>[$€£])?(?P<b>{_NUM})(?:\s?(?P<bm>{_MULT}))?)?"
-    rf"(?:[\s-]?(?P<unit>{_UNIT})(?![A-Za-z]))?"
-)
-_NUMBER = re.compile(_NUM)
-_MULTIPLIERS = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mm": 1e6, "mn": 1e6, "million": 1e6, "b": 1e9, "bn": 1e9, "billion": 1e9}
-_WORD_MULTIPLIER = re.compile(r"(?i)thousand|million|billion|mn")
-
-
-def _value(number: str, mult: str | None) -> float:
-    return float(number.replace(",", "")) * (_MULTIPLIERS[mult.lower()] if mult else 1.0)
-
-
-@dataclass(frozen=True)
-class Figure:
-    """A money amount, percentage, duration or quantity; each number with the values it may mean."""
-
-    text: str
-    numbers: tuple[frozenset[float], ...]
-
-
-def figures(text: str) -> list[Figure]:
-    """Figures stated in ``text``: numbers with a currency, a unit or a multiplier word; bare numbers are not."""
-    found = []
-    for m in FIGURE.finditer(text):
-        cur, am, bm, unit = m["cur"] or m["cur2"], m["am"], m["bm"], m["unit"]
-        words = any(x and _WORD_MULTIPLIER.fullmatch(x) for x in (am, bm))
-        if not (cur or unit or words):
-            continue
-        # "$1.5-2 million": the trailing multiplier applies to both ends; either may be meant.
-        first = {_value(m["a"], am)} if am else {_value(m["a"], None), *([_value(m["a"], bm)] if bm else [])}
-        numbers = [frozenset(first)]
-        if m["b"]:
-            numbers.append(frozenset({_value(m["b"], bm)} if bm else {_value(m["b"], None), *([_value(m["b"], am)] if am else [])}))
-        found.append(Figure(text=m.group().strip(), numbers=tuple(numbers)))
-    return found
-
-
-def evidence_numbers(text: str) -> list[float]:
-    """Every number in ``text``, also scaled by a multiplier it carries ("$1.5 million" gives 1.5 and 1,500,000)."""
-    values = [_value(n, None) for n in _NUMBER.findall(text)]
-    for f in figures(text):
-        for options in f.numbers:
-            values.extend(options)
-    return values
-
 
 def _close(value: float, ordered: list[float]) -> bool:
     # Whole-currency rounding is tolerated on large amounts ($443,333 for 443,333.33).
