@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from pydantic import ValidationError
 
 from advisor_bot.config import Settings, enforce_offline
 from advisor_bot.errors import AdvisorError
@@ -69,7 +70,14 @@ def serve(
     """Serve the chat page, /embed, the JSON API (/docs) and the MCP tools on one port."""
     enforce_offline()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:  # a bad ADVISOR_* variable; its value may be a password, so it is not echoed
+        for error in exc.errors():
+            name = f"ADVISOR_{str(error['loc'][0]).upper()}" if error["loc"] else "settings"
+            message = error["msg"].removeprefix("Value error, ")
+            typer.secho(f"error: {message if name in message else f'{name}: {message}'}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from exc
     from ui.server import launch
 
     try:

@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     """Configuration, from ``ADVISOR_*`` variables or keyword arguments."""
 
     # validate_by_name: keyword arguments still work for fields read from other variable names.
-    model_config = SettingsConfigDict(env_prefix="ADVISOR_", extra="ignore", frozen=True, validate_by_name=True)
+    model_config = SettingsConfigDict(env_prefix="ADVISOR_", extra="ignore", frozen=True, hide_input_in_errors=True, validate_by_name=True)
 
     corpus_dir: Path = Field(default=PROJECT_ROOT / "corpus", description="Folder of .md/.txt corpus files.")
     data_dir: Path = Field(default=PROJECT_ROOT / ".advisor", description="Where the index lives.")

@@ -52,3 +52,41 @@ def corpus_copy(tmp_path: Path) -> Path:
     target = tmp_path / "corpus"
     shutil.copytree(CORPUS, target)
     return target
+
+
+@pytest.fixture(scope="module")
+def serve():
+    """Start ASGI apps with uvicorn on free 127.0.0.1 ports; they stop when the module's tests end."""
+    import threading
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def __init__(self, config: uvicorn.Config) -> None:
+            super().__init__(config)
+            self.ready = threading.Event()
+
+        async def startup(self, sockets=None) -> None:  # noqa: ANN001 - uvicorn's signature
+            try:
+                await super().startup(sockets)
+            finally:
+                self.ready.set()
+
+    running: list[tuple[Server, threading.Thread]] = []
+
+    def start(app) -> str:  # noqa: ANN001 - any ASGI app
+        # Browsers and Gradio clients hold event streams open; do not wait on them at teardown.
+        # log_config=None: server logs go to pytest's capture instead of uvicorn's own handlers.
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, timeout_graceful_shutdown=2)
+        server = Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        running.append((server, thread))
+        if not server.ready.wait(timeout=120) or not server.started:
+            raise RuntimeError("The test server did not start; see the log above.")
+        return f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+
+    yield start
+    for server, thread in running:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -1,34 +1,415 @@
-"""The Gradio chat page over ``Advisor.ask``."""
+"""The chat page and its compact ``/embed`` twin: Gradio Blocks over one ``Advisor``.
+
+Handlers call the Advisor and hand its ``Answer`` to ``ui.views`` for rendering;
+nothing here decides anything about outsourcing.
+"""
 
 from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
 import gradio as gr
 
 from advisor_bot.advisor import Advisor
+from advisor_bot.answer import Answer
 from advisor_bot.config import Settings
 from advisor_bot.errors import AdvisorError
+from advisor_bot.feedback import Feedback, FeedbackStore
+from advisor_bot.situation import Situation
+from ui import panel, views
+
+logger = logging.getLogger(__name__)
+
+TITLE = "advisor-bot"
+EXAMPLES = [
+    "Should we use a CRO or a CDMO for IND-enabling studies? We need 2 kg of cGMP material.",
+    "We are in lead optimization with limited in-house chemistry. Which model fits?",
+    "What would two CRO chemists cost for nine months?",
+    "How long does technology transfer take and what does it cost?",
+]
+GENERIC_FAILURE = "Something went wrong on our side; the error has been logged. Please try again."
+
+Turns = list[dict[str, str]]
+Update = dict[gr.components.Component, object]
+Control = gr.Dropdown | gr.Number | gr.Radio
 
 
-def build(advisor: Advisor) -> gr.Blocks:
-    def respond(message: str, history: list[dict[str, object]]) -> str:
+def failure_message(exc: Exception) -> str:
+    """What a user is told: an AdvisorError's own message, otherwise a generic one (and a log entry)."""
+    if isinstance(exc, AdvisorError):
+        return str(exc)
+    logger.exception("Unexpected error while answering", exc_info=exc)
+    return GENERIC_FAILURE
+
+
+_HOST = re.compile(r"[A-Za-z0-9.:\[\]-]+")
+
+
+def _base_url(request: gr.Request | None) -> str:
+    """This server's address as the browser reached it; "" (relative links) if the Host header is odd."""
+    host = request.headers.get("host", "") if request is not None else ""
+    if not _HOST.fullmatch(host):
+        return ""
+    scheme = urlsplit(str(request.url)).scheme if request is not None else ""
+    return f"{scheme if scheme in ('http', 'https') else 'http'}://{host}"
+
+
+@dataclass
+class Shell:
+    """What every handler needs: the one Advisor and the stores around it."""
+
+    advisor: Advisor
+    settings: Settings
+    feedback: FeedbackStore
+    # Memos are written here for Gradio to copy into its cache; removed when the process ends.
+    memos: tempfile.TemporaryDirectory[str]
+
+
+def rendered(value: str = "", *, elem_id: str | None = None) -> gr.Markdown:
+    """A panel for HTML made by ``ui.views``.
+
+    gr.Markdown rather than gr.HTML: Gradio 6's HTML component evaluates its
+    template with ``new Function``, which the page's CSP (no 'unsafe-eval') forbids.
+    The HTML is escaped already and Gradio's sanitizer runs on it too.
+    """
+    return gr.Markdown(value, elem_id=elem_id, latex_delimiters=[], sanitize_html=True)
+
+
+class ChatView:
+    """The components of one page and their events; ``compact`` drops the side panels."""
+
+    def __init__(self, shell: Shell, *, compact: bool) -> None:
+        self.shell = shell
+        self.compact = compact
+        self.turns = gr.State([])
+        self.answers = gr.State([])
+        self.pinned = gr.State(Situation())
+        self.badge = rendered(views.engine_badge(None), elem_id="engine-badge")
+        self.chat = gr.Chatbot(
+            elem_id="chat",
+            show_label=False,
+            height=340 if compact else 520,
+            latex_delimiters=[],  # answers are full of dollar amounts, never LaTeX
+            sanitize_html=True,
+            allow_tags=False,
+            buttons=["copy"],
+            feedback_options=None,
+            group_consecutive_messages=False,
+            placeholder="Ask about outsourcing chemical development: CRO, CDMO, hybrid or integrated partner.",
+        )
+        with gr.Row(equal_height=True):
+            self.question = gr.Textbox(
+                elem_id="question",
+                show_label=False,
+                placeholder="Your question",
+                max_length=shell.settings.max_question_chars,
+                scale=5,
+                autofocus=not compact,
+            )
+            self.ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1, min_width=80)
+        gr.Examples(EXAMPLES[:2] if compact else EXAMPLES, inputs=[self.question], label="Examples")
+        self.notices = rendered(elem_id="notices")
+        if compact:
+            with gr.Accordion("Recommendation", open=False, elem_id="recommendation-panel"):
+                self.card = rendered(views.recommendation_card(None), elem_id="recommendation")
+            with gr.Accordion("Sources", open=False, elem_id="sources-panel"):
+                self.sources = rendered(views.sources_panel(None, {}), elem_id="sources")
+            self.full_link = rendered(elem_id="full-link")
+            self.controls: dict[str, Control] = {}
+            return
+        with gr.Row(equal_height=True, elem_id="feedback"):
+            self.up = gr.Button("Helpful", size="sm", elem_id="thumbs-up", interactive=False, min_width=100)
+            self.down = gr.Button("Not helpful", size="sm", elem_id="thumbs-down", interactive=False, min_width=120)
+            self.wrong = gr.Checkbox(label="Wrong evidence", elem_id="wrong-evidence", min_width=150, container=False)
+            self.memo = gr.DownloadButton("Decision memo (.md)", interactive=False, elem_id="memo", size="sm", min_width=160)
+        self.comment = gr.Textbox(
+            show_label=False, placeholder="Comment on this answer (optional), then rate it", max_length=2000, elem_id="feedback-comment"
+        )
+        self.feedback_status = gr.Markdown(elem_id="feedback-status")
+        with gr.Accordion("Sources", open=True, elem_id="sources-panel"):
+            self.sources = rendered(views.sources_panel(None, {}), elem_id="sources")
+
+    def side_panels(self) -> None:
+        """The page's second column: the recommendation card above the situation form."""
+        framework = self.shell.advisor.context.toolbox.framework
+        with gr.Accordion("Recommendation", open=True, elem_id="recommendation-panel"):
+            self.card = rendered(views.recommendation_card(None), elem_id="recommendation")
+        with gr.Accordion("Your situation", open=True, elem_id="situation-panel"):
+            gr.Markdown("Filled in from the chat. Change a field to re-run the last question with it.", elem_classes="hint")
+            with gr.Row():
+                stage = gr.Dropdown(panel.stage_choices(framework), value=panel.NOT_SAID, label="Development stage", elem_id="sit-stage")
+                gmp = gr.Radio(panel.GMP_CHOICES, value=panel.NOT_SAID, label="cGMP material needed?", elem_id="sit-gmp")
+            with gr.Row():
+                quantity = gr.Number(label="Quantity", minimum=0, elem_id="sit-quantity")
+                unit = gr.Dropdown(list(panel.UNITS), value="kg", label="Unit", elem_id="sit-unit")
+            columns = {
+                field: gr.Dropdown(panel.column_choices(framework, field), value=panel.NOT_SAID, label=label, elem_id=f"sit-{field}")
+                for field, label in (
+                    ("timeline", "Timeline pressure"),
+                    ("budget", "Budget structure"),
+                    ("in_house", "In-house chemistry"),
+                    ("ip_sensitivity", "IP sensitivity"),
+                )
+            }
+            self.controls = {"stage": stage, "quantity_value": quantity, "quantity_unit": unit, "gmp": gmp, **columns}
+            with gr.Row(equal_height=True):
+                self.pinned_note = gr.Markdown(elem_id="pinned-note")
+                self.follow_chat = gr.Button("Use only what the chat says", size="sm", elem_id="follow-chat", min_width=120)
+
+    # ---- rendering -------------------------------------------------------------------
+
+    def _outputs(self) -> list[gr.components.Component]:
+        base: list[gr.components.Component] = [
+            self.chat, self.question, self.turns, self.answers, self.pinned, self.badge, self.card, self.sources, self.notices
+        ]
+        if not self.compact:
+            base += [self.memo, self.up, self.down, self.feedback_status, self.pinned_note, *self.controls.values()]
+        return base
+
+    def links(self, request: gr.Request | None) -> str:
+        """Where framework links point: relative on the page; absolute in /embed, which a
+        ``<gradio-app>`` web component renders inside another site's page."""
+        return _base_url(request) if self.compact else ""
+
+    def full_link_html(self, request: gr.Request) -> str:
+        return f'<a class="full-link" href="{_base_url(request)}/" target="_blank" rel="noopener">Open the full advisor ↗</a>'
+
+    def _render(self, answers: list[Answer], pinned: Situation, request: gr.Request | None) -> Update:
+        """Every panel for the latest answer."""
+        answer = answers[-1]
+        base = self.links(request)
+        out: Update = {
+            self.badge: views.engine_badge(answer),
+            self.card: views.recommendation_card(answer, base_url=base),
+            self.sources: views.sources_panel(answer, self.shell.advisor.context.documents, base_url=base),
+            self.notices: views.notices(answer),
+        }
+        if self.compact:
+            return out
+        values = panel.to_panel(answer.situation)
+        out.update({self.controls[name]: getattr(values, name) for name in panel.FIELDS})
+        out[self.memo] = gr.DownloadButton(value=self._memo(answers, request), interactive=True)
+        out[self.up] = out[self.down] = gr.Button(interactive=True)
+        out[self.feedback_status] = ""
+        out[self.pinned_note] = self._pins(pinned)
+        return out
+
+    @staticmethod
+    def _pins(pinned: Situation) -> str:
+        pins = ", ".join(views.field_label(k) for k in pinned.known())
+        return f"Set by you, overriding the chat: **{pins}**" if pins else ""
+
+    def _memo(self, answers: list[Answer], request: gr.Request | None) -> str:
+        folder = Path(self.shell.memos.name) / ((request.session_hash if request else None) or "anonymous")
+        folder.mkdir(parents=True, exist_ok=True)
+        today = date.today()
+        path = folder / f"decision-memo-{today.isoformat()}.md"
+        path.write_text(views.memo_markdown(answers, today=today, base_url=_base_url(request)), encoding="utf-8")
+        return str(path)
+
+    # ---- events ----------------------------------------------------------------------
+
+    def respond(
+        self,
+        message: str,
+        chat: list[dict[str, object]],
+        turns: Turns,
+        answers: list[Answer],
+        pinned: Situation,
+        request: gr.Request,
+    ) -> Iterator[Update]:
+        """Stream the answer into the chat, then render every panel from the final Answer."""
         try:
-            return advisor.ask(message, history=history).answer_markdown
-        except AdvisorError as exc:
-            return f"⚠️ {exc}"
+            stream = self.shell.advisor.stream(message, history=turns, situation=pinned if pinned.known() else None)
+        except Exception as exc:  # noqa: BLE001 - shown to the user, logged unless actionable
+            gr.Warning(failure_message(exc))
+            return
+        base = self.links(request)
+        chat = [*chat, {"role": "user", "content": views.inert(message)}, {"role": "assistant", "content": ""}]
+        yield {self.chat: chat, self.question: ""}
+        text = ""
+        answer: Answer | None = None
+        try:
+            for item in stream:
+                if isinstance(item, Answer):
+                    answer = item
+                else:
+                    text += item
+                    chat[-1] = {"role": "assistant", "content": views.chat_markdown(text, base_url=base)}
+                    yield {self.chat: chat}
+        except Exception as exc:  # noqa: BLE001 - same as above
+            chat[-1] = {"role": "assistant", "content": "⚠️ " + views.inert(failure_message(exc))}
+            yield {self.chat: chat}
+            return
+        if answer is None:
+            return
+        chat[-1] = {"role": "assistant", "content": views.chat_markdown(answer.answer_markdown, base_url=base)}
+        turns = [*turns, {"role": "user", "content": answer.question}, {"role": "assistant", "content": answer.answer_markdown}]
+        answers = [*answers, answer]
+        yield {self.chat: chat, self.turns: turns, self.answers: answers, **self._render(answers, pinned, request)}
 
-    return gr.ChatInterface(
-        respond,
-        title="advisor-bot",
-        description="CRO, CDMO, hybrid or integrated partner? Answers quote the framework verbatim.",
-        examples=[
-            "Should we use a CRO or a CDMO for IND-enabling studies?",
-            "What does a PhD-level CRO chemist cost per year?",
-            "How long does technology transfer take and what does it cost?",
-        ],
+    def reset(self) -> Update:
+        """Everything back to a fresh conversation (the chat's clear button)."""
+        out: Update = {
+            self.turns: [],
+            self.answers: [],
+            self.pinned: Situation(),
+            self.badge: views.engine_badge(None),
+            self.card: views.recommendation_card(None),
+            self.sources: views.sources_panel(None, {}),
+            self.notices: "",
+        }
+        if not self.compact:
+            blank = panel.PanelValues()
+            out.update({self.controls[name]: getattr(blank, name) for name in panel.FIELDS})
+            out.update({self.memo: gr.DownloadButton(value=None, interactive=False), self.feedback_status: "", self.pinned_note: ""})
+            out[self.up] = out[self.down] = gr.Button(interactive=False)
+        return out
+
+    def _reanswer(
+        self, chat: list[dict[str, object]], turns: Turns, answers: list[Answer], pinned: Situation, request: gr.Request
+    ) -> Update:
+        """Ask the last question again with the pinned situation; replace the last answer."""
+        if not answers:
+            note = self._pins(pinned)
+            return {self.pinned: pinned, self.pinned_note: f"{note} (used for your next question)" if note else ""}
+        try:
+            answer = self.shell.advisor.ask(
+                answers[-1].question, history=turns[:-2], situation=pinned if pinned.known() else None
+            )
+        except Exception as exc:  # noqa: BLE001 - shown to the user, logged unless actionable
+            gr.Warning(failure_message(exc))
+            return {self.pinned: pinned}
+        chat = [*chat[:-1], {"role": "assistant", "content": views.chat_markdown(answer.answer_markdown)}]
+        turns = [*turns[:-1], {"role": "assistant", "content": answer.answer_markdown}]
+        answers = [*answers[:-1], answer]
+        return {self.chat: chat, self.turns: turns, self.answers: answers, self.pinned: pinned, **self._render(answers, pinned, request)}
+
+    def edit_handler(self, name: str) -> Callable[..., Update]:
+        """A handler for one form control: pin its field, then re-answer."""
+        field = panel.panel_field(name)
+
+        def on_edit(
+            chat: list[dict[str, object]],
+            turns: Turns,
+            answers: list[Answer],
+            pinned: Situation,
+            stage: str,
+            quantity_value: float | None,
+            quantity_unit: str,
+            gmp: str,
+            timeline: str,
+            budget: str,
+            in_house: str,
+            ip_sensitivity: str,
+            request: gr.Request,
+        ) -> Update:
+            stated = panel.from_panel(
+                panel.PanelValues(
+                    stage=stage or panel.NOT_SAID,
+                    quantity_value=quantity_value,
+                    quantity_unit=quantity_unit or "kg",
+                    gmp=gmp or panel.NOT_SAID,
+                    timeline=timeline or panel.NOT_SAID,
+                    budget=budget or panel.NOT_SAID,
+                    in_house=in_house or panel.NOT_SAID,
+                    ip_sensitivity=ip_sensitivity or panel.NOT_SAID,
+                )
+            )
+            pinned = Situation.model_validate({**pinned.model_dump(), field: getattr(stated, field)})
+            return self._reanswer(chat, turns, answers, pinned, request)
+
+        return on_edit
+
+    def unpin(
+        self, chat: list[dict[str, object]], turns: Turns, answers: list[Answer], request: gr.Request
+    ) -> Update:
+        return self._reanswer(chat, turns, answers, Situation(), request)
+
+    def record_feedback(self, rating: Literal["up", "down"]) -> Callable[..., Update]:
+        def on_click(wrong: bool, comment: str, answers: list[Answer]) -> Update:
+            if not answers:
+                return {self.feedback_status: "Ask a question first."}
+            last = answers[-1]
+            try:
+                entry = self.shell.feedback.record(
+                    Feedback(
+                        rating=rating,
+                        wrong_evidence=wrong,
+                        comment=comment,
+                        question=last.question,
+                        answer_markdown=last.answer_markdown,
+                        citations=last.citations,
+                        engine=last.engine,
+                        corpus_version=last.corpus_version,
+                    )
+                )
+            except Exception as exc:  # noqa: BLE001 - shown to the user, logged unless actionable
+                return {self.feedback_status: views.inert(failure_message(exc))}
+            return {
+                self.feedback_status: f"Thank you: feedback #{entry} saved.",
+                self.wrong: False,
+                self.comment: "",
+            }
+
+        return on_click
+
+    def wire(self) -> None:
+        outputs = self._outputs()
+        chat_inputs = [self.question, self.chat, self.turns, self.answers, self.pinned]
+        for trigger in (self.question.submit, self.ask.click):
+            trigger(self.respond, chat_inputs, outputs, api_visibility="private", show_progress="minimal")
+        self.chat.clear(self.reset, None, outputs, api_visibility="private")
+        if self.compact:
+            return
+        state = [self.chat, self.turns, self.answers, self.pinned]
+        for name, control in self.controls.items():
+            control.input(
+                self.edit_handler(name), [*state, *(self.controls[f] for f in panel.FIELDS)], outputs, api_visibility="private", show_progress="minimal"
+            )
+        self.follow_chat.click(self.unpin, state[:3], outputs, api_visibility="private")
+        feedback_outputs = [self.feedback_status, self.wrong, self.comment]
+        self.up.click(self.record_feedback("up"), [self.wrong, self.comment, self.answers], feedback_outputs, api_visibility="private")
+        self.down.click(self.record_feedback("down"), [self.wrong, self.comment, self.answers], feedback_outputs, api_visibility="private")
+
+
+def build_page(shell: Shell, *, register_tools: Callable[[], None]) -> gr.Blocks:
+    with gr.Blocks(title=TITLE, delete_cache=(3600, 3600), fill_width=True) as page:
+        rendered(
+            f"<header class='page-head'><h1>{TITLE}</h1><p>CRO, CDMO, hybrid or integrated partner? "
+            "Every answer quotes the framework verbatim; <a href='/framework' target='_blank' rel='noopener'>read the framework</a> · "
+            "<a href='/docs' target='_blank' rel='noopener'>JSON API</a></p></header>"
+        )
+        with gr.Row():
+            with gr.Column(scale=3, min_width=360):
+                view = ChatView(shell, compact=False)
+            with gr.Column(scale=2, min_width=320):
+                view.side_panels()
+        view.wire()
+        register_tools()
+    return page
+
+
+def build_embed(shell: Shell) -> gr.Blocks:
+    with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as embed:
+        view = ChatView(shell, compact=True)
+        view.wire()
+        embed.load(view.full_link_html, None, [view.full_link], api_visibility="private", queue=False)
+    return embed
+
+
+def make_shell(advisor: Advisor, settings: Settings) -> Shell:
+    return Shell(
+        advisor=advisor,
+        settings=settings,
+        feedback=FeedbackStore(settings.data_dir / "feedback.sqlite3"),
+        memos=tempfile.TemporaryDirectory(prefix="advisor-bot-memos-"),
     )
-
-
-def launch(*, advisor: Advisor, settings: Settings) -> None:
-    demo = build(advisor)
-    demo.queue(default_concurrency_limit=2, api_open=False)
-    demo.launch(server_name=settings.host, server_port=settings.port, share=False, enable_monitoring=False)

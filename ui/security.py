@@ -1,4 +1,4 @@
-"""HTTP hardening for the whole app: optional basic auth, size limit, security headers.
+"""HTTP hardening for the whole app: optional basic auth, no uploads, size limit, security headers.
 
 A plain ASGI middleware rather than Starlette's ``BaseHTTPMiddleware``, so the
 page's server-sent events and the MCP stream pass through unbuffered.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import secrets
 
 from pydantic import SecretStr
@@ -17,6 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Largest request body accepted: a full history of maximal questions fits many times over.
 MAX_BODY_BYTES = 1 << 20
+# The app has no upload component; closing Gradio's upload route means no one can make
+# this origin serve a file of their choosing.
+_UPLOAD = re.compile(r"/gradio_api/upload(_progress)?/?$")
 
 
 def content_security_policy(frame_ancestors: str) -> str:
@@ -67,30 +71,36 @@ class SecurityMiddleware:
             return False
         return secrets.compare_digest(given, self.credentials)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
+    def _refusal(self, scope: Scope) -> JSONResponse | None:
+        """The response that stops this request here, if any."""
         headers = Headers(scope=scope)
         if not self._authorized(headers):
-            if scope["type"] == "websocket":
-                await send({"type": "websocket.close", "code": 1008})
-                return
-            response = JSONResponse(
+            return JSONResponse(
                 {"detail": "Sign in: this server requires a user name and password."},
                 status_code=401,
                 headers={"WWW-Authenticate": 'Basic realm="advisor-bot", charset="UTF-8"', **self.headers},
             )
-            await response(scope, receive, send)
-            return
+        if _UPLOAD.search(scope["path"]):
+            return JSONResponse({"detail": "Uploads are not accepted."}, status_code=404, headers=self.headers)
         length = headers.get("content-length", "")
-        if scope["type"] == "http" and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            response = JSONResponse(
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return JSONResponse(
                 {"detail": f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB; send less history."},
                 status_code=413,
                 headers=self.headers,
             )
-            await response(scope, receive, send)
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        refusal = self._refusal(scope)
+        if refusal is not None:
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            else:
+                await refusal(scope, receive, send)
             return
 
         async def send_with_headers(message: Message) -> None:

@@ -8,6 +8,7 @@ markup typed by a user or written in a document is shown as text.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 from datetime import date
 
@@ -29,7 +30,12 @@ _FIELD_LABELS = {
     "ip_sensitivity": "IP sensitivity favours",
     "multiple_stages": "Several compounds at different stages",
     "single_partner": "Wants a single partner",
+    "transitioning": "Moving from research-grade to GMP material",
 }
+
+
+def field_label(name: str) -> str:
+    return _FIELD_LABELS.get(name, name)
 
 
 def inert(markdown: str) -> str:
@@ -41,21 +47,31 @@ def inert(markdown: str) -> str:
     return markdown.replace("&", "&amp;").replace("<", "&lt;")
 
 
+def linked(markdown: str, *, base_url: str) -> str:
+    """Answer Markdown with its framework links pointing at ``base_url`` ("" keeps them relative)."""
+    return markdown.replace("](/framework#", f"]({base_url}/framework#")
+
+
+def chat_markdown(markdown: str, *, base_url: str = "") -> str:
+    return linked(inert(markdown), base_url=base_url)
+
+
 def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    # Line breaks become <br>: a blank line would end the HTML block in the Markdown panel.
+    return html.escape(str(value), quote=True).replace("\n", "<br>")
 
 
-def framework_link(c: Citation, text: str | None = None) -> str:
-    label = _e(text if text is not None else c.section.split(" > ")[-1])
+def framework_link(c: Citation, *, base_url: str) -> str:
+    label = _e(c.section.split(" > ")[-1])
     promo = f' <span class="promo-tag">{_e(PROMO_LABEL)}</span>' if c.promotional else ""
-    return f'<a href="/framework#{_e(c.anchor)}" target="_blank" rel="noopener">{label}</a>{promo}'
+    return f'<a href="{_e(base_url)}/framework#{_e(c.anchor)}" target="_blank" rel="noopener">{label}</a>{promo}'
 
 
 def engine_badge(answer: Answer | None) -> str:
     if answer is None:
         return '<div class="engine-badge idle">No answer yet</div>'
     return (
-        f'<div class="engine-badge" data-engine="{_e(answer.engine)}">Answered by the '
+        '<div class="engine-badge">Answered by the '
         f"<strong>{_e(answer.engine)}</strong> engine · corpus {_e(answer.corpus_version[:12])}</div>"
     )
 
@@ -65,19 +81,16 @@ def _list(items: Iterable[str], *, ordered: bool = False) -> str:
     return f"<{tag}>" + "".join(f"<li>{i}</li>" for i in items) + f"</{tag}>"
 
 
-def recommendation_card(answer: Answer | None) -> str:
+def recommendation_card(answer: Answer | None, *, base_url: str = "") -> str:
     """The recommendation as a card, or a hint saying how to get one."""
     rec = answer.recommendation if answer else None
     if rec is None:
-        hint = (
-            "Ask which model fits your program, e.g. <em>Should we use a CRO or a CDMO for IND-enabling studies?</em>, "
-            "or set your development stage under <em>Your situation</em>."
-        )
-        return f'<div class="rec-card empty" data-model="">{hint}</div>'
-    return f'<div class="rec-card" data-model="{_e(rec.model)}">{_recommendation_body(rec)}</div>'
+        hint = "Ask which model fits your program, e.g. <em>Should we use a CRO or a CDMO for IND-enabling studies?</em>"
+        return f'<div class="rec-card empty">{hint}</div>'
+    return f'<div class="rec-card">{_recommendation_body(rec, base_url)}</div>'
 
 
-def _recommendation_body(rec: Recommendation) -> str:
+def _recommendation_body(rec: Recommendation, base_url: str) -> str:
     parts = [
         '<div class="rec-head"><span class="rec-kicker">Recommended model</span>'
         f'<span class="rec-model">{_e(rec.model)}</span>'
@@ -94,7 +107,7 @@ def _recommendation_body(rec: Recommendation) -> str:
     if rec.factors:
         rows = "".join(
             f"<tr><td>{_e(f.factor)}</td><td>{_e(f.value)}</td><td class='favours'>{_e(f.favours)}</td>"
-            f"<td>{_e(f.reason)} ({framework_link(f.citation)})</td></tr>"
+            f"<td>{_e(f.reason)} ({framework_link(f.citation, base_url=base_url)})</td></tr>"
             for f in rec.factors
         )
         parts.append(
@@ -105,7 +118,7 @@ def _recommendation_body(rec: Recommendation) -> str:
     if cost and cost.items:
         rows = "".join(
             f"<tr><td>{_e(i.label)}</td><td class='num'>{_e(money(i.low))}</td><td class='num'>{_e(money(i.high))}</td>"
-            f"<td>{_e(i.basis)} ({framework_link(i.citation)})</td></tr>"
+            f"<td>{_e(i.basis)} ({framework_link(i.citation, base_url=base_url)})</td></tr>"
             for i in cost.items
         )
         total = f"<tr class='total'><td>Total</td><td class='num'>{_e(money(cost.low))}</td><td class='num'>{_e(money(cost.high))}</td><td></td></tr>"
@@ -116,7 +129,7 @@ def _recommendation_body(rec: Recommendation) -> str:
         if cost.notes:
             parts.append(_list(_e(n) for n in cost.notes))
     if rec.risks:
-        parts.append("<h4>Risks</h4>" + _list(_e(r.text) + (f" ({framework_link(r.citation)})" if r.citation else "") for r in rec.risks))
+        parts.append("<h4>Risks</h4>" + _list(_e(r.text) + (f" ({framework_link(r.citation, base_url=base_url)})" if r.citation else "") for r in rec.risks))
     if rec.next_steps:
         parts.append("<h4>Next steps</h4>" + _list((_e(s) for s in rec.next_steps), ordered=True))
     if rec.missing_information:
@@ -125,6 +138,28 @@ def _recommendation_body(rec: Recommendation) -> str:
     if caveats:
         parts.append("<h4>Caveats</h4>" + _list(_e(c) for c in caveats))
     return "".join(parts)
+
+
+_SEPARATOR = re.compile(r"\|?[\s:|-]*-[\s:|-]*")
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def _quoted_table(doc: Document | None, c: Citation) -> str | None:
+    """Quoted table rows as a small table under their header, the quoted rows marked."""
+    if doc is None or not c.quote.startswith("|"):
+        return None
+    rows = [line for line in c.quote.split("\n") if line.strip() and not _SEPARATOR.fullmatch(line.strip())]
+    table_start = doc.text.rfind("\n\n", 0, c.start) + 2
+    header_end = doc.text.find("\n", table_start)
+    header = doc.text[table_start:header_end] if table_start >= 2 and header_end > 0 else ""
+    if c.start <= table_start or not header.startswith("|"):
+        header, rows = (rows[0], rows[1:]) if rows else ("", rows)
+    head = "".join(f"<th>{_e(h)}</th>" for h in _cells(header))
+    body = "".join("<tr>" + "".join(f"<td><mark>{_e(v)}</mark></td>" for v in _cells(r)) + "</tr>" for r in rows)
+    return f'<table class="quoted-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _context(doc: Document | None, c: Citation) -> tuple[str, str]:
@@ -139,14 +174,17 @@ def _context(doc: Document | None, c: Citation) -> tuple[str, str]:
     return before, after
 
 
-def sources_panel(answer: Answer | None, documents: dict[str, Document]) -> str:
+def sources_panel(answer: Answer | None, documents: dict[str, Document], *, base_url: str = "") -> str:
     """Each cited passage: its section path, a deep link, and the quote highlighted in its context."""
     if answer is None or not answer.citations:
         note = "Cited passages appear here." if answer is None else "This answer cites no passage."
         return f'<div class="sources empty">{note}</div>'
     items = []
     for n, c in enumerate(answer.citations, 1):
-        before, after = _context(documents.get(c.document), c)
+        doc = documents.get(c.document)
+        before, after = _context(doc, c)
+        table = _quoted_table(doc, c)
+        text = table or f'{"…" if before else ""}{_e(before)}<mark>{_e(c.quote)}</mark>{_e(after)}{"…" if after else ""}'
         promo = (
             f'<span class="promo-label">{_e(PROMO_LABEL.capitalize())}: the publisher describing its own services</span>'
             if c.promotional
@@ -155,9 +193,9 @@ def sources_panel(answer: Answer | None, documents: dict[str, Document]) -> str:
         items.append(
             f'<li class="source{" promotional" if c.promotional else ""}" data-anchor="{_e(c.anchor)}">'
             f'<div class="source-head"><span class="source-n">[{n}]</span> '
-            f'<a class="section-path" href="/framework#{_e(c.anchor)}" target="_blank" rel="noopener">{_e(c.section)}</a>'
+            f'<a class="section-path" href="{_e(base_url)}/framework#{_e(c.anchor)}" target="_blank" rel="noopener">{_e(c.section)}</a>'
             f"{promo}</div>"
-            f'<div class="source-text">{"…" if before else ""}{_e(before)}<mark>{_e(c.quote)}</mark>{_e(after)}{"…" if after else ""}</div>'
+            f'<div class="source-text">{text}</div>'
             "</li>"
         )
     return f'<ol class="sources">{"".join(items)}</ol>'
@@ -181,10 +219,10 @@ def memo_markdown(answers: Sequence[Answer], *, today: date, base_url: str) -> s
     ]
     if decided:
         rec, situation = decided[-1]
-        out += ["## Recommendation", recommendation_markdown(rec)]
+        out.append(recommendation_markdown(rec))  # opens with its own "## Recommendation" heading
         known = situation.known()
         if known:
-            out += ["## Situation as understood", "\n".join(f"- {_FIELD_LABELS.get(k, k)}: {v}" for k, v in known.items())]
+            out += ["## Situation as understood", "\n".join(f"- {field_label(k)}: {v}" for k, v in known.items())]
     else:
         out += ["## Recommendation", "No recommendation was made in this conversation."]
     out.append("## Conversation")
@@ -198,4 +236,4 @@ def memo_markdown(answers: Sequence[Answer], *, today: date, base_url: str) -> s
             quote = "\n".join(f"> {line}" for line in c.quote.split("\n"))
             out += [f"{n}. **{c.section}**{promo}, {c.document} characters {c.start}-{c.end}: {base_url}/framework#{c.anchor}", quote]
     # The memo leaves the app, so its links must name the server.
-    return "\n\n".join(out).replace("](/framework#", f"]({base_url}/framework#") + "\n"
+    return linked("\n\n".join(out), base_url=base_url) + "\n"

@@ -69,7 +69,12 @@ def render_quote(c: Citation, context: EngineContext) -> str:
         header = text[table_start : text.index("\n", table_start)]
         body = f"{header}\n|{'---|' * header.count('|', 1)}\n{c.quote}"
     else:
-        body = "\n".join(f"> {line}" if line else ">" for line in c.quote.split("\n"))
+        # Tables stay tables (a '>' before each row would break them); prose is blockquoted.
+        blocks = c.quote.split("\n\n")
+        body = "\n\n".join(
+            b if b.lstrip().startswith("|") else "\n".join(f"> {line}" if line else ">" for line in b.split("\n"))
+            for b in blocks
+        )
     return f"**{c.section}**{label} ([open](/framework#{c.anchor}))\n\n{body}"
 
 

@@ -1,0 +1,183 @@
+"""One process, one Advisor: the JSON API, the framework page and both Gradio apps.
+
+Routes: ``POST /api/ask``, ``GET /api/health``, OpenAPI at ``/docs``,
+``/framework``, ``/gradio.js`` (the web component's loader), the compact
+chat at ``/embed`` and the page (with its MCP server) at ``/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import gradio as gr
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel, ConfigDict, Field
+
+from advisor_bot.advisor import Advisor
+from advisor_bot.answer import Answer, Turn
+from advisor_bot.config import Settings
+from advisor_bot.errors import AdvisorError, InvalidQuestionError
+from advisor_bot.situation import Situation
+from ui.app import EXAMPLES, build_embed, build_page, make_shell
+from ui.framework_page import framework_html
+from ui.mcp_tools import register_tools
+from ui.security import SecurityMiddleware
+
+logger = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+# Gradio's web-component loader; it imports the bundle from the /assets route Gradio serves.
+GRADIO_JS = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"
+
+
+class EngineUnavailableError(AdvisorError):
+    """The request named an engine this server does not run."""
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"question": EXAMPLES[0]}]})
+
+    question: str = Field(description="The question, in the user's words.")
+    history: list[Turn] | None = Field(default=None, description="Earlier messages, oldest first.")
+    situation: Situation | None = Field(default=None, description="Facts that override what is read from the conversation.")
+    engine: str | None = Field(default=None, description="Engine to answer with; GET /api/health names the one this server runs.")
+
+
+class Health(BaseModel):
+    status: str
+    engine: str
+    corpus_version: str | None = None
+    detail: str | None = None
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+def _status(exc: AdvisorError) -> int:
+    """Bad input is the caller's to fix (400); anything else is the server's state (409)."""
+    return 400 if isinstance(exc, InvalidQuestionError | EngineUnavailableError) else 409
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+        problems.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "Invalid request. " + "; ".join(problems) + ". See /docs for the request schema."
+
+
+def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
+    """The whole server as an ASGI app; ``advisor`` answers every route."""
+    shell = make_shell(advisor, settings)
+    # Bounds concurrent answers through the API and MCP, as the Gradio queue does for the page.
+    gate = threading.BoundedSemaphore(settings.concurrency)
+    app = FastAPIOffline(
+        title="advisor-bot API",
+        version="1",
+        description="Cited advice on outsourcing chemical development. `POST /api/ask` returns the Answer schema.",
+        redoc_url=None,
+    )
+
+    @app.exception_handler(AdvisorError)
+    async def advisor_error(_: Request, exc: AdvisorError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=_status(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        logger.exception("Unexpected error in the API", exc_info=exc)
+        return JSONResponse({"detail": "Internal error; it has been logged."}, status_code=500)
+
+    @app.post(
+        "/api/ask",
+        response_model=Answer,
+        responses={400: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}},
+        summary="Answer a question with verbatim citations",
+    )
+    def ask(body: AskRequest) -> Answer:
+        if body.engine is not None and body.engine != advisor.engine.name:
+            raise EngineUnavailableError(
+                f"This server answers with the {advisor.engine.name!r} engine, not {body.engine!r}; omit 'engine' or use that one."
+            )
+        with gate:
+            return advisor.ask(body.question, history=body.history, situation=body.situation)
+
+    @app.get(
+        "/api/health",
+        response_model=Health,
+        response_model_exclude_none=True,
+        responses={503: {"model": Health}},
+        summary="Is the index loaded?",
+    )
+    def health() -> Health | JSONResponse:
+        try:
+            version = advisor.context.corpus_version
+        except AdvisorError as exc:
+            body = Health(status="unavailable", engine=advisor.engine.name, detail=str(exc))
+            return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
+        return Health(status="ok", engine=advisor.engine.name, corpus_version=version)
+
+    @app.get("/framework", response_class=HTMLResponse, include_in_schema=False)
+    def framework() -> HTMLResponse:
+        return HTMLResponse(framework_html(advisor.context.documents))
+
+    @app.get("/gradio.js", include_in_schema=False)
+    def web_component() -> FileResponse:
+        return FileResponse(GRADIO_JS, media_type="text/javascript")
+
+    common = {
+        "ssr_mode": False,
+        "show_error": False,
+        "enable_monitoring": False,
+        "run_history": False,
+        "max_file_size": "1mb",
+        "pwa": False,
+    }
+    # Mount order matters: "/" would otherwise swallow "/embed".
+    gr.mount_gradio_app(
+        app,
+        _queued(build_embed(shell), settings),
+        path="/embed",
+        footer_links=[],
+        mcp_server=False,
+        css_paths=[STATIC / "app.css", STATIC / "embed.css"],
+        **common,
+    )
+    page = build_page(shell, register_tools=lambda: register_tools(advisor, gate=gate))
+    gr.mount_gradio_app(
+        app, _queued(page, settings), path="/", footer_links=["api"], mcp_server=True, css_paths=[STATIC / "app.css"], **common
+    )
+
+    app.add_middleware(SecurityMiddleware, auth=settings.auth, frame_ancestors=settings.frame_ancestors)
+    # Added last, so outermost: preflight requests carry no credentials. Gradio reflects
+    # any Origin with credentials unless the parent app configures CORS, so it is always here.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type", "X-Gradio-User"],
+        allow_credentials=True,
+    )
+    return app
+
+
+def _queued(blocks: gr.Blocks, settings: Settings) -> gr.Blocks:
+    return blocks.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size, api_open=False)
+
+
+def launch(*, advisor: Advisor, settings: Settings) -> None:
+    """Serve until interrupted; binds ``settings.host`` (127.0.0.1 unless configured)."""
+    app = create_app(advisor, settings)
+    print(f"advisor-bot on http://{settings.host}:{settings.port}  (API docs: /docs, MCP: /gradio_api/mcp/)")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
