@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from advisor_bot.citations import Citation
+from advisor_bot.extract import NUMBER_WORDS, WORD_VALUES
 from advisor_bot.recommendation import CostEstimate, ModelName, Point, Recommendation
 from advisor_bot.situation import Situation
 from advisor_bot.tools import CostScenario, ProfileResult, Provision, Toolbox
@@ -154,12 +155,11 @@ def recommend(situation: Situation, *, toolbox: Toolbox, cost: CostEstimate | No
     )
 
 
-_NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "couple of": 2, "a couple of": 2, "half a": 0.5}
-_NUM = r"(\d+(?:\.\d+)?|a couple of|couple of|half a|an?|one|two|three|four|five|six|seven|eight|nine|ten|twelve)"
+_NUM = rf"(\d+(?:\.\d+)?|{NUMBER_WORDS})"
 
 
 def _num(text: str) -> float:
-    return float(text) if text[0].isdigit() else _NUMBER_WORDS[text.lower()]
+    return float(text) if text[0].isdigit() else WORD_VALUES[text.lower()]
 
 
 def cost_scenario(text: str, situation: Situation) -> CostScenario:

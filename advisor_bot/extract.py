@@ -208,19 +208,19 @@ def _stage(text: str, stages: Sequence[str]) -> tuple[str | None, bool | None]:
 # Vague amounts get a representative value: "a few grams" is 3 g, "several"/"multi-gram" 5 g,
 # and a bare unit ("kilograms now, tons later") is 1 of it. Only the order of magnitude
 # matters to the Volume row (milligrams-grams vs kilograms-tons).
-_WORD_VALUES = {
+WORD_VALUES = {
     "half a": 0.5, "half an": 0.5, "a": 1, "an": 1, "one": 1, "a couple of": 2, "a couple": 2, "couple of": 2,
     "two": 2, "three": 3, "a few": 3, "few": 3, "four": 4, "five": 5, "several": 5, "multi": 5, "six": 6,
-    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "a dozen": 12, "dozens of": 12, "tens of": 10, "twenty": 20,
+    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "a dozen": 12, "dozens of": 12, "tens of": 10, "twenty": 20,
     "fifty": 50, "hundreds of": 100, "thousands of": 1000,
 }  # fmt: skip
 _MULTIPLIERS = {"hundred": 100, "thousand": 1000}
 _Unit = Literal["mg", "g", "kg", "t"]
 _UNIT_STARTS: tuple[tuple[_Unit, tuple[str, ...]], ...] = (("mg", ("mg", "milli")), ("kg", ("kg", "kilo")), ("g", ("g",)))
 _UNIT = r"milligrams?|mgs?|grams?|gms?|g(?!-)|kilograms?|kilos?|kgs?|metric (?:tons?|tonnes?)|tonnes?|tons?|mt|t(?!-)"
-_WORDS = "|".join(sorted((re.escape(w) for w in _WORD_VALUES), key=len, reverse=True))
+NUMBER_WORDS = "|".join(sorted((re.escape(w) for w in WORD_VALUES), key=len, reverse=True))
 _AMOUNT = re.compile(
-    rf"(?<![\w.,])(?:(?P<digits>\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?|\.\d+)|(?P<words>{_WORDS}))"
+    rf"(?<![\w.,])(?:(?P<digits>\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?|\.\d+)|(?P<words>{NUMBER_WORDS}))"
     rf"(?:[\s-]+(?P<mult>hundred|thousand)s?)?[\s-]*(?P<unit>{_UNIT})(?!\w)"
     r"(?!\s*/\s*(?:kg|g|mg|day|d|l|ml)\b)",  # a dose or concentration, "10 mg/kg", is not an amount
     re.IGNORECASE,
@@ -246,7 +246,7 @@ def _quantity(text: str) -> Quantity | None:
         # Not amounts: "a t-Bu", "a g" (spelled-out numbers need a spelled-out unit), "a ton of work".
         if m["words"] and (len(m["unit"]) < 2 or m["unit"].lower() == "mt") or _COLLOQUIAL.match(text, m.start()):
             continue
-        value = float(m["digits"].replace(",", "")) if m["digits"] else _WORD_VALUES[m["words"].lower()]
+        value = float(m["digits"].replace(",", "")) if m["digits"] else WORD_VALUES[m["words"].lower()]
         value *= _MULTIPLIERS[m["mult"].lower()] if m["mult"] else 1
         if value > 0:
             found.append(Quantity(value=value, unit=_unit(m["unit"])))
