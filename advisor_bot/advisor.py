@@ -81,7 +81,26 @@ class Advisor:
                 raise InvalidQuestionError(
                     f"History item {i} must be {{'role': 'user' or 'assistant', 'content': text}}."
                 ) from exc
-        return turns[-self.settings.max_history_turns :] if self.settings.max_history_turns else []
+        kept = turns[-self.settings.max_history_turns :] if self.settings.max_history_turns else []
+        # Earlier user turns were questions and get the same checks; answers are ours but
+        # arrive from the client, so they are bounded too.
+        limit = self.settings.max_question_chars
+        cleaned = []
+        for t in kept:
+            if t.role == "assistant":
+                cleaned.append(t.model_copy(update={"content": t.content[: limit * 25]}))
+            elif t.content.strip():  # an image-only or empty turn says nothing to read
+                cleaned.append(t.model_copy(update={"content": clean_question(t.content, max_chars=limit)}))
+        return cleaned
+
+    def _situation(self, situation: Situation | None, context: EngineContext) -> Situation | None:
+        """An explicit situation with its stage resolved to a matrix row label."""
+        if situation is None or situation.stage is None:
+            return situation
+        result = context.toolbox.stage_recommendation(situation.stage)
+        if result.row is None:
+            raise InvalidQuestionError(f"Unknown stage {situation.stage!r}; use one of: {', '.join(result.known_stages)}.")
+        return situation.model_copy(update={"stage": result.row.stage})
 
     def ask(
         self, question: str, *, history: Sequence[object] | None = None, situation: Situation | None = None
@@ -102,8 +121,9 @@ class Advisor:
         text = clean_question(question, max_chars=self.settings.max_question_chars)
         turns = self._history(history)
         context = self.context
+        given = self._situation(situation, context)
         declined = screen(text)
-        return self._stream(text, turns, context, declined, situation, began)
+        return self._stream(text, turns, context, declined, given, began)
 
     def _stream(
         self,

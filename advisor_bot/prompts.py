@@ -13,11 +13,12 @@ from functools import cache
 from pathlib import Path
 
 from advisor_bot.config import PROJECT_ROOT
+from advisor_bot.errors import AdvisorError
 
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
 
 
-class PromptError(ValueError):
+class PromptError(AdvisorError, ValueError):
     """A prompt file is missing or malformed, or was rendered with the wrong variables."""
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from advisor_bot.citations import Citation
 from advisor_bot.framework import Fact
 from advisor_bot.recommendation import CostEstimate, Recommendation
-from advisor_bot.tools import PricingResult, ProvisionsResult, TransitionResult
+from advisor_bot.tools import PricingResult, ProvisionsResult, TransitionResult, money
 
 PROMO_LABEL = "publisher's promotion"
 
@@ -14,10 +14,6 @@ def ref(c: Citation) -> str:
     """A short, linked reference to a cited section, labelled when promotional."""
     promo = f", *{PROMO_LABEL}*" if c.promotional else ""
     return f"[{c.section.split(' > ')[-1]}](/framework#{c.anchor}){promo}"
-
-
-def money(x: float) -> str:
-    return f"${x:,.0f}"
 
 
 def cost_markdown(cost: CostEstimate) -> str:
@@ -72,8 +68,8 @@ def facts_markdown(facts: list[Fact]) -> str:
     lines = []
     for f in facts:
         low, high = f.span
-        money = f.unit.startswith("USD")
-        value = (money and f"${low:,.0f}" or f"{low:g}") + (f"-{money and f'${high:,.0f}' or f'{high:g}'}" if high != low else "")
+        fmt = money if f.unit.startswith("USD") else (lambda x: f"{x:g}")
+        value = fmt(low) + (f"-{fmt(high)}" if high != low else "")
         lines.append(f"- {f.label}: **{value}** {f.unit.removeprefix('USD').strip()} ({ref(f.citation)})")
     return "**Figures from the framework**\n" + "\n".join(lines)
 

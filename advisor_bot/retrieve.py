@@ -56,7 +56,6 @@ _FUNCTION_WORDS = frozenset(
 class Retrieval(BaseModel):
     passages: list[Passage]
     best_dense: float
-    best_lexical: float
     coverage: float = Field(description="Share of the question's content terms that occur in the corpus.")
 
 
@@ -123,6 +122,5 @@ class Retriever:
         return Retrieval(
             passages=passages,
             best_dense=max((s for _, s in dense), default=0.0),
-            best_lexical=max((s for _, s in lexical), default=0.0),
             coverage=self.coverage(question),
         )

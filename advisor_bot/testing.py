@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -46,7 +46,6 @@ def tool_call(name: str, args: dict[str, object] | None = None, *, id: str | Non
 
 
 _CALL_IDS = itertools.count(1)
-Step = AIMessage | str | BaseException | Callable[[list[BaseMessage]], "AIMessage | str | BaseException"]
 
 
 class ScriptedChatModel(GenericFakeChatModel):
@@ -62,7 +61,9 @@ class ScriptedChatModel(GenericFakeChatModel):
     """
 
     messages: Iterator[AIMessage | str] = Field(default_factory=lambda: iter(()))
-    script: list[Any] = Field(default_factory=list)
+    # Steps: AIMessage | str | BaseException | Callable[[messages], one of those]; kept as plain
+    # objects so pydantic does not try to coerce an exception into a message.
+    script: list[object] = Field(default_factory=list)
     repeat_last: bool = False
     requests: list[list[BaseMessage]] = Field(default_factory=list)
     tool_names: list[str] = Field(default_factory=list)

@@ -15,8 +15,9 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, Field
 
 from advisor_bot.citations import Citation
-from advisor_bot.framework import Column, Fact, Framework, PricingModel, StageRow, _units, citation_for
+from advisor_bot.framework import Column, Fact, Framework, PricingModel, StageRow, sentence_spans, citation_for
 from advisor_bot.recommendation import CostEstimate, CostItem, FactorAssessment
+from advisor_bot.retrieve import lexical_tokens
 from advisor_bot.situation import Situation
 
 Provider = Literal["CRO", "CDMO"]
@@ -86,13 +87,13 @@ class CostScenario(BaseModel):
     budget: float | None = Field(default=None, gt=0, description="The user's stated budget in USD, to compare the total with.")
 
 
-def _money(x: float) -> str:
+def money(x: float) -> str:
     return f"${x:,.0f}"
 
 
 def _range(f: Fact) -> str:
     lo, hi = f.span
-    return _money(lo) if lo == hi else f"{_money(lo)}-{_money(hi)}"
+    return money(lo) if lo == hi else f"{money(lo)}-{money(hi)}"
 
 
 class Toolbox:
@@ -106,13 +107,11 @@ class Toolbox:
         doc, section = self.framework.doc, self.framework.section(title)
         return [
             Provision(text=doc.text[s:e].removeprefix("- "), citation=citation_for(doc, section, s, e))
-            for s, e in _units(doc, section)
+            for s, e in sentence_spans(doc, section)
         ]
 
     def relevant_facts(self, question: str, *, limit: int = 3) -> list[Fact]:
         """The framework's figures whose label and sentence share the most terms with the question."""
-        from advisor_bot.retrieve import lexical_tokens
-
         wanted = set(lexical_tokens([question])[0])
         scored = [(len(wanted & set(lexical_tokens([f"{f.label} {f.citation.quote}"])[0])), f) for f in self.framework.facts.values()]
         best = max((n for n, _ in scored), default=0)
@@ -133,9 +132,11 @@ class Toolbox:
 
         stage: a stage label from the matrix (e.g. "IND-enabling studies"), matched case-insensitively.
         """
-        wanted = stage.strip().lower()
-        row = next((r for r in self.framework.stages if r.stage.lower() == wanted), None)
-        row = row or next((r for r in self.framework.stages if wanted and wanted in r.stage.lower()), None)
+        wanted = " ".join(stage.lower().split())
+        exact = [r for r in self.framework.stages if r.stage.lower() == wanted]
+        # A prefix ("IND-enabling", "Phase I/II") names a row only when it names one row.
+        prefixed = [r for r in self.framework.stages if len(wanted) >= 3 and r.stage.lower().startswith(wanted)]
+        row = exact[0] if exact else prefixed[0] if len(prefixed) == 1 else None
         return StageResult(row=row, known_stages=[r.stage for r in self.framework.stages])
 
     @tool
@@ -190,8 +191,6 @@ class Toolbox:
         provider: "CRO", "CDMO", or None for both.
         situation: the user's words about the work, used to rank models by their "Best For" cell.
         """
-        from advisor_bot.retrieve import lexical_tokens
-
         wanted = set(lexical_tokens([situation])[0])
         models = [m for m in self.framework.pricing if provider in (None, m.provider)]
 
@@ -257,8 +256,8 @@ class Toolbox:
             verdict = "leaves" if left[0] >= 0 else "may leave" if left[1] >= 0 else "exceeds it by"
             amounts = (max(left[0], 0), left[1]) if left[1] >= 0 else (-left[1], -left[0])
             notes.append(
-                f"Against the {_money(scenario.budget)} budget you mention, this {verdict} "
-                f"{_money(amounts[0])}-{_money(amounts[1])}{' for the rest' if left[1] >= 0 else ''}."
+                f"Against the {money(scenario.budget)} budget you mention, this {verdict} "
+                f"{money(amounts[0])}-{money(amounts[1])}{' for the rest' if left[1] >= 0 else ''}."
             )
         return CostEstimate(items=items, low=low, high=high, notes=notes)
 
@@ -282,7 +281,7 @@ class Toolbox:
         )
 
     @tool
-    def ip_checklist(self, engagement: Provider | None, focus: str = "") -> ProvisionsResult:
+    def ip_checklist(self, engagement: Provider | None, *, focus: str = "") -> ProvisionsResult:
         """IP provisions to negotiate for a CRO or CDMO engagement, plus the general best practices.
 
         engagement: "CRO", "CDMO", or None for both.
@@ -293,7 +292,7 @@ class Toolbox:
         return ProvisionsResult(title="IP checklist", items=_ranked(items, focus))
 
     @tool
-    def regulatory_roles(self, provider: Provider | None, focus: str = "") -> ProvisionsResult:
+    def regulatory_roles(self, provider: Provider | None, *, focus: str = "") -> ProvisionsResult:
         """Regulatory-filing responsibilities of a CRO or a CDMO.
 
         provider: "CRO", "CDMO", or None for both.
@@ -320,8 +319,6 @@ class Toolbox:
 def _ranked(items: list[Provision], focus: str) -> list[Provision]:
     """Items sharing the most terms with ``focus`` first (stable otherwise); lead-in lines
     such as 'Key IP provisions include:' say nothing on their own and are dropped."""
-    from advisor_bot.retrieve import lexical_tokens
-
     wanted = set(lexical_tokens([focus])[0]) if focus.strip() else set()
     kept = [i for i in items if not i.text.rstrip().endswith(":")]
     return sorted(kept, key=lambda p: -len(wanted & set(lexical_tokens([f"{p.text} {p.citation.quote}"])[0])))

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import platform
+from importlib.metadata import version
 import resource
 import shutil
 import statistics
@@ -21,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import torch
 
 from advisor_bot import Advisor, AdvisorError, Settings
 from advisor_bot.config import PROJECT_ROOT
@@ -29,7 +29,6 @@ from advisor_bot.config import PROJECT_ROOT
 COLD_START_CODE = """
 import sys
 from pathlib import Path
-import torch
 
 from advisor_bot import Advisor, Settings
 answer = Advisor(settings=Settings(data_dir=Path(sys.argv[1]))).ask(sys.argv[2])
@@ -137,7 +136,7 @@ def main() -> None:
         "cold_start_runs_s": [round(s, 3) for s in starts],
         "loadavg_1m_start_end": [round(load_start, 2), round(os.getloadavg()[0], 2)],
     }
-    machine = {"nproc": len(os.sched_getaffinity(0)), "python": platform.python_version(), "torch": torch.__version__}
+    machine = {"nproc": len(os.sched_getaffinity(0)), "python": platform.python_version(), "onnxruntime": version("onnxruntime")}
     print(render(metrics) + "\n\n" + "; ".join(f"{k}: {v}" for k, v in {**machine, **details}.items()))
     failed = [m.name for m in metrics if m.passed is False]
     print("\nFAIL: " + "; ".join(failed) if failed else "\nAll targets met.")

@@ -12,7 +12,6 @@ import json
 import logging
 import re
 import shutil
-import statistics
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.messages.tool import invalid_tool_call
 
 from advisor_bot.answer import Answer, Turn
-from advisor_bot.config import PROJECT_ROOT, Settings
+from advisor_bot.config import Settings
 from advisor_bot.engines.base import EngineContext
 from advisor_bot.engines.llm import LLMEngine, chat_model
 from advisor_bot.engines.offline import OfflineEngine, pick_passages

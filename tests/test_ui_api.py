@@ -138,6 +138,17 @@ def test_oversized_body_is_refused_before_parsing(client: TestClient) -> None:
     assert response.status_code == 413
 
 
+def test_oversized_chunked_body_is_refused_too(client: TestClient) -> None:
+    # No Content-Length: the limit is enforced while the body streams in.
+    def chunks() -> Iterator[bytes]:
+        for _ in range(40):
+            yield b" " * (64 << 10)
+
+    response = client.post("/api/ask", content=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert "larger than" in response.json()["detail"]
+
+
 def test_health_names_engine_and_corpus(client: TestClient, advisor) -> None:
     response = client.get("/api/health")
     assert response.status_code == 200

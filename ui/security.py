@@ -84,12 +84,15 @@ class SecurityMiddleware:
             return JSONResponse({"detail": "Uploads are not accepted."}, status_code=404, headers=self.headers)
         length = headers.get("content-length", "")
         if length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return JSONResponse(
-                {"detail": f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB; send less history."},
-                status_code=413,
-                headers=self.headers,
-            )
+            return self._too_large()
         return None
+
+    def _too_large(self) -> JSONResponse:
+        return JSONResponse(
+            {"detail": f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB; send less history."},
+            status_code=413,
+            headers=self.headers,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -110,4 +113,23 @@ class SecurityMiddleware:
                     out[name] = value
             await send(message)
 
+        if scope["type"] == "http" and "content-length" not in Headers(scope=scope):
+            # A chunked body has no length to check up front: read it (up to the limit) first.
+            body, messages = 0, []
+            while True:
+                message = await receive()
+                messages.append(message)
+                body += len(message.get("body", b""))
+                if body > MAX_BODY_BYTES:
+                    await self._too_large()(scope, receive, send)
+                    return
+                if message["type"] != "http.request" or not message.get("more_body"):
+                    break
+            replay = iter(messages)
+
+            async def replayed() -> Message:
+                return next(replay, None) or await receive()
+
+            await self.app(scope, replayed, send_with_headers)
+            return
         await self.app(scope, receive, send_with_headers)

@@ -11,7 +11,8 @@ from advisor_bot.answer import Answer, Turn, refused_answer, retrieval_query
 from advisor_bot.citations import Citation, verify_citation
 from advisor_bot.decisions import cost_scenario, recommend
 from advisor_bot.engines.base import EngineContext
-from advisor_bot.errors import CitationError, InvalidQuestionError
+from advisor_bot.errors import CitationError
+from advisor_bot.extract import extract_situation
 from advisor_bot.recommendation import CostEstimate, Recommendation
 from advisor_bot.render import (
     PROMO_LABEL,
@@ -24,9 +25,10 @@ from advisor_bot.render import (
     transition_markdown,
 )
 from advisor_bot.retrieve import Passage, Retrieval, lexical_tokens
-from advisor_bot.route import route
+from advisor_bot.route import Intent, route
 from advisor_bot.scope import refusal, relevant
 from advisor_bot.situation import Situation
+from advisor_bot.tools import Provider
 
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
 
@@ -92,19 +94,12 @@ def verified(citations: list[Citation], context: EngineContext) -> tuple[list[Ci
 
 def conversation_situation(question: str, history: list[Turn], context: EngineContext, given: Situation | None) -> Situation:
     """What the user has told us so far: earlier turns, this question, then explicit settings."""
-    from advisor_bot.extract import extract_situation
-
     labels = [r.stage for r in context.toolbox.framework.stages]
     situation = Situation()
     for turn in history:
         if turn.role == "user":
             situation = situation.merged(extract_situation(turn.content, stages=labels))
     situation = situation.merged(extract_situation(question, stages=labels))
-    if given is not None and given.stage is not None:
-        row = context.toolbox.stage_recommendation(given.stage).row
-        if row is None:
-            raise InvalidQuestionError(f"Unknown stage {given.stage!r}; use one of: {', '.join(labels)}.")
-        given = given.model_copy(update={"stage": row.stage})
     return situation.merged(given) if given else situation
 
 
@@ -118,7 +113,7 @@ def clarifying_question(context: EngineContext) -> tuple[str, list[Citation]]:
     return text, [r.citation for r in stages]
 
 
-def _provider(text: str) -> str | None:
+def _provider(text: str) -> Provider | None:
     has_cdmo = bool(re.search(r"\bcdmos?\b", text, re.I))
     has_cro = bool(re.search(r"\bcros?\b", text, re.I))
     return None if has_cdmo == has_cro else ("CDMO" if has_cdmo else "CRO")
@@ -206,7 +201,7 @@ class OfflineEngine:
 
     @staticmethod
     def run_tools(
-        question: str, intents: list[str], state: Situation, context: EngineContext
+        question: str, intents: list[Intent], state: Situation, context: EngineContext
     ) -> ToolOutput:
         """Markdown sections and citations from the tools the question routes to."""
         tb = context.toolbox
@@ -244,12 +239,12 @@ class OfflineEngine:
             quotes.extend(promo)
         provider = _provider(question)
         if "pricing" in intents:
-            result = tb.pricing_models(provider, question)  # type: ignore[arg-type]
+            result = tb.pricing_models(provider, question)
             sections.append(pricing_markdown(result))
             cites.extend(m.citation for m in result.models[:4])
         for intent, call in (
-            ("ip", lambda: tb.ip_checklist(provider, question)),  # type: ignore[arg-type]
-            ("regulatory", lambda: tb.regulatory_roles(provider, question)),  # type: ignore[arg-type]
+            ("ip", lambda: tb.ip_checklist(provider, focus=question)),
+            ("regulatory", lambda: tb.regulatory_roles(provider, focus=question)),
             ("mistakes", lambda: tb.common_mistakes(question)),
         ):
             if intent in intents:
