@@ -9,7 +9,8 @@ from pydantic import ValidationError
 from advisor_bot.citations import Citation
 from advisor_bot.errors import InvalidQuestionError
 from advisor_bot.extract import NUMBER_WORDS, WORD_VALUES
-from advisor_bot.recommendation import CostEstimate, ModelName, Point, Recommendation
+from advisor_bot.framework import ModelName
+from advisor_bot.recommendation import CostEstimate, Point, Recommendation
 from advisor_bot.situation import Situation
 from advisor_bot.tools import CostScenario, ProfileResult, Provision, Toolbox
 
@@ -44,14 +45,23 @@ def _factors(n: int) -> str:
     return {1: "the other factor", 2: "both other factors"}.get(n, f"all {n} other factors")
 
 
+def _phases(toolbox: Toolbox) -> tuple[int, int]:
+    """Row indices where the matrix first offers more than a CRO, and first asks for a CDMO only."""
+    stages = toolbox.framework.stages
+    beyond_cro = next((i for i, r in enumerate(stages) if r.models != ["CRO"]), len(stages))
+    cdmo_only = next((i for i, r in enumerate(stages) if r.models == ["CDMO"]), len(stages))
+    return beyond_cro, cdmo_only
+
+
 def _risks(model: ModelName, stage_index: int | None, mistakes: list[Provision], toolbox: Toolbox) -> list[Point]:
     by_number = {int(m.group(1)): p for p in mistakes if (m := re.match(r"Mistake (\d+)", p.text))}
     wanted: list[int] = []
-    early = stage_index is not None and stage_index < 4
+    beyond_cro, cdmo_only = _phases(toolbox)
+    early = stage_index is not None and stage_index < cdmo_only
     if model == "CDMO":
         wanted = [1, 4] if early or stage_index is None else [4, 5]
     elif model == "CRO":
-        wanted = [2, 3] if stage_index is None or stage_index >= 2 else [2]
+        wanted = [2, 3] if stage_index is None or stage_index >= beyond_cro else [2]
     else:
         wanted = [3, 4]
     points = [Point(text=by_number[n].text, citation=by_number[n].citation) for n in wanted if n in by_number]
@@ -112,7 +122,7 @@ def recommend(situation: Situation, *, toolbox: Toolbox, cost: CostEstimate | No
     steps = []
     if row is not None:
         steps.append(f"Screen candidate partners on the framework's key selection criteria for this stage: {row.criteria}.")
-    if model in ("Hybrid", "CDMO") and (stage_index is None or stage_index <= 4):
+    if model in ("Hybrid", "CDMO") and (stage_index is None or stage_index <= _phases(toolbox)[1]):
         fee, months, steps_changed = (fw.fact(k) for k in ("tech_transfer_cost", "tech_transfer_duration", "tech_transfer_steps_modified"))
         steps.append(
             f"If the work moves between separate organisations, budget ${fee.low:,.0f}-${fee.span[1]:,.0f} and "

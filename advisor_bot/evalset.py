@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from advisor_bot.errors import AdvisorError
 from advisor_bot.feedback import FeedbackRecord
-from advisor_bot.recommendation import ModelName
+from advisor_bot.framework import ModelName
 
 
 class EvalSetError(AdvisorError):

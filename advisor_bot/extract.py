@@ -16,7 +16,7 @@ from typing import Literal, NamedTuple
 from advisor_bot.situation import Column, Quantity, Situation
 
 
-def _rx(*alternatives: str) -> re.Pattern[str]:
+def rx(*alternatives: str) -> re.Pattern[str]:
     # Lookarounds rather than \b so alternatives may start or end with '-', '&' or '/'.
     return re.compile("|".join(rf"(?<!\w)(?:{a})(?!\w)" for a in alternatives), re.IGNORECASE)
 
@@ -27,7 +27,7 @@ def _rx(*alternatives: str) -> re.Pattern[str]:
 _CLAUSE_BREAK = re.compile(
     r"(?i)[.;!?,:()\n\u2014\u2013]|\s-\s|\b(?:and|but|while|whereas|now|so|then|though|although|because|however)\b"
 )
-_NEGATION = _rx(
+_NEGATION = rx(
     r"no|not|non|pre|never|without|zero|nor|neither|cannot|can't|don'?t|doesn'?t|didn'?t|won'?t|isn'?t|aren'?t",
     r"skip(?:ping)?|avoid(?:ing)?|forgo",
 )
@@ -35,7 +35,7 @@ _NEGATION = _rx(
 _NEGATED_AFTER = re.compile(
     r"(?i)\W*(?:[\w-]+\s+){0,3}?(?:isn't|aren't|is not|are not|not|won't be|no longer)\s+(?:yet\s+)?(?:needed|required)"
 )
-_PAST_BEFORE = _rx(
+_PAST_BEFORE = rx(
     r"finished|completed|wrapped up|done with|after(?! (?:that|this|which|it))|post|past|beyond|out of|exited|graduated|"
     r"moved on from|from|were in|was in|used to be in"
 )
@@ -72,65 +72,65 @@ class _StageTerms(NamedTuple):
 
 _PHASE_1_2 = r"(?:1|2|i{1,2}|one|two)[ab]?"
 _STAGE_TERMS: dict[str, _StageTerms] = {
-    "hit identification": _StageTerms(_rx(
+    "hit identification": _StageTerms(rx(
         r"hit[- ]?(?:identification|id|finding|discovery|generation)",
         r"(?:early[- ](?:stage )?|drug |lead |hit )?discovery(?: stage| phase| chemistry| program(?:me)?)?",
-    ), _rx(
+    ), rx(
         r"HTS|high[- ]throughput screen\w*|(?:first|initial|primary) screens?",
         r"(?:focused|screening|diversity|compound|DEL|DNA[- ]encoded) librar(?:y|ies)|library (?:design|synthesis)",
         r"(?:brand[- ]new|new|novel|validated) target|target (?:is |was |has been |just )?validated",
     )),
-    "hit-to-lead": _StageTerms(_rx(
+    "hit-to-lead": _StageTerms(rx(
         r"hit[- ]?(?:to|2)[- ]?lead(?: optimi[sz]ation)?|H2L|HtL|hit expansion",
-    ), _rx(
+    ), rx(
         r"(?<!proprietary )SAR(?: stud(?:y|ies)| work| campaign| exploration)?",
         r"analog(?:ue)?s?(?: synthesis| series| work| turnarounds?)?",
     )),
-    "lead optimization": _StageTerms(_rx(
+    "lead optimization": _StageTerms(rx(
         r"lead[- ]?op(?:t|s)?|lead[- ]?optim\w*|(?-i:LO)",  # optim\w*: also "optimzation", "optimsation"
         r"lead(?: series| compounds?| molecules?)? (?:is |are )?(?:still |currently |now )?being optimi[sz]ed",
         r"optimi[sz]\w* (?:our|the|a) leads?",
-    ), _rx(r"process[- ]relevant route")),
-    "preclinical candidate": _StageTerms(_rx(
+    ), rx(r"process[- ]relevant route")),
+    "preclinical candidate": _StageTerms(rx(
         r"(?:pre[- ]?clinical|development) candidate(?: selection| nomination)?|PCC",
         r"candidate (?:selection|nomination|nominat\w*|selected|pick\w*|choice|declaration)",
         r"(?:nominat|select|pick|choos|declar)\w* (?:a |an |our |the )?(?:pre[- ]?clinical |development )?candidate",
-    ), _rx(r"pre[- ]?clinical(?: stage| development| phase| work)?")),
-    "ind-enabling": _StageTerms(_rx(
+    ), rx(r"pre[- ]?clinical(?: stage| development| phase| work)?")),
+    "ind-enabling": _StageTerms(rx(
         r"(?:pre[- ]?)?IND(?:/CTA)?(?:[- ]enabling)?(?: studies| work| package| stage| filing)?|CTA|IMPD",
-    ), _rx(
+    ), rx(
         r"(?:pre[- ]?clinical |GLP[- ]?)?tox\w*(?: stud(?:y|ies)| batch(?:es)?| lots?| material| supply| work)?",
         r"GLP(?: stud(?:y|ies)| batch(?:es)?)?",
     )),
-    "phase i/ii": _StageTerms(_rx(
+    "phase i/ii": _StageTerms(rx(
         # "Ph2" but not "pH 2" or "phi"
         rf"(?:phase[\s-]?{_PHASE_1_2}|ph\.?[12][ab]?)(?:\s*(?:/|-|&|and|or|to)\s*{_PHASE_1_2})?",
         r"first[- ]in[- ](?:human|man|patients?)|FIH|FTIH|(?:into|toward|towards|entering|enter|reach\w*|for) the clinic",
         r"early[- ](?:stage )?clinical(?: development| trials?| stud(?:y|ies))?",
-    ), _rx(
+    ), rx(
         r"clinical (?:supply|supplies|trial material|material|trials?|stud(?:y|ies)|batch(?:es)?|API|lots?)",
         r"CTM|(?:proof[- ]of[- ]concept|PoC) (?:trial|study)",
     )),
-    "phase iii": _StageTerms(_rx(
+    "phase iii": _StageTerms(rx(
         r"(?:phase[\s-]?(?:iii|three)|(?:phase[\s-]?|ph\.?)3)[ab]?|phase[\s-]?(?:2|ii)[ab]?\s*/\s*(?:3|iii)",
         r"pivotal(?: trials?| stud(?:y|ies)| phase)?|(?:approved|marketed) (?:product|drug|API)",
         r"(?:product |commercial |market |pre[- ]?)launch|launch(?:ing)? (?:next|this|in|early|late|by)|we launch",
         r"(?:for|before|at|toward|towards|until) (?:the |our )?(?:product )?launch",
         r"commerciali[sz]\w*|commercial (?:stage|phase|launch)",
-    ), _rx(
+    ), rx(
         r"commercial (?:supply|manufactur\w*|scale|production|product|API|material|batch(?:es)?|volumes?)",
         r"registration(?:al)?(?: batch(?:es)?| trials?| stud(?:y|ies)| lots?)?",
         r"PPQ|process (?:performance )?(?:validation|qualification)|validation (?:batch(?:es)?|campaign|lots?|runs?)",
     )),
 }  # fmt: skip
 # Several programs at once: the Hybrid column's "multiple compounds at different stages".
-_PORTFOLIO = _rx(
+_PORTFOLIO = rx(
     r"portfolio|pipeline|(?:different|various|several) stages",
     r"(?:two|three|four|several|multiple|[2-9]|\d\d+) (?:programs|programmes|assets|projects|drug candidates|candidates)",
     r"(?:follow[- ]on|back[- ]?up) (?:programs?|programmes?|compounds?|series|molecules?)",
 )
 # Only with two different stages mentioned: "one in hit-to-lead, another in Phase 1".
-_ANOTHER = _rx(
+_ANOTHER = rx(
     r"another (?:one|compound|program|programme|asset|molecule|project|series|in|at|is|heading|entering|going)",
     r"(?:the other|a second) (?:one|compound|program|programme|asset|molecule)|the other is|others? (?:is|are) in",
 )
@@ -271,19 +271,19 @@ _CHEMISTS = r"(?:[\w-]+ ){0,2}chemists?"
 _HAVE = r"(?:have|'ve got|got|only|just|team is|team of|team has|employ|[\u2014\u2013:,-])\s+(?:about |around |roughly )?"
 _ON_STAFF = r"(?:in[- ]house|internal|on[- ]staff)[\w\s-]{0,15}?chem(?:ist)?s?"
 _IN_HOUSE: _Cues = (
-    ("CRO", _rx(
+    ("CRO", rx(
         rf"{_HAVE}(?:{_FEW}) {_CHEMISTS}|(?:{_FEW}) {_ON_STAFF}",
         rf"(?:{_FEW}) {_CHEMISTS} (?:in[- ]house|on staff|internally|of our own)",
         rf"(?:no|zero|not a single|without|don'?t have|do not have|lack)(?: any)? {_CHEMISTS}",
         r"no (?:in[- ]house |internal )?(?:chemistry|lab|labs|wet lab)|(?:all|only|just) biologists",
         r"virtual (?:biotech|company|pharma|model)|limited (?:in[- ]house |internal )?chemistry",
     )),
-    ("CDMO", _rx(
+    ("CDMO", rx(
         r"strong (?:in[- ]house |internal )?process (?:chemistry|chemists|group|team|R&D)",
         r"(?:in[- ]house|internal|our own) process (?:chem\w* |R&D )?(?:group|team|chemists|department)",
         r"process (?:chem\w* )?(?:group|team) (?:is (?:strong|solid|experienced)|already has|has the route)",
     )),
-    ("Hybrid", _rx(
+    ("Hybrid", rx(
         rf"{_HAVE}(?:{_SEVERAL}) {_CHEMISTS}|(?:{_SEVERAL}) {_ON_STAFF}|a bit of process experience",
         rf"(?:{_SEVERAL}) {_CHEMISTS} (?:in[- ]house|on staff|internally|of our own)",
         r"(?:moderate|some|modest) (?:in[- ]house |internal )?(?:R&D|chemistry|chemists|med chem)",
@@ -291,45 +291,45 @@ _IN_HOUSE: _Cues = (
     )),
 )  # fmt: skip
 _BUDGET: _Cues = (
-    ("CRO", _rx(
+    ("CRO", rx(
         r"opex|operating (?:expense|expenditure|budget|cost)s?|operational expenses?|pay[- ]as[- ]you[- ]go",
         r"no (?:big |large |major |significant )?(?:up[- ]?front|capital|capex)",
     )),
-    ("CDMO", _rx(
+    ("CDMO", rx(
         r"capex|capital (?:expenditure|budget|commitment)s?|capital (?:is )?(?:available|set aside|allocated)",
         r"(?:have|has|with) (?:the )?capital|up[- ]?front (?:campaign )?commitments?|campaign commitments?",
         r"commit (?:to )?(?:a |multi-batch |multiple |manufacturing |large )*(?:campaigns?|batches)",
     )),
-    ("Hybrid", _rx(
+    ("Hybrid", rx(
         r"mixed budget|budget is mixed|stage[- ]gated?|tranches?",
         r"(?:released|unlocked|funded|allocated) (?:per|at|by|on) (?:each )?milestones?",
     )),
 )  # fmt: skip
 _TIMELINE: _Cues = (
-    ("CRO", _rx(
+    ("CRO", rx(
         r"rapid (?:iteration|cycles|turn[- ]?around|design)\w*|(?:fast|quick|rapid|short) (?:research )?turn[- ]?arounds?",
         r"turn(?:ed)? around (?:fast|quickly)|turn[- ]?arounds? (?:in|of|within) (?:a few )?(?:days|weeks)",
         r"design[- ]make[- ]test(?:[- ]analy[sz]e)?(?: cycles?)?|DMTA|weeks,? not months",
         r"every (?:week|few weeks|couple of weeks)|weekly|within (?:a few )?weeks",
     )),
-    ("CDMO", _rx(
+    ("CDMO", rx(
         r"(?:production|supply|manufacturing|delivery|clinical|hard|firm|fixed) deadlines?|deadlines?",
         r"months (?:out|away|from now)|months,? not weeks|(?:in|within) (?:a few |several |the next |\d+ |\w+ )?months",
         r"by (?:next )?(?:spring|summer|fall|autumn|winter|year[- ]end|end of (?:the )?(?:year|quarter)|Q[1-4])",
     )),
-    ("Hybrid", _rx(r"both (?:research )?speed and (?:supply )?deadlines")),
+    ("Hybrid", rx(r"both (?:research )?speed and (?:supply )?deadlines")),
 )  # fmt: skip
 _IP: _Cues = (
-    ("CRO", _rx(
+    ("CRO", rx(
         r"novel (?:compounds?|scaffolds?|chemotypes?|chemistry|structures?|chemical matter)|proprietary SAR",
         r"(?:very|highly|extremely|super|really) (?:IP[- ])?sensitive|(?:high|very high) IP sensitivity",
         r"IP sensitivity is (?:very |really |extremely )?high",
     )),
-    ("CDMO", _rx(
+    ("CDMO", rx(
         r"process,? not (?:the )?structure|structure (?:is )?(?:already )?patented|protect(?:ing)? (?:the|our) process",
         r"composition[- ]of[- ]matter (?:patent|is (?:already )?(?:patented|filed|covered))",
     )),
-    ("Hybrid", _rx(
+    ("Hybrid", rx(
         r"(?:varies|variable|differs|mixed) (?:across|between|by) (?:the |our )?(?:portfolio|programs|compounds|assets)",
         r"IP sensitivity (?:varies|is mixed)",
     )),
@@ -349,9 +349,9 @@ def _column(text: str, cues: _Cues) -> Column | None:
 
 
 # -- Yes/no facts --------------------------------------------------------------------------
-_GMP_YES = _rx(r"c?GMP(?:[- ]grade| material| API| batch(?:es)?| manufactur\w*| compliant| compliance| quality)?")
-_GMP_NO = _rx(r"research[- ]grade|non[- ]?c?GMP")
-_ONE_PARTNER = _rx(
+_GMP_YES = rx(r"c?GMP(?:[- ]grade| material| API| batch(?:es)?| manufactur\w*| compliant| compliance| quality)?")
+_GMP_NO = rx(r"research[- ]grade|non[- ]?c?GMP")
+_ONE_PARTNER = rx(
     r"(?:one|single|a single|the same|same)[- ](?:partner|vendor|provider|supplier|source)s?",
     r"(?:one|a single|the same) (?:company|organi[sz]ation) (?:for|to|that|doing|handling)",  # not "name one company"
     r"(?:a single|single|the same|same) (?:CRO|CDMO)(?! ?(?:chemist|scientist|staff|team))",
@@ -361,7 +361,7 @@ _ONE_PARTNER = _rx(
     r"(?:rather not|not want to|don'?t want to|never again) (?:do |have |go through )?(?:a |any |another |the )?"
     r"(?:CRO ?(?:->|→|to) ?CDMO )?(?:hand-?over|hand-?off|tech(?:nology)? transfer)",
 )
-_SEVERAL_PARTNERS = _rx(
+_SEVERAL_PARTNERS = rx(
     r"separate (?:vendors|partners|providers|companies|suppliers)|best[- ]of[- ]breed",
     r"specialist (?:[\w-]+ ){0,2}(?:CROs?|CDMOs?|vendors?|partners?|providers?)",
     r"(?:two|different|multiple|several) (?:vendors|partners|providers|suppliers)|dual[- ]sourc\w*|second source",
@@ -382,7 +382,7 @@ def _gmp(text: str) -> bool | None:
     return flags[-1][1] if flags else None
 
 
-_TRANSITION = _rx(
+_TRANSITION = rx(
     r"(?:mov\w*|transition\w*|go(?:ing)?|shift\w*|switch\w*|progress\w*) (?:from|out of) research[- ]grade",
     r"from research(?:[- ]grade)?(?: material)? (?:to|into|towards?) (?:regulated|c?GMP)",
     r"research[- ]grade (?:to|->|→) (?:regulated|c?GMP)",

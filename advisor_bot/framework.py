@@ -15,9 +15,9 @@ from pydantic import BaseModel
 from advisor_bot.citations import Citation
 from advisor_bot.corpus import Document, Section, parse_sections
 from advisor_bot.errors import CorpusError
-from advisor_bot.recommendation import ModelName
 
 Column = Literal["CRO", "CDMO", "Hybrid"]
+ModelName = Literal["CRO", "CDMO", "Hybrid", "Integrated partner"]
 _MODEL_NAMES: dict[str, ModelName] = {
     "cro": "CRO",
     "cdmo": "CDMO",

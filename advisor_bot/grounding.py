@@ -18,7 +18,7 @@ from advisor_bot.corpus import Document
 from advisor_bot.errors import CitationError
 from advisor_bot.figures import Figure, evidence_numbers, figures
 from advisor_bot.prompts import render
-from advisor_bot.recommendation import ModelName
+from advisor_bot.framework import ModelName
 
 def _close(value: float, ordered: list[float]) -> bool:
     # Whole-currency rounding is tolerated on large amounts ($443,333 for 443,333.33).

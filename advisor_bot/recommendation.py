@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from advisor_bot.citations import Citation
+from advisor_bot.framework import ModelName
 
-ModelName = Literal["CRO", "CDMO", "Hybrid", "Integrated partner"]
 Confidence = Literal["high", "medium", "low"]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Literal, get_args
 
-from advisor_bot.extract import states_situation
+from advisor_bot.extract import rx, states_situation
 from advisor_bot.situation import Situation
 
 Intent = Literal[
@@ -20,17 +20,12 @@ Intent = Literal[
 ]
 
 
-def _rx(*alternatives: str) -> re.Pattern[str]:
-    # Lookarounds rather than \b so alternatives may start or end with '-', '&' or '?'.
-    return re.compile("|".join(rf"(?<!\w)(?:{a})(?!\w)" for a in alternatives), re.IGNORECASE)
-
-
 _ORG = r"(?:an? |the |our )?(?:CRO|CDMO)s?"
 _PARTNER = r"(?:partner|provider|vendor|supplier|organi[sz]ation|company|CRO|CDMO|shop|setup|set-up|approach|option)s?"
 _MODEL = rf"(?:(?:outsourcing|sourcing|partner(?:ing)?|provider|engagement|business) )?(?:model|{_PARTNER})"
 
 _CUES: dict[Intent, re.Pattern[str]] = {
-    "recommend": _rx(
+    "recommend": rx(
         # "CRO or CDMO?", "CRO, CDMO or hybrid?", "stay with a cro or bring in a cdmo"
         rf"{_ORG}\s*(?:,\s*{_ORG}\s*,?)?\s*or\s*(?:an? |the )?"
         r"(?:CRO|CDMO|hybrid|both|a mix|something else|integrated)",
@@ -53,7 +48,7 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         r"(?:makes sense|fits|would you (?:recommend|suggest))",
         r"(?:would|do) you (?:recommend|suggest|advise)",
     ),
-    "cost": _rx(
+    "cost": rx(
         r"how much(?! (?:experience|time|longer|of|material|data|work|control|say|involvement|effort|detail))",
         r"(?<!value for )money|how (?:expensive|pricey|costly)|pricier|more expensive|premium",
         r"what (?:would|will|does|do|did|might|could|should)\b[^.?!]{0,60}\bcost",
@@ -65,7 +60,7 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         r"(?:budget|\$\s?[\d.,]+\s?(?:k|m|mm|million)?)[^.?!]{0,120}(?:fit|enough|cover|left|afford)\w*",
         r"(?:fit|enough|cover|afford)\w*[^.?!]{0,40}(?:budget|money)|what(?:'s| is) left",
     ),
-    "pricing": _rx(
+    "pricing": rx(
         r"pricing|price (?:model|structure)|priced",
         r"(?:contract|commercial|payment|fee) (?:models?|structures?|terms|types?)",
         r"FTEs?|full[- ]time equivalents?|fixed[- ](?:price|fee|bid)|T ?& ?M|time[- ](?:and|&)[- ]materials?",
@@ -73,18 +68,18 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         r"campaign[- ](?:based|pricing)|cost[- ]plus|take[- ]or[- ]pay|margins?|retainer|billed|billing|cheap\w*",
         r"how (?:do|does) (?:\w+ ){0,5}(?:price|charge|bill)",
     ),
-    "ip": _rx(
+    "ip": rx(
         # "own" as a verb, not "our own chemists"
         r"IP|intellectual property|(?<!our )(?<!their )(?<!its )(?<!my )(?<!your )owns?|owned|ownership|owners?",
         r"patent\w*|inventions?|inventor\w*|know[- ]how|licen[cs]\w*|foreground|background IP|trade secrets?",
         r"confidential\w*|CDA|non[- ]disclosure",
     ),
-    "regulatory": _rx(
+    "regulatory": rx(
         r"regulator(?:y|s)?|filings?|file (?:an?|the|our)|submissions?|submit\w*|dossier",
         r"CMC|Module 3|M3|DMF|drug master file|CTD|IND (?:filing|submission|application)|NDA|ANDA|MAA|BLA",
         r"inspect\w*|PAI|pre[- ]approval|FDA|EMA|MHRA|post[- ]approval|variations?",
     ),
-    "transfer": _rx(
+    "transfer": rx(
         r"tech(?:nology)?[- ]?transfers?|tech[- ]?xfer|handoffs?|hand[- ]offs?|hand(?:ing)?[- ]?over",
         r"transfer(?:ring)? (?:the |our |a |that )?(?:process|route|method|methods|package|knowledge)",
         r"(?:move|moving|switch\w*|chang\w*) (?:the |our |a )?(?:process|route) (?:to|between|from)",
@@ -92,7 +87,7 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         r"(?:move|moving|switch\w*|chang\w*) to (?:another|a new|a different|a second) (?:CDMO|CRO|vendor|supplier)",
         r"gap analysis|demonstration batch\w*",
     ),
-    "transition": _rx(
+    "transition": rx(
         r"sequential\w*|parallel|integrated|one[- ]stop[- ]shop|both (?:an? )?CROs? and (?:an? )?CDMOs?",
         r"hybrid (?:model|approach|setup|engagement|arrangement)s?|combin\w+ (?:CROs?|CDMOs?|them|both)",
         r"(?:when|what point|right time)\b[^.?!]{0,60}\b(?:move|moving|switch|transition|shift|graduat)\w*"
@@ -102,27 +97,27 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         r"(?:one|single|same) (?:company|partner|vendor|provider) (?:do|for|to do) both",
         r"decision\b[^.?!]{0,60}\brevisit|revisit (?:the|this|that|our) (?:decision|choice)",
     ),
-    "mistakes": _rx(
+    "mistakes": rx(
         r"mistakes?|quality agreements?|pitfalls?|gotchas?|lessons?(?: learned)?|red flags?|warning signs?|traps?",
         r"go(?:es)? wrong|went wrong|goes? bad|bad idea|risks|risky|(?:biggest|main|key|major) risk",
         r"problems?|(?:known|common|typical) issues?|fail\w*|stall\w*|reality check|watch out|look out for",
         r"(?:what|things) (?:to|should (?:we|i)) avoid",
     ),
-    "definition": _rx(
+    "definition": rx(
         r"what(?:'?s| is| are) (?:an? |the )?(?:CRO|CDMO|contract research|contract development)s?(?! \w)",
         r"stand for|definitions?|mean by|meaning of|what (?:do|does) (?:an? )?(?:CRO|CDMO)s? (?:actually )?do",
         r"differen\w* between|how (?:is|are|do|does) (?:an? )?(?:CRO|CDMO)s? differ|same thing|interchangeabl\w*",
         r"(?:CRO|CDMO)s? (?:vs\.?|versus) (?:an? )?(?:CRO|CDMO)s?\s*\?\s*$",
     ),
     # Questions about the article itself: who is behind it, what is marketing.
-    "publisher": _rx(
+    "publisher": rx(
         r"(?:who|which company) (?:wrote|published|is behind|sponsored|funded)",
         r"(?:the |this )?(?:article|framework|guide)(?:'s)? (?:author|publisher|writer|bias)\w*",
         r"marketing|promotion(?:al)?|advert\w*|sales pitch|biased|objective|self[- ]serving",
     ),
 }
 # Generic requests for advice: a recommendation only once the conversation has facts to base it on.
-_ADVICE = _rx(
+_ADVICE = rx(
     r"thoughts|advice|suggestions?|recommendations?|what (?:should|do) (?:we|i) do|what now|where do we go from here",
     r"what do you (?:think|suggest|recommend)|help (?:us|me) (?:decide|choose)",
 )
@@ -132,8 +127,8 @@ _ASKS = re.compile(
 )
 
 
-_PROVIDER_CHOICE = _rx(r"CROs?|CDMOs?|partners?|vendors?|providers?|suppliers?|contractors?|one-stop shop|model")
-_CHOICE = _rx(
+_PROVIDER_CHOICE = rx(r"CROs?|CDMOs?|partners?|vendors?|providers?|suppliers?|contractors?|one-stop shop|model")
+_CHOICE = rx(
     r"or|should|shall|can(?:'?t)?|could|is (?:it|that|our|the|a|there)|are (?:they|we|there)|ok(?:ay)?|fine|enough|"
     r"make sense|"
     r"need|called|which|who|what kind|what type|better"
