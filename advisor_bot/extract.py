@@ -79,6 +79,8 @@ _STAGE_TERMS: dict[str, _StageTerms] = {
         r"HTS|high[- ]throughput screen\w*|(?:first|initial|primary) screens?",
         r"(?:focused|screening|diversity|compound|DEL|DNA[- ]encoded) librar(?:y|ies)|library (?:design|synthesis)",
         r"(?:brand[- ]new|new|novel|validated) target|target (?:is |was |has been |just )?validated",
+        r"no (?:molecules|compounds|hits|chemical matter|chemistry) yet",
+        r"(?:first|initial) (?:set of |batch of )?(?:compounds|molecules) to (?:screen|test)",
     )),
     "hit-to-lead": _StageTerms(rx(
         r"hit[- ]?(?:to|2)[- ]?lead(?: optimi[sz]ation)?|H2L|HtL|hit expansion",
@@ -106,6 +108,8 @@ _STAGE_TERMS: dict[str, _StageTerms] = {
         # "Ph2" but not "pH 2" or "phi"
         rf"(?:phase[\s-]?{_PHASE_1_2}|ph\.?[12][ab]?)(?:\s*(?:/|-|&|and|or|to)\s*{_PHASE_1_2})?",
         r"first[- ]in[- ](?:human|man|patients?)|FIH|FTIH|(?:into|toward|towards|entering|enter|reach\w*|for) the clinic",
+        r"first (?:patient|subject|participant|volunteer)s? (?:is |are |will be |gets? |was )?(?:dosed|enrolled|treated)",
+        r"first[- ]patient[- ]in|FPI|dos(?:e|ing) (?:the|our) first (?:patient|subject)s?",
         r"early[- ](?:stage )?clinical(?: development| trials?| stud(?:y|ies))?",
     ), rx(
         r"clinical (?:supply|supplies|trial material|material|trials?|stud(?:y|ies)|batch(?:es)?|API|lots?)",

@@ -34,7 +34,10 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         rf"(?:what|which) {_MODEL}(?! (?:pricing|price|contract|payment|rate|FTE))",
         r"(?:provider|partner|vendor|supplier) type",
         rf"(?:best|right|ideal|better) (?:fit|choice|{_MODEL})",
-        r"who should (?:\w+ )?(?:make|manufacture|produce|supply|run|do|be (?:talking|contracting|working))\w*",
+        r"who should (?:\w+ )?(?:mak|manufactur|produc|suppl|run|do|be (?:talking|contracting|working))\w*",
+        r"which (?:type|kind|model|one|option)(?! of (?:pricing|contract|payment))",
+        r"(?:bring|bringing|brought) (?:in )?(?:an? |the |our )?(?:CRO|CDMO)s?",
+        r"(?:hire|engage|use|pick) (?:an? |the )?(?:CRO|CDMO) or (?:an? |the )?(?:CRO|CDMO)",
         r"who (?:should|do|would|can) (?:we|i) (?:be )?(?:talk|go|turn|contract|work|partner|use|hire|engage|outsourc)\w*",
         r"(?:should|do|shall) (?:we|i) (?:just )?(?:go with|hire|engage|switch to|move to|bring in)",
         # "do we keep our med chem CRO", not "do we keep the IP"
