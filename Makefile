@@ -52,6 +52,7 @@ test: install browser
 bench: ingest
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/llm_overhead.py
+	$(BIN)/python bench/retrieval_modes.py
 
 eval: ingest
 	$(BIN)/advisor-bot eval evals/questions.jsonl --out evals/out --baseline
