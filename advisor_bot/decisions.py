@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from pydantic import ValidationError
 
@@ -214,3 +215,18 @@ def cost_scenario(text: str, situation: Situation) -> CostScenario:
             f"I can't price that: {described} {err['msg'].lower()} (you gave {err.get('input')!s}). "
             "Ask again with a realistic figure."
         ) from exc
+
+
+def decide(
+    question: str, state: Situation, *, toolbox: Toolbox, intents: Sequence[str], verdict_wanted: bool = False
+) -> tuple[Recommendation | None, CostEstimate | None]:
+    """What both engines show for a question: the cost estimate a cost question asks for (None
+    when nothing could be priced) and the recommendation a which-model question (or a caller
+    that consulted the deciding tools) asks for."""
+    cost = None
+    if "cost" in intents:
+        estimate = toolbox.estimate_cost(cost_scenario(question, state))
+        cost = estimate if estimate.items else None
+    if "recommend" not in intents and not verdict_wanted:
+        return None, cost
+    return recommend(state, toolbox=toolbox, cost=cost, context=question), cost

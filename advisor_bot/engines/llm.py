@@ -29,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from advisor_bot.answer import Answer, Turn, refused_answer, retrieval_query
 from advisor_bot.config import Settings
-from advisor_bot.decisions import cost_scenario, recommend
+from advisor_bot.decisions import decide
 from advisor_bot.engines.base import EngineContext
 from advisor_bot.engines.offline import (
     OfflineEngine,
@@ -392,12 +392,9 @@ class _Run:
         """The offline engine's verdict and cost estimate for what the user said: from the tools, never from the
         model's text (a verdict also when the model consulted the deciding tools)."""
         intents = route(self.question, situation=state)
-        toolbox = self.context.toolbox
-        cost = toolbox.estimate_cost(cost_scenario(self.question, state)) if "cost" in intents else None
-        cost = cost if cost and cost.items else None
-        if "recommend" not in intents and not _DECIDING & set(self.called):
-            return None, cost
-        return recommend(state, toolbox=toolbox, cost=cost, context=self.question), cost
+        return decide(
+            self.question, state, toolbox=self.context.toolbox, intents=intents, verdict_wanted=bool(_DECIDING & set(self.called))
+        )
 
     def _compose(self, guard: ProseGuard) -> Iterator[str | Answer]:
         start = time.perf_counter()

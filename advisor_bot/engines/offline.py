@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from advisor_bot.answer import Answer, Turn, refused_answer, retrieval_query
 from advisor_bot.citations import Citation, verify_citation
-from advisor_bot.decisions import cost_scenario, recommend
+from advisor_bot.decisions import decide
 from advisor_bot.engines.base import EngineContext
 from advisor_bot.errors import CitationError
 from advisor_bot.extract import extract_situation
@@ -208,14 +208,8 @@ class OfflineEngine:
         sections: list[str] = []
         cites: list[Citation] = []
         quotes: list[Citation] = []
-        cost = None
-        if "cost" in intents:
-            cost = tb.estimate_cost(cost_scenario(question, state))
-            if not cost.items:
-                cost = None
-        recommendation = None
+        recommendation, cost = decide(question, state, toolbox=tb, intents=intents)
         if "recommend" in intents:
-            recommendation = recommend(state, toolbox=tb, cost=cost, context=question)
             if recommendation is None:
                 text, stage_cites = clarifying_question(context)
                 sections.append(text)
