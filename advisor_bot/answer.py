@@ -44,6 +44,12 @@ class Answer(BaseModel):
     situation: Situation = Field(default_factory=Situation)
     refused: bool = False
     refusal_reason: str | None = None
+    clarifying_question: str | None = Field(
+        default=None, description="Asked instead of a verdict when what the user said does not settle the model."
+    )
+    declined_part: str | None = Field(
+        default=None, description="What part of a mixed request was declined, and why; the rest was answered."
+    )
     engine: str
     corpus_version: str
     notices: list[str] = Field(default_factory=list, description="Things the user should know about this answer.")

@@ -34,6 +34,8 @@ class EvalQuestion(BaseModel):
     must_include: list[str] = Field(default_factory=list)
     must_not_include: list[str] = Field(default_factory=list)
     should_refuse: bool = False
+    partial_decline: bool = Field(default=False, description="A mixed request: answer the in-scope part, decline the rest.")
+    expect_clarification: bool = Field(default=False, description="A which-model question the right answer to is one clarifying question.")
     notes: str = ""
 
 
@@ -41,6 +43,10 @@ def _contradiction(q: EvalQuestion) -> tuple[str, str] | None:
     """A field that contradicts another one, and why; checked per line so the message can name it."""
     if q.accept and q.expected_recommendation is None:
         return "accept", "alternatives need an expected_recommendation to be alternatives to"
+    if q.expect_clarification and q.expected_recommendation is not None:
+        return "expect_clarification", "a clarifying question is the alternative to a verdict, not both"
+    if q.should_refuse and q.partial_decline:
+        return "partial_decline", "a partly declined request is answered, so it cannot also be refused"
     if q.should_refuse:
         for name in ("expected_recommendation", "expected_sections", "must_include"):
             if getattr(q, name):

@@ -50,6 +50,10 @@ METRICS: dict[str, Metric] = {
     "questions": Metric(label="Questions", kind="count"),
     "pass_rate": Metric(label="Questions passing every check", kind="rate"),
     "recommendation_accuracy": Metric(label="Recommendation accuracy", kind="rate"),
+    "wrong_recommendation_rate": Metric(label="Wrong recommendations (of which-model questions)", kind="rate", lower_is_better=True),
+    "clarifying_question_rate": Metric(label="Clarifying questions (of which-model questions)", kind="rate"),
+    "clarification_recall": Metric(label="Clarifying question where one was expected", kind="rate"),
+    "partial_decline_rate": Metric(label="Mixed requests answered in part, declined in part", kind="rate"),
     f"retrieval_recall_at_{K}": Metric(label=f"Retrieval Recall@{K}", kind="rate"),
     "retrieval_mrr": Metric(label=f"Retrieval MRR (top {K})", kind="number"),
     f"retrieval_recall_at_{K}_lift": Metric(label=f"Recall@{K} above the baseline", kind="number"),
@@ -178,6 +182,11 @@ class QuestionScore(BaseModel):
     refused: bool | None = None
     recommendation: str | None = None
     recommendation_correct: bool | None = None
+    wrong_recommendation: bool | None = Field(
+        default=None, description="Which-model questions only: a verdict was given and it is not an accepted one."
+    )
+    clarified: bool | None = Field(default=None, description="Which-model questions only: a clarifying question instead of a verdict.")
+    partial_declined: bool | None = Field(default=None, description="Mixed requests only: answered, with a part declined.")
     retrieval_rank: int | None = Field(default=None, description=f"Rank (1-{K}) of the first passage in an expected section.")
     recall_at_k: float | None = None
     reciprocal_rank: float | None = None
@@ -225,6 +234,8 @@ def score(
             passed=False,
             failures=[f"error: {attempt.error}"],
             recommendation_correct=False if question.expected_recommendation and recommends else None,
+            wrong_recommendation=False if (question.expected_recommendation or question.expect_clarification) and recommends else None,
+            clarified=False if (question.expected_recommendation or question.expect_clarification) and recommends else None,
             citation_hit=False if expected and not question.should_refuse else None,
             required_missing=list(question.must_include),
             retrieval_rank=rank,
@@ -239,12 +250,24 @@ def score(
     if answer.refused != question.should_refuse:
         failures.append("refused but should answer" if answer.refused else "answered but should refuse")
     model = answer.recommendation.model if answer.recommendation else None
-    correct = None
+    correct = wrong = clarified = partial = None
+    accepted = {question.expected_recommendation, *question.accept} - {None}
     if question.expected_recommendation is not None and recommends:
-        correct = model in {question.expected_recommendation, *question.accept}
+        correct = model in accepted
         if not correct:
             wanted = " or ".join([question.expected_recommendation, *question.accept])
-            failures.append(f"recommendation: expected {wanted}, got {model or 'none'}")
+            asked = " (asked a clarifying question)" if answer.clarifying_question else ""
+            failures.append(f"recommendation: expected {wanted}, got {model or 'none'}{asked}")
+    if (question.expected_recommendation is not None or question.expect_clarification) and recommends:
+        # A guess where a question was due is as wrong as the wrong model.
+        wrong = model is not None and model not in accepted
+        clarified = model is None and answer.clarifying_question is not None
+        if question.expect_clarification and not clarified:
+            failures.append(f"expected a clarifying question, got {model or 'neither a verdict nor a question'}")
+    if question.partial_decline:
+        partial = not answer.refused and answer.declined_part is not None
+        if not partial and not answer.refused:
+            failures.append("mixed request: no part was declined")
     cited = list(dict.fromkeys(c.section for c in answer.citations))
     hit = None
     if expected and not question.should_refuse:
@@ -274,6 +297,9 @@ def score(
         refused=answer.refused,
         recommendation=model,
         recommendation_correct=correct,
+        wrong_recommendation=wrong,
+        clarified=clarified,
+        partial_declined=partial,
         retrieval_rank=rank,
         cited_sections=cited,
         citation_hit=hit,
@@ -308,6 +334,9 @@ def summarise(results: Sequence[QuestionResult]) -> dict[str, MetricValue]:
     expected_refusal = {r.question.id for r in results if r.scores.refused is not None and r.question.should_refuse}
     refused = {r.question.id for r in results if r.scores.refused}
     with_rec = [s.recommendation_correct for s in scores if s.recommendation_correct is not None]
+    which_model = [s for s in scores if s.wrong_recommendation is not None]
+    wanted_question = [s.clarified for r, s in zip(results, scores) if r.question.expect_clarification and s.clarified is not None]
+    mixed = [s.partial_declined for s in scores if s.partial_declined is not None]
     retrieval = [s for s in scores if s.recall_at_k is not None]
     hits = [s.citation_hit for s in scores if s.citation_hit is not None]
     required = sum(len(s.required_found) + len(s.required_missing) for s in scores)
@@ -318,6 +347,10 @@ def summarise(results: Sequence[QuestionResult]) -> dict[str, MetricValue]:
         "questions": len(scores),
         "pass_rate": _share(sum(s.passed for s in scores), len(scores)),
         "recommendation_accuracy": _share(sum(with_rec), len(with_rec)),
+        "wrong_recommendation_rate": _share(sum(bool(s.wrong_recommendation) for s in which_model), len(which_model)),
+        "clarifying_question_rate": _share(sum(bool(s.clarified) for s in which_model), len(which_model)),
+        "clarification_recall": _share(sum(wanted_question), len(wanted_question)),
+        "partial_decline_rate": _share(sum(mixed), len(mixed)),
         f"retrieval_recall_at_{K}": _share(sum(s.recall_at_k or 0.0 for s in retrieval), len(retrieval)),
         "retrieval_mrr": _share(sum(s.reciprocal_rank or 0.0 for s in retrieval), len(retrieval)),
         "citation_section_hit_rate": _share(sum(hits), len(hits)),

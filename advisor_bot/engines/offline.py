@@ -129,6 +129,7 @@ class ToolOutput:
     recommendation: Recommendation | None
     cost: CostEstimate | None
     quotes: list[Citation]
+    clarifying: str | None = None
 
 
 class OfflineEngine:
@@ -183,6 +184,7 @@ class OfflineEngine:
             citations=citations,
             recommendation=tools.recommendation,
             cost_estimate=tools.cost if tools.recommendation is None else None,
+            clarifying_question=tools.clarifying,
             situation=state,
             engine=self.name,
             corpus_version=context.corpus_version,
@@ -208,10 +210,12 @@ class OfflineEngine:
         sections: list[str] = []
         cites: list[Citation] = []
         quotes: list[Citation] = []
+        clarifying = None
         recommendation, cost = decide(question, state, toolbox=tb, intents=intents)
         if "recommend" in intents:
             if recommendation is None:
                 text, stage_cites = clarifying_question(context)
+                clarifying = text
                 sections.append(text)
                 cites.extend(stage_cites)
             else:
@@ -249,4 +253,6 @@ class OfflineEngine:
             result = tb.transition_options()
             sections.append(transition_markdown(result))
             cites.extend(p.citation for o in result.options for p in o.points[:1])
-        return ToolOutput(sections=sections, citations=cites, recommendation=recommendation, cost=cost, quotes=quotes)
+        return ToolOutput(
+            sections=sections, citations=cites, recommendation=recommendation, cost=cost, quotes=quotes, clarifying=clarifying
+        )
