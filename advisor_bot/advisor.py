@@ -7,17 +7,21 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from advisor_bot.answer import Answer, Turn, clean_question, refused_answer
+from advisor_bot.answer import Answer, Turn, clean_question, refused_answer, retrieval_query, small_talk_answer
 from advisor_bot.config import Settings, enforce_offline
 from advisor_bot.engines.base import Engine, EngineContext
 from advisor_bot.engines.offline import OfflineEngine
 from advisor_bot.errors import InvalidQuestionError
 from advisor_bot.index import EmbeddingModel, Index, IngestReport
 from advisor_bot.retrieve import Retriever
-from advisor_bot.scope import Refusal, screen
+from advisor_bot.framework import load_framework
+from advisor_bot.reading.model import Reading
+from advisor_bot.reading.reader import Reader
+from advisor_bot.reading.scope import refusal, relevant
+from advisor_bot.reading.semantic import SemanticReader, load_thresholds
+from advisor_bot.retrieve import Retrieval
 from advisor_bot.situation import Situation
 from advisor_bot.tools import Toolbox
-from advisor_bot.framework import load_framework
 
 
 class Advisor:
@@ -55,12 +59,17 @@ class Advisor:
             if self._context is None:
                 snapshot = self.index.load()
                 retriever = Retriever(snapshot=snapshot, index=self.index, embedder=self.embedder, settings=self.settings)
+                framework = load_framework(snapshot.documents)
+                semantic = SemanticReader(
+                    embedder=self.embedder, framework=framework, cache_dir=self.settings.data_dir, thresholds=load_thresholds()
+                )
                 self._context = EngineContext(
                     settings=self.settings,
                     retriever=retriever,
                     documents=snapshot.documents,
                     corpus_version=snapshot.manifest.corpus_version,
-                    toolbox=Toolbox(load_framework(snapshot.documents)),
+                    toolbox=Toolbox(framework),
+                    reader=Reader(framework=framework, semantic=semantic if self.settings.semantic_reading else None),
                 )
             return self._context
 
@@ -110,38 +119,59 @@ class Advisor:
         assert isinstance(answer, Answer)
         return answer
 
+    def read(
+        self, question: str, *, history: Sequence[object] | None = None, situation: Situation | None = None
+    ) -> tuple[Reading, list[Turn], Retrieval | None]:
+        """The turn read once (what both engines answer from), the history as used, and the search
+        the relevance gate ran for it (reused by the engine)."""
+        text = clean_question(question, max_chars=self.settings.max_question_chars)
+        turns = self._history(history)
+        context = self.context
+        given = self._situation(situation, context)
+        searched: dict[str, Retrieval] = {}
+
+        def gate(query: str) -> bool:
+            found = searched.setdefault(query, context.retriever.search(retrieval_query(query, turns)))
+            return relevant(
+                best_dense=found.best_dense,
+                coverage=found.coverage,
+                min_relevance=self.settings.min_relevance,
+                min_relevance_covered=self.settings.min_relevance_covered,
+            )
+
+        reading = context.reader.read(text, history=turns, given=given, relevant=gate)
+        return reading, turns, searched.get(reading.query)
+
     def stream(
         self, question: str, *, history: Sequence[object] | None = None, situation: Situation | None = None
     ) -> Iterator[str | Answer]:
         """Yield answer text as it is produced, then the complete ``Answer``.
 
-        Input is validated before the first yield, so a bad question raises at once.
+        Input is validated and the turn read before the first yield, so a bad question raises at once.
         """
         began = time.perf_counter()
-        text = clean_question(question, max_chars=self.settings.max_question_chars)
-        turns = self._history(history)
-        context = self.context
-        given = self._situation(situation, context)
-        declined = screen(text)
-        return self._stream(text, turns, context, declined, given, began)
+        reading, turns, retrieval = self.read(question, history=history, situation=situation)
+        return self._stream(reading, turns, self.context, retrieval, began)
 
     def _stream(
-        self,
-        text: str,
-        turns: list[Turn],
-        context: EngineContext,
-        declined: Refusal | None,
-        situation: Situation | None,
-        began: float,
+        self, reading: Reading, turns: list[Turn], context: EngineContext, retrieval: Retrieval | None, began: float
     ) -> Iterator[str | Answer]:
-        if declined is not None:
-            answer = refused_answer(text, declined, engine=self.engine.name, corpus_version=context.corpus_version)
+        if reading.scope.verdict == "decline":
+            answer = refused_answer(reading.question, refusal(reading.scope), engine=self.engine.name, corpus_version=context.corpus_version)
+            yield answer.answer_markdown
+        elif reading.small_talk is not None:
+            answer = small_talk_answer(reading, engine=self.engine.name, corpus_version=context.corpus_version)
             yield answer.answer_markdown
         else:
-            for item in self.engine.stream(text, history=turns, context=context, situation=situation):
+            for item in self.engine.stream(reading, history=turns, context=context, retrieval=retrieval):
                 if isinstance(item, Answer):
                     answer = item
                 else:
                     yield item
+            if reading.scope.verdict == "partial":
+                line = f"\n\n**Not answered:** {reading.scope.reason}"
+                answer.declined_part = reading.scope.reason
+                answer.answer_markdown += line
+                yield line
         answer.timings_ms["total"] = round((time.perf_counter() - began) * 1000, 2)
         yield answer

@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from advisor_bot.citations import Citation
 from advisor_bot.errors import InvalidQuestionError
 from advisor_bot.recommendation import CostEstimate, Recommendation
-from advisor_bot.scope import Refusal
+from advisor_bot.reading.model import Reading
+from advisor_bot.reading.scope import Refusal
+from advisor_bot.reading.smalltalk import small_talk_reply
 from advisor_bot.situation import Situation
 
 
@@ -95,6 +97,14 @@ def retrieval_query(question: str, history: list[Turn]) -> str:
     if previous and (len(question.split()) <= 14 or _FOLLOW_UP.search(question)):
         return f"{previous[-1]}\n{question}"
     return question
+
+
+def small_talk_answer(reading: Reading, *, engine: str, corpus_version: str) -> Answer:
+    """A greeting, thanks or "what can you do?": a short reply and three questions to try."""
+    kind = reading.small_talk or "capabilities"
+    reply, examples = small_talk_reply(kind)
+    text = reply + "\n\nTry for example:\n" + "\n".join(f"- *{e}*" for e in examples)
+    return Answer(question=reading.question, answer_markdown=text, citations=[], engine=engine, corpus_version=corpus_version)
 
 
 def refused_answer(question: str, why: Refusal, *, engine: str, corpus_version: str) -> Answer:

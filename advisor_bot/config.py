@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     # Lower bar for questions whose every content word occurs in the corpus.
     min_relevance_covered: float = Field(default=0.15, ge=-1.0, le=1.0)
 
+    # Reading.
+    semantic_reading: bool = Field(
+        default=True, description="Read stages, factors, intents and scope by meaning as well as by rule (off: rules only)."
+    )
+
     # Answers.
     quotes: int = Field(default=3, ge=1, le=10, description="Passages quoted in an offline answer.")
     max_question_chars: int = Field(default=4000, ge=16)

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-
-from pydantic import ValidationError
 
 from advisor_bot.citations import Citation
-from advisor_bot.errors import InvalidQuestionError
-from advisor_bot.extract import NUMBER_WORDS, WORD_VALUES
 from advisor_bot.framework import ModelName
 from advisor_bot.recommendation import CostEstimate, Point, Recommendation
 from advisor_bot.situation import Situation
-from advisor_bot.tools import CostScenario, ProfileResult, Provision, Toolbox
+from advisor_bot.reading.model import Reading
+from advisor_bot.tools import ProfileResult, Provision, Toolbox
 
 _COMPATIBLE: dict[str, set[ModelName]] = {"CRO": {"CRO"}, "CDMO": {"CDMO"}, "Hybrid": {"Hybrid", "Integrated partner"}}
 _MISSING = (
@@ -73,15 +69,73 @@ def _risks(model: ModelName, stage_index: int | None, mistakes: list[Provision],
     return points
 
 
-def recommend(situation: Situation, *, toolbox: Toolbox, cost: CostEstimate | None = None, context: str = "") -> Recommendation | None:
-    """A cited verdict, or None when the stage is unknown and the other factors give no
-    lean (nothing said, or a tie): then the stage is the question to ask."""
+# Factors that settle the model on their own: cGMP material and kilograms only a CDMO makes.
+_DECISIVE = {("Regulatory", "CDMO"), ("Volume", "CDMO")}
+# Grams and research-grade material are what the early rows and the candidate-selection row all need:
+# they never contradict a stage.
+_WEAK = {("Regulatory", "CRO"), ("Volume", "CRO")}
+
+
+def _enough_without_stage(profile: ProfileResult, reading: Reading | None) -> bool:
+    """A verdict without a stage needs more than one weak factor: two that agree (and outnumber any
+    against), one decisive factor (cGMP material, kilograms), or one the question itself states by
+    rule; a lone factor read only by meaning or left over from earlier turns is not enough."""
+    if profile.lean is None:
+        return False
+    others = [a for a in profile.assessments if not a.factor.startswith("Stage")]
+    support = [a for a in others if a.favours == profile.lean]
+    if len(support) < len(others):
+        return len(support) >= 2 and len(support) * 2 > len(others)
+    decisive = any((a.factor.split()[0], a.favours) in _DECISIVE for a in support)
+    return len(support) >= 2 or decisive or any(_stated_now(a.factor, reading) for a in support)
+
+
+def _contradicted(profile: ProfileResult, models: list[ModelName]) -> bool:
+    """Whether a factor other than the stage favours a model the row does not offer; grams and
+    research-grade material do not count (the candidate-selection row needs multi-gram lots too)."""
+    return any(
+        not (_COMPATIBLE[a.favours] & set(models)) and (a.factor.split()[0], a.favours) not in _WEAK
+        for a in profile.assessments
+        if not a.factor.startswith("Stage")
+    )
+
+
+# Profile factor -> the Situation fields it is read from.
+_FIELDS = {"Internal": ("in_house",), "Budget": ("budget",), "Timeline": ("timeline",), "IP": ("ip_sensitivity",),
+           "Regulatory": ("gmp", "transitioning"), "Volume": ("quantity", "mixed_volume")}  # fmt: skip
+
+
+def _stated_now(factor: str, reading: Reading | None) -> bool:
+    """Whether the user stated this factor by rule or in the panel in the turn being answered: the
+    question is about it (None: the caller gave the situation explicitly, as good as stated)."""
+    if reading is None:
+        return True
+    fields = next((f for prefix, f in _FIELDS.items() if factor.startswith(prefix)), ())
+    last = max((e.turn for e in reading.evidence), default=0)
+    return any(e.field in fields and e.source in ("rule", "panel") and e.turn == last for e in reading.evidence)
+
+
+def recommend(
+    situation: Situation, *, toolbox: Toolbox, cost: CostEstimate | None = None, reading: Reading | None = None
+) -> Recommendation | None:
+    """A cited verdict, or None when the stage is unknown and the other factors do not settle
+    it (nothing said, a tie, one weak factor): then the stage is the question to ask. ``reading``
+    says how sure the reading is; without it the situation counts as stated outright."""
     fw = toolbox.framework
     profile = toolbox.profile_assessment(situation)
     row = toolbox.stage_recommendation(situation.stage).row if situation.stage else None
     stage_index = fw.stages.index(row) if row else None
     caveats: list[str] = []
     extra_citations: list[Citation] = []
+    if situation.single_partner and situation.transitioning:
+        row = None  # one partner from research into regulated work is the integrated partner, whatever the stage
+    elif row is not None and reading is not None and reading.stage_source == "meaning" and _contradicted(profile, row.models):
+        # A stage read from a description, contradicted by a factor the user stated: the reading is not
+        # sure enough to let it outvote that factor. Decide from the stated factors, or ask.
+        unsure = reading.model_copy(update={"situation": situation.model_copy(update={"stage": None}), "stage_source": None})
+        return recommend(unsure.situation, toolbox=toolbox, cost=cost, reading=unsure)
+    if situation.parallel_work and not situation.single_partner:
+        row = None  # the row is the manufacturing program's; the question is about the work beside it
     if row is not None:
         options = list(row.models)
         agree, disagree = _agreement(profile, options)
@@ -100,7 +154,15 @@ def recommend(situation: Situation, *, toolbox: Toolbox, cost: CostEstimate | No
             why = f"The Project Stage Decision Matrix recommends {stated} for {row.stage}, but {disagree} of {agree + disagree} other factors you gave favour something else."
             if profile.lean and not (_COMPATIBLE[profile.lean] & set(options)):
                 caveats.append(f"Your profile factors lean {profile.lean}; the framework treats the decision as one to revisit at each stage.")
-    elif situation.single_partner and profile.lean in (None, "Hybrid"):
+    elif situation.parallel_work:
+        # A CRO for research work while a CDMO manufactures: the framework's parallel engagement.
+        model, options, confidence = "Hybrid", ["Hybrid"], "medium"
+        why = (
+            "The work you describe runs beside a CDMO's manufacturing; the framework's parallel engagement gives "
+            "such work (backup routes, impurity investigations, follow-on analogs) to a CRO while the CDMO produces."
+        )
+        extra_citations = [p.citation for p in toolbox.section_items("Parallel Engagement")[:3]]
+    elif situation.single_partner and (profile.lean in (None, "Hybrid") or situation.transitioning):
         # The framework's answer to "one partner, no transfer" is the integrated partner.
         model, options, confidence = "Integrated partner", ["Integrated partner"], "medium"
         why = (
@@ -109,7 +171,7 @@ def recommend(situation: Situation, *, toolbox: Toolbox, cost: CostEstimate | No
         )
         avoid = toolbox.section_items("Avoiding Technology Transfer Altogether")
         extra_citations = [p.citation for p in avoid[:2]]
-    elif situation.multiple_stages or profile.lean is not None:
+    elif situation.multiple_stages or _enough_without_stage(profile, reading):
         lean = "Hybrid" if situation.multiple_stages else profile.lean
         model = "Integrated partner" if situation.single_partner and lean == "Hybrid" else lean  # type: ignore[assignment]
         options = [model]
@@ -120,6 +182,11 @@ def recommend(situation: Situation, *, toolbox: Toolbox, cost: CostEstimate | No
     else:
         return None
 
+    if row is not None and reading is not None and reading.stage_source == "meaning":
+        # The stage was read from a description, not named: never claim more than medium.
+        said = reading.evidence_for("stage")
+        confidence = "medium" if confidence == "high" else confidence
+        why += f" I read the stage as {row.stage} from “{said.text if said else reading.query}”; set it in the panel if that is wrong."
     steps = []
     if row is not None:
         steps.append(f"Screen candidate partners on the framework's key selection criteria for this stage: {row.criteria}.")
@@ -133,7 +200,7 @@ def recommend(situation: Situation, *, toolbox: Toolbox, cost: CostEstimate | No
     steps.append("Agree IP ownership, foreground IP assignment and the quality agreement before work begins.")
     steps.append("Revisit the choice at the next stage gate: the framework treats it as a dynamic assessment.")
 
-    mistakes = toolbox.common_mistakes(context or situation.model_dump_json()).items
+    mistakes = toolbox.common_mistakes(situation.model_dump_json()).items
     risks = _risks(model, stage_index, mistakes, toolbox)
     known = situation.known()
     missing = [label for key, label in _MISSING if key not in known and not (key == "stage" and situation.multiple_stages)]
@@ -169,64 +236,14 @@ def recommend(situation: Situation, *, toolbox: Toolbox, cost: CostEstimate | No
     )
 
 
-_NUM = rf"(\d+(?:\.\d+)?|{NUMBER_WORDS})"
-
-
-def _num(text: str) -> float:
-    return float(text) if text[0].isdigit() else WORD_VALUES[text.lower()]
-
-
-def cost_scenario(text: str, situation: Situation) -> CostScenario:
-    """Read the work to price from the user's words; the situation fills in quantity."""
-    fte = months = None
-    if m := re.search(rf"\b{_NUM}\s+(?:of (?:their|your|the|our|its) )?(?:full[- ]time\s+|phd[- ]level\s+|med[- ]?chem\s+|dedicated\s+)?(?:ftes?|chemists?|scientists?|people|heads)\b", text, re.I):
-        fte = _num(m.group(1))
-    if m := re.search(rf"\b{_NUM}\s+(years?|months?|quarters?)\b", text, re.I):
-        months = _num(m.group(1)) * {"y": 12, "m": 1, "q": 3}[m.group(2)[0].lower()]
-    elif re.search(r"\b(a|per|for the|for a|one|full) year\b|\bannual", text, re.I):
-        months = 12
-    analogs = int(m.group(1)) if (m := re.search(r"\b(\d+)\s+(?:analog(?:ue)?s|compounds|molecules)\b", text, re.I)) else None
-    if analogs is None and re.search(r"med(icinal)?[- ]?chem(istry)? campaign", text, re.I):
-        analogs = 100
-    scouting = 1 if re.search(r"route[- ]scouting", text, re.I) else None
-    kg = situation.quantity.kg if situation.quantity and situation.quantity.kg >= 1 else None
-    complexity = "simple" if re.search(r"\bsimple\b|2-3 step|two[- ]step|three[- ]step", text, re.I) else ("complex" if re.search(r"complex|multi[- ]?step|\d+[- ]step", text, re.I) else None)
-    transfer = bool(re.search(r"tech(nology)?[- ]transfer|hand(ing)?[- ]?(it )?over|move (it|the process) to|switch(ing)? (to a )?cdmo", text, re.I))
-    # CDMO process development is priced when asked for, or implied by scale-up of a stated quantity.
-    development = bool(re.search(r"pilot[- ]scale|process development (?:at|there|with)|(?:cdmo|there)[^.?!]{0,40}process development", text, re.I)) or (
-        bool(re.search(r"process development|scale[- ]up|pilot", text, re.I)) and kg is not None
-    )
-    budget = None
-    if m := re.search(r"\$\s?(\d[\d,]*(?:\.\d+)?)\s?(k|m|mm|million|thousand)?\b[^.?!]{0,40}\b(?:budget|earmarked|allocated|set aside|to spend|for chemistry)"
-                      r"|(?:budget|earmarked|allocated|raised|got|have) (?:of |is |about |around |roughly )?\$\s?(\d[\d,]*(?:\.\d+)?)\s?(k|m|mm|million|thousand)?\b", text, re.I):
-        number, scale = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
-        budget = float(number.replace(",", "")) * {"k": 1e3, "thousand": 1e3, "m": 1e6, "mm": 1e6, "million": 1e6}.get((scale or "").lower(), 1)
-    at_cdmo = "CDMO" if fte and re.search(r"\bat (a|the|our) cdmo\b|cdmo (chemists|scientists|ftes?)", text, re.I) else "CRO"
-    try:
-        return CostScenario(
-            fte=fte, months=months, fte_at=at_cdmo, route_scouting=scouting, analogs=analogs, kg=kg,
-            complexity=complexity, process_development=development, technology_transfer=transfer, budget=budget,
-        )
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = str(err["loc"][0]) if err["loc"] else "scenario"
-        described = CostScenario.model_fields[field].description if field in CostScenario.model_fields else field
-        raise InvalidQuestionError(
-            f"I can't price that: {described} {err['msg'].lower()} (you gave {err.get('input')!s}). "
-            "Ask again with a realistic figure."
-        ) from exc
-
-
-def decide(
-    question: str, state: Situation, *, toolbox: Toolbox, intents: Sequence[str], verdict_wanted: bool = False
-) -> tuple[Recommendation | None, CostEstimate | None]:
-    """What both engines show for a question: the cost estimate a cost question asks for (None
+def decide(reading: Reading, *, toolbox: Toolbox, verdict_wanted: bool = False) -> tuple[Recommendation | None, CostEstimate | None]:
+    """What both engines show for a reading: the cost estimate a cost question asks for (None
     when nothing could be priced) and the recommendation a which-model question (or a caller
     that consulted the deciding tools) asks for."""
     cost = None
-    if "cost" in intents:
-        estimate = toolbox.estimate_cost(cost_scenario(question, state))
+    if "cost" in reading.intents and reading.scenario is not None:
+        estimate = toolbox.estimate_cost(reading.scenario)
         cost = estimate if estimate.items else None
-    if "recommend" not in intents and not verdict_wanted:
+    if "recommend" not in reading.intents and not verdict_wanted:
         return None, cost
-    return recommend(state, toolbox=toolbox, cost=cost, context=question), cost
+    return recommend(reading.situation, toolbox=toolbox, cost=cost, reading=reading), cost

@@ -36,6 +36,10 @@ class Situation(BaseModel):
     in_house: Column | None = Field(default=None, description="Which column the internal chemistry matches.")
     ip_sensitivity: Column | None = None
     multiple_stages: bool | None = Field(default=None, description="Several compounds at different stages.")
+    mixed_volume: bool | None = Field(default=None, description="Grams for some compounds, kilograms for others.")
+    parallel_work: bool | None = Field(
+        default=None, description="Research work (a backup route, impurity work, follow-on analogs) beside a CDMO's manufacturing."
+    )
     single_partner: bool | None = Field(
         default=None, description="Wants one partner for everything, e.g. to avoid technology transfer."
     )

@@ -18,9 +18,9 @@ from advisor_bot.citations import Citation
 from advisor_bot.framework import Column, Fact, Framework, PricingModel, StageRow, sentence_spans, citation_for
 from advisor_bot.recommendation import CostEstimate, CostItem, FactorAssessment
 from advisor_bot.retrieve import lexical_tokens
+from advisor_bot.reading.cost import CostScenario, Provider
 from advisor_bot.situation import Situation
 
-Provider = Literal["CRO", "CDMO"]
 F = TypeVar("F", bound=Callable[..., BaseModel])
 TOOL_NAMES: list[str] = []
 
@@ -70,21 +70,6 @@ class TransitionOption(BaseModel):
 
 class TransitionResult(BaseModel):
     options: list[TransitionOption]
-
-
-class CostScenario(BaseModel):
-    """What to price. Every field is optional; only stated work is priced."""
-
-    fte: float | None = Field(default=None, gt=0, le=1000, description="Full-time scientists.")
-    months: float | None = Field(default=None, gt=0, le=600, description="Duration of the FTE engagement.")
-    fte_at: Provider = Field(default="CRO", description="Who employs the FTEs; CDMO development rates carry a premium.")
-    route_scouting: int | None = Field(default=None, ge=1, le=100, description="Route-scouting engagements.")
-    analogs: int | None = Field(default=None, ge=1, le=100000, description="Analogs in a med-chem campaign.")
-    kg: float | None = Field(default=None, gt=0, le=1e7, description="Kilograms of material to manufacture.")
-    complexity: Literal["simple", "complex"] | None = Field(default=None, description="Process complexity for per-kg pricing.")
-    process_development: bool = Field(default=False, description="Include CDMO process development before production.")
-    technology_transfer: bool = Field(default=False, description="Include a transfer between separate organisations.")
-    budget: float | None = Field(default=None, gt=0, description="The user's stated budget in USD, to compare the total with.")
 
 
 def money(x: float) -> str:
@@ -168,7 +153,9 @@ class Toolbox:
             picks.append(("regulatory", "moving from research-grade to regulated material", "Hybrid"))
         elif factors.gmp is not None:
             picks.append(("regulatory", "cGMP material needed" if factors.gmp else "research-grade material", "CDMO" if factors.gmp else "CRO"))
-        if factors.quantity is not None:
+        if factors.mixed_volume:
+            picks.append(("volume", "grams for some compounds, kilograms for others", "Hybrid"))
+        elif factors.quantity is not None:
             picks.append(("volume", str(factors.quantity), "CDMO" if factors.quantity.kg >= 1 else "CRO"))
         assessments = []
         for key, value, column in picks:

@@ -11,8 +11,8 @@ from functools import reduce
 import pytest
 
 from advisor_bot.config import PROJECT_ROOT
-from advisor_bot.extract import extract_situation
-from advisor_bot.route import Intent, route
+from advisor_bot.reading.rules import extract_situation
+from advisor_bot.reading.intents import Intent, route
 from advisor_bot.situation import Quantity, Situation
 
 

@@ -9,8 +9,9 @@ from typing import Protocol
 from advisor_bot.answer import Answer, Turn
 from advisor_bot.config import Settings
 from advisor_bot.corpus import Document
-from advisor_bot.retrieve import Retriever
-from advisor_bot.situation import Situation
+from advisor_bot.reading.model import Reading
+from advisor_bot.reading.reader import Reader
+from advisor_bot.retrieve import Retrieval, Retriever
 from advisor_bot.tools import Toolbox
 
 
@@ -21,17 +22,19 @@ class EngineContext:
     documents: dict[str, Document]
     corpus_version: str
     toolbox: Toolbox
+    reader: Reader
 
 
 class Engine(Protocol):
-    """Answers a question; ``stream`` yields text as it is produced and ends with the Answer."""
+    """Answers a read turn; ``stream`` yields text as it is produced and ends with the Answer.
+
+    ``retrieval`` is the search the ``Advisor`` already ran for ``reading.query`` (None: search anew).
+    """
 
     name: str
 
-    def answer(
-        self, question: str, *, history: list[Turn], context: EngineContext, situation: Situation | None = None
-    ) -> Answer: ...
+    def answer(self, reading: Reading, *, history: list[Turn], context: EngineContext, retrieval: Retrieval | None = None) -> Answer: ...
 
     def stream(
-        self, question: str, *, history: list[Turn], context: EngineContext, situation: Situation | None = None
+        self, reading: Reading, *, history: list[Turn], context: EngineContext, retrieval: Retrieval | None = None
     ) -> Iterator[str | Answer]: ...

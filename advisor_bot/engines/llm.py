@@ -27,13 +27,12 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import StructuredTool, ToolException
 from pydantic import BaseModel, ValidationError
 
-from advisor_bot.answer import Answer, Turn, refused_answer, retrieval_query
+from advisor_bot.answer import Answer, Turn, retrieval_query
 from advisor_bot.config import Settings
 from advisor_bot.decisions import decide
 from advisor_bot.engines.base import EngineContext
 from advisor_bot.engines.offline import (
     OfflineEngine,
-    conversation_situation,
     passage_citation,
     pick_passages,
     render_quote,
@@ -43,10 +42,8 @@ from advisor_bot.grounding import Evidence, ProseGuard, SentenceBuffer, conflict
 from advisor_bot.prompts import render
 from advisor_bot.recommendation import CostEstimate, Recommendation
 from advisor_bot.render import cost_markdown, recommendation_markdown
-from advisor_bot.retrieve import Passage
-from advisor_bot.route import route
-from advisor_bot.scope import refusal, relevant
-from advisor_bot.situation import Situation
+from advisor_bot.reading.model import Reading
+from advisor_bot.retrieve import Passage, Retrieval
 from advisor_bot.tools import TOOL_NAMES
 
 log = logging.getLogger(__name__)
@@ -171,17 +168,15 @@ class LLMEngine:
         self._offline = OfflineEngine()
         self._lock = threading.Lock()
 
-    def answer(
-        self, question: str, *, history: list[Turn], context: EngineContext, situation: Situation | None = None
-    ) -> Answer:
-        *_, answer = self.stream(question, history=history, context=context, situation=situation)
+    def answer(self, reading: Reading, *, history: list[Turn], context: EngineContext, retrieval: Retrieval | None = None) -> Answer:
+        *_, answer = self.stream(reading, history=history, context=context, retrieval=retrieval)
         assert isinstance(answer, Answer)
         return answer
 
     def stream(
-        self, question: str, *, history: list[Turn], context: EngineContext, situation: Situation | None = None
+        self, reading: Reading, *, history: list[Turn], context: EngineContext, retrieval: Retrieval | None = None
     ) -> Iterator[str | Answer]:
-        run = _Run(self, question, history, context, situation)
+        run = _Run(self, reading, history, context, retrieval)
         try:
             yield from run.execute()
         except Exception as exc:  # noqa: BLE001 - nothing raises to the UI; the offline engine answers
@@ -191,7 +186,7 @@ class LLMEngine:
         reason, expected = fault_reason(exc, run.context.settings)
         notice = f"The language model {reason}, so this is the offline engine's answer."
         log.warning("LLM engine fell back to the offline engine: the language model %s", reason, exc_info=None if expected else exc)
-        answer = self._offline.answer(run.question, history=run.history, context=run.context, situation=run.situation)
+        answer = self._offline.answer(run.reading, history=run.history, context=run.context, retrieval=run.retrieval)
         answer.notices.insert(0, notice)
         answer.answer_markdown = f"*{notice}*\n\n{answer.answer_markdown}"
         answer.timings_ms["llm_failed_after"] = round((time.perf_counter() - run.began) * 1000, 2)
@@ -235,10 +230,10 @@ class _Run:
     """One answer: its state, timings and the generator that produces it."""
 
     engine: LLMEngine
-    question: str
+    reading: Reading
     history: list[Turn]
     context: EngineContext
-    situation: Situation | None
+    retrieval: Retrieval | None
     began: float = field(default_factory=time.perf_counter)
     timings: dict[str, float] = field(default_factory=dict)
     shown: list[str] = field(default_factory=list)
@@ -267,26 +262,17 @@ class _Run:
                 raise LLMFault(f"took longer than the {self.context.settings.llm_max_seconds:g} s budget for one answer")
             yield item
 
+    @property
+    def question(self) -> str:
+        return self.reading.query
+
     def execute(self) -> Iterator[str | Answer]:
         settings, context = self.context.settings, self.context
         t = time.perf_counter()
-        # The offline engine's relevance gate, on the same query, before any model call.
-        gate = context.retriever.search(retrieval_query(self.question, self.history))
+        retrieval = self.retrieval or context.retriever.search(retrieval_query(self.question, self.history))
         t = self._tick("retrieve", t)
-        if not relevant(
-            best_dense=gate.best_dense,
-            coverage=gate.coverage,
-            min_relevance=settings.min_relevance,
-            min_relevance_covered=settings.min_relevance_covered,
-        ):
-            answer = refused_answer(self.question, refusal("out_of_scope"), engine=self.engine.name, corpus_version=context.corpus_version)
-            yield answer.answer_markdown
-            yield answer
-            return
-
         model = self.engine.model(settings)
         binding = self.engine.binding(context, model)
-        retrieval = gate
         if self.history:
             standalone = self._condense(model)
             t = time.perf_counter()
@@ -388,19 +374,16 @@ class _Run:
     def _dump(result: object) -> object:
         return result.model_dump(mode="json") if isinstance(result, BaseModel) else result
 
-    def _decide(self, state: Situation) -> tuple[Recommendation | None, CostEstimate | None]:
+    def _decide(self) -> tuple[Recommendation | None, CostEstimate | None]:
         """The offline engine's verdict and cost estimate for what the user said: from the tools, never from the
         model's text (a verdict also when the model consulted the deciding tools)."""
-        intents = route(self.question, situation=state)
-        return decide(
-            self.question, state, toolbox=self.context.toolbox, intents=intents, verdict_wanted=bool(_DECIDING & set(self.called))
-        )
+        return decide(self.reading, toolbox=self.context.toolbox, verdict_wanted=bool(_DECIDING & set(self.called)))
 
     def _compose(self, guard: ProseGuard) -> Iterator[str | Answer]:
         start = time.perf_counter()
         context = self.context
-        state = conversation_situation(self.question, self.history, context, self.situation)
-        rec, cost = self._decide(state)
+        state = self.reading.situation
+        rec, cost = self._decide()
         cost = cost if rec is None else None  # the recommendation carries its own
         notices = guard.notices()
         said = list(dict.fromkeys(guard.verdicts))
@@ -439,7 +422,7 @@ class _Run:
         total = (time.perf_counter() - self.began) * 1000
         self.timings.update(model=round(self.model_ms, 2), engine=round(total, 2), overhead=round(total - self.model_ms, 2))
         yield Answer(
-            question=self.question,
+            question=self.reading.question,
             answer_markdown="".join(self.shown).strip(),
             citations=citations,
             recommendation=rec,

@@ -7,12 +7,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from advisor_bot.answer import Answer, Turn, refused_answer, retrieval_query
+from advisor_bot.answer import Answer, Turn, retrieval_query
 from advisor_bot.citations import Citation, verify_citation
 from advisor_bot.decisions import decide
 from advisor_bot.engines.base import EngineContext
 from advisor_bot.errors import CitationError
-from advisor_bot.extract import extract_situation
 from advisor_bot.recommendation import CostEstimate, Recommendation
 from advisor_bot.render import (
     PROMO_LABEL,
@@ -24,11 +23,8 @@ from advisor_bot.render import (
     recommendation_markdown,
     transition_markdown,
 )
+from advisor_bot.reading.model import Reading
 from advisor_bot.retrieve import Passage, Retrieval, lexical_tokens
-from advisor_bot.route import Intent, route
-from advisor_bot.scope import refusal, relevant
-from advisor_bot.situation import Situation
-from advisor_bot.tools import Provider
 
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
 
@@ -92,31 +88,34 @@ def verified(citations: list[Citation], context: EngineContext) -> tuple[list[Ci
     return list(kept.values()), notices
 
 
-def conversation_situation(question: str, history: list[Turn], context: EngineContext, given: Situation | None) -> Situation:
-    """What the user has told us so far: earlier turns, this question, then explicit settings."""
-    labels = [r.stage for r in context.toolbox.framework.stages]
-    situation = Situation()
-    for turn in history:
-        if turn.role == "user":
-            situation = situation.merged(extract_situation(turn.content, stages=labels))
-    situation = situation.merged(extract_situation(question, stages=labels))
-    return situation.merged(given) if given else situation
-
-
-def clarifying_question(context: EngineContext) -> tuple[str, list[Citation]]:
+def clarifying_question(reading: Reading, context: EngineContext) -> tuple[str, list[Citation]]:
+    """One question about the stage: between the likely rows when the reading has them, else every row."""
     stages = context.toolbox.framework.stages
+    rows = {r.stage: r for r in stages}
+    likely = [rows[o.stage] for o in reading.stage_options if o.stage in rows]
+    if len(likely) >= 2:
+        a, b = likely[:2]
+        text = (
+            f"**Is your program at {a.stage.lower()} or at {b.stage.lower()}?** The framework recommends "
+            f"**{' or '.join(a.models)}** for {a.stage} ({a.primary_need.lower()}) and **{' or '.join(b.models)}** for "
+            f"{b.stage} ({b.primary_need.lower()}); tell me which, or set the stage in the panel."
+        )
+        return text, [a.citation, b.citation]
+    read = rows.get(reading.situation.stage or "")
+    if read is not None and reading.stage_source == "meaning":
+        # The stage was read from a description and something else the user said points elsewhere.
+        text = (
+            f"**Is your program at {read.stage.lower()}?** That is how I read your description, and the framework "
+            f"recommends **{' or '.join(read.models)}** there ({read.primary_need.lower()}), but other things you said "
+            "point to a different model. Tell me your stage, or set it in the panel, and I will give a verdict."
+        )
+        return text, [read.citation]
     lines = [f"- {r.stage}: **{' or '.join(r.models)}**" for r in stages]
     text = (
         "**Which development stage is your program at?** The right model depends on it most. "
         "For each stage, the framework recommends:\n" + "\n".join(lines)
     )
     return text, [r.citation for r in stages]
-
-
-def _provider(text: str) -> Provider | None:
-    has_cdmo = bool(re.search(r"\bcdmos?\b", text, re.I))
-    has_cro = bool(re.search(r"\bcros?\b", text, re.I))
-    return None if has_cdmo == has_cro else ("CDMO" if has_cdmo else "CRO")
 
 
 @dataclass(frozen=True)
@@ -135,28 +134,15 @@ class ToolOutput:
 class OfflineEngine:
     name = "offline"
 
-    def answer(
-        self, question: str, *, history: list[Turn], context: EngineContext, situation: Situation | None = None
-    ) -> Answer:
+    def answer(self, reading: Reading, *, history: list[Turn], context: EngineContext, retrieval: Retrieval | None = None) -> Answer:
         timings: dict[str, float] = {}
+        question = reading.query
         began = time.perf_counter()
-        retrieval = context.retriever.search(retrieval_query(question, history))
+        retrieval = retrieval or context.retriever.search(retrieval_query(question, history))
         timings["retrieve"] = round((time.perf_counter() - began) * 1000, 2)
-        if not relevant(
-            best_dense=retrieval.best_dense,
-            coverage=retrieval.coverage,
-            min_relevance=context.settings.min_relevance,
-            min_relevance_covered=context.settings.min_relevance_covered,
-        ):
-            return refused_answer(question, refusal("out_of_scope"), engine=self.name, corpus_version=context.corpus_version)
 
         began = time.perf_counter()
-        state = conversation_situation(question, history, context, situation)
-        intents = route(question, situation=state)
-        publisher = context.toolbox.framework.doc.publisher
-        if publisher and publisher.lower() in question.lower() and "publisher" not in intents:
-            intents.append("publisher")
-        tools = self.run_tools(question, intents, state, context)
+        tools = self.run_tools(reading, context)
         timings["tools"] = round((time.perf_counter() - began) * 1000, 2)
 
         began = time.perf_counter()
@@ -179,13 +165,13 @@ class OfflineEngine:
             parts.extend(render_quote(c, context) for c in quoted)
         timings["compose"] = round((time.perf_counter() - began) * 1000, 2)
         return Answer(
-            question=question,
+            question=reading.question,
             answer_markdown="\n\n".join(parts),
             citations=citations,
             recommendation=tools.recommendation,
             cost_estimate=tools.cost if tools.recommendation is None else None,
             clarifying_question=tools.clarifying,
-            situation=state,
+            situation=reading.situation,
             engine=self.name,
             corpus_version=context.corpus_version,
             notices=notices,
@@ -193,28 +179,27 @@ class OfflineEngine:
         )
 
     def stream(
-        self, question: str, *, history: list[Turn], context: EngineContext, situation: Situation | None = None
+        self, reading: Reading, *, history: list[Turn], context: EngineContext, retrieval: Retrieval | None = None
     ) -> Iterator[str | Answer]:
         """The whole answer is ready at once; it is yielded a block at a time for the typing effect."""
-        answer = self.answer(question, history=history, context=context, situation=situation)
+        answer = self.answer(reading, history=history, context=context, retrieval=retrieval)
         for block in answer.answer_markdown.split("\n\n"):
             yield block + "\n\n"
         yield answer
 
     @staticmethod
-    def run_tools(
-        question: str, intents: list[Intent], state: Situation, context: EngineContext
-    ) -> ToolOutput:
-        """Markdown sections and citations from the tools the question routes to."""
+    def run_tools(reading: Reading, context: EngineContext) -> ToolOutput:
+        """Markdown sections and citations from the tools the reading's intents call for."""
         tb = context.toolbox
+        question, intents, provider = reading.query, reading.intents, reading.provider
         sections: list[str] = []
         cites: list[Citation] = []
         quotes: list[Citation] = []
         clarifying = None
-        recommendation, cost = decide(question, state, toolbox=tb, intents=intents)
+        recommendation, cost = decide(reading, toolbox=tb)
         if "recommend" in intents:
             if recommendation is None:
-                text, stage_cites = clarifying_question(context)
+                text, stage_cites = clarifying_question(reading, context)
                 clarifying = text
                 sections.append(text)
                 cites.extend(stage_cites)
@@ -235,7 +220,6 @@ class OfflineEngine:
             sections.append(publisher_markdown(tb.framework.doc.publisher, promo))
             cites.extend(promo)
             quotes.extend(promo)
-        provider = _provider(question)
         if "pricing" in intents:
             result = tb.pricing_models(provider, question)
             sections.append(pricing_markdown(result))

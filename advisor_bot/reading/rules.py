@@ -15,6 +15,8 @@ from typing import Literal, NamedTuple
 
 from advisor_bot.situation import Column, Quantity, Situation
 
+Span = tuple[int, int]
+
 
 def rx(*alternatives: str) -> re.Pattern[str]:
     # Lookarounds rather than \b so alternatives may start or end with '-', '&' or '/'.
@@ -58,10 +60,42 @@ def _clause_end(text: str, pos: int) -> int:
     return found.start() if found else len(text)
 
 
-def _negated(text: str, match: re.Match[str]) -> bool:
-    before = text[max(_clause_start(text, match.start()), match.start() - _NEGATION_REACH) : match.start()]
-    after = text[match.end() : _clause_end(text, match.end())]
+def _negated(text: str, start: int, end: int) -> bool:
+    before = text[max(_clause_start(text, start), start - _NEGATION_REACH) : start]
+    after = text[end : _clause_end(text, end)]
     return bool(_NEGATION.search(before) or _NEGATED_AFTER.match(after))
+
+
+_DENIED_BEFORE = rx(r"not|never|no longer|isn'?t|aren'?t|wasn'?t|weren'?t|nowhere near|far from")
+_DENIED_AFTER = rx(r"any ?more|no longer|isn'?t|aren'?t")
+
+
+def _denied(text: str, start: int, end: int) -> bool:
+    """A stage the user says they are not at: "not in the clinic", "not doing discovery anymore".
+    Narrower than _negated: in "skip GMP for the tox batches" the "skip" belongs to GMP."""
+    before = text[max(_clause_start(text, start), start - 20) : start]
+    after = text[end : _clause_end(text, end)]
+    return bool(_DENIED_BEFORE.search(before) or _DENIED_AFTER.search(after))
+
+
+def clauses(text: str) -> list[Span]:
+    """Spans of the clauses of ``text`` with at least three words: the unit read by meaning,
+    so "not in the clinic, still tweaking the series" is two statements, not one."""
+    spans, start = [], 0
+    for m in [*_CLAUSE_BREAK.finditer(text), None]:
+        end = m.start() if m else len(text)
+        if len(re.findall(r"\w+", text[start:end])) >= 3:
+            spans.append((start, end))
+        start = m.end() if m else len(text)
+    return spans
+
+
+def negated_or_past(clause: str) -> bool:
+    """Whether a clause denies something or puts it behind the user ("not yet", "finished", "no longer")."""
+    return bool(_NEGATION.search(clause) or _BEHIND.search(clause) or _PAST_AFTER.search(clause))
+
+
+_BEHIND = rx(r"finished|completed|wrapped up|done with|exited|graduated|moved on from|used to be|no longer|any ?more")
 
 
 # -- Stage ---------------------------------------------------------------------------------
@@ -90,6 +124,7 @@ _STAGE_TERMS: dict[str, _StageTerms] = {
     )),
     "lead optimization": _StageTerms(rx(
         r"lead[- ]?op(?:t|s)?|lead[- ]?optim\w*|(?-i:LO)",  # optim\w*: also "optimzation", "optimsation"
+        r"(?:optimi[sz]|tweak|tun|refin|polish)\w* (?:our|the|a|this|that) (?:lead |chemical |compound )?(?:series|scaffold|chemotype)",
         r"lead(?: series| compounds?| molecules?)? (?:is |are )?(?:still |currently |now )?being optimi[sz]ed",
         r"optimi[sz]\w* (?:our|the|a) leads?",
     ), rx(r"process[- ]relevant route")),
@@ -137,11 +172,14 @@ _PORTFOLIO = rx(
 _ANOTHER = rx(
     r"another (?:one|compound|program|programme|asset|molecule|project|series|in|at|is|heading|entering|going)",
     r"(?:the other|a second) (?:one|compound|program|programme|asset|molecule)|the other is|others? (?:is|are) in",
+    # "three compounds: one in discovery, one being optimized and one in phase 1"
+    r"(?:two|three|four|five|several|multiple|[2-9]) (?:compounds|molecules|series|assets|programs|programmes|projects)",
+    r"one (?:in|at|is|being|heading|entering)\b[^.?!]{0,60}\bone (?:in|at|is|being|heading|entering)",
 )
 
 
 _DESCRIBES_PROVIDER = re.compile(
-    r"(?i)[ -](?:chemistry |chem )?(?:CRO|CDMO|partner|vendor|provider|supplier|contractor|shop)s?(?!\w)"
+    r"(?i)[ -](?:chemistry |chem )?(?:CRO|CDMO|partner|vendor|provider|supplier|contractor|shop|lab|labs|firm|outfit)s?(?!\w)"
 )
 
 
@@ -195,21 +233,37 @@ def _is_past(text: str, mention: _Mention, previous_end: int) -> bool:
     return bool(_PAST_BEFORE.search(before) or _PAST_AFTER.match(after))
 
 
-def _stage(text: str, stages: Sequence[str]) -> tuple[str | None, bool | None]:
+def _stage(text: str, stages: Sequence[str]) -> tuple[str | None, bool | None, Span | None]:
     """(stage, multiple_stages). The stage the user is in or heading into: the rightmost
     mention not in a past-tense clause, names before hints; if every mention is past
     ("we've finished lead op"), the latest of them, as the last known position."""
     labels = _resolve(stages)
     mentions = [m for m in _mentions(text) if m.key in labels]
     distinct = {labels[m.key] for m in mentions}
-    if _PORTFOLIO.search(text) or (len(distinct) > 1 and _ANOTHER.search(text)):
-        return None, True
+    if found := _PORTFOLIO.search(text) or (len(distinct) > 1 and _ANOTHER.search(text)):
+        span = found.span() if isinstance(found, re.Match) else (mentions[0].start, mentions[-1].end)
+        return None, True, span
     if not mentions:
-        return None, None
+        return None, None, None
+    # "We're not doing discovery anymore" says where the program is not: no position at all.
+    mentions = [m for m in mentions if not _denied(text, m.start, m.end)]
+    if not mentions:
+        return None, None, None
     ends = [0] + [m.end for m in mentions]
     current = [m for m, prev in zip(mentions, ends) if not _is_past(text, m, prev)] or mentions
     chosen = ([m for m in current if m.named] or current)[-1]
-    return labels[chosen.key], None
+    return labels[chosen.key], None, (chosen.start, chosen.end)
+
+
+def stage_mentions(text: str, stages: Sequence[str]) -> list[tuple[str, Span, bool, bool]]:
+    """Every stage term in ``text``: (row label, span, named outright, past or negated)."""
+    labels = _resolve(stages)
+    mentions = [m for m in _mentions(text) if m.key in labels]
+    ends = [0] + [m.end for m in mentions]
+    return [
+        (labels[m.key], (m.start, m.end), m.named, _is_past(text, m, prev) or _negated(text, m.start, m.end))
+        for m, prev in zip(mentions, ends)
+    ]
 
 
 # -- Quantity ------------------------------------------------------------------------------
@@ -246,9 +300,9 @@ def _unit(word: str) -> _Unit:
     return next((unit for unit, starts in _UNIT_STARTS if word.startswith(starts)), "t")  # anything else is a ton
 
 
-def _quantity(text: str) -> Quantity | None:
-    """The largest amount mentioned: the biggest need decides whether a CRO can supply it."""
-    found: list[Quantity] = []
+def _amounts(text: str) -> list[tuple[Quantity, Span]]:
+    """Every amount of material mentioned, with its span."""
+    found: list[tuple[Quantity, Span]] = []
     spans: list[tuple[int, int]] = []
     for m in _AMOUNT.finditer(text):
         # Not amounts: "a t-Bu", "a g" (spelled-out numbers need a spelled-out unit), "a ton of work".
@@ -257,19 +311,35 @@ def _quantity(text: str) -> Quantity | None:
         value = float(m["digits"].replace(",", "")) if m["digits"] else WORD_VALUES[m["words"].lower()]
         value *= _MULTIPLIERS[m["mult"].lower()] if m["mult"] else 1
         if value > 0:
-            found.append(Quantity(value=value, unit=_unit(m["unit"])))
+            found.append((Quantity(value=value, unit=_unit(m["unit"])), m.span()))
             spans.append(m.span())
     for m in _BARE.finditer(text):
         if not any(start <= m.start() < end for start, end in spans):
-            found.append(Quantity(value=1, unit=_unit(m["plural"] or m["single"])))
-    return max(found, key=lambda q: q.kg, default=None)
+            found.append((Quantity(value=1, unit=_unit(m["plural"] or m["single"])), m.span()))
+    return found
+
+
+def _quantity(text: str) -> tuple[Quantity | None, Span | None]:
+    """The largest amount mentioned: the biggest need decides whether a CRO can supply it."""
+    best = max(_amounts(text), key=lambda q: q[0].kg, default=None)
+    return (best[0], best[1]) if best else (None, None)
+
+
+_SOME_OTHERS = rx(r"for (?:some|one|the first|a few)\b[^.?!]{0,60}\bfor (?:the )?others?\b|for the other(?: one)?|for others|some need\b")
+
+
+def _mixed_volume(text: str) -> Span | None:
+    """"Grams for some, kilograms for others": amounts on both sides of a kilogram, said of different compounds."""
+    sides = {q.kg >= 1 for q, _ in _amounts(text)}
+    cue = _SOME_OTHERS.search(text)
+    return cue.span() if cue and sides == {True, False} else None
 
 
 # -- Organizational Profile rows -----------------------------------------------------------
 _Cues = tuple[tuple[Column, re.Pattern[str]], ...]
 _FEW = r"no|zero|0|one|1|two|2|a couple of|only a couple of"
 _SEVERAL = r"[3-9]|\d\d+|three|four|five|six|seven|eight|nine|ten|a few|several|a handful of"
-_CHEMISTS = r"(?:[\w-]+ ){0,2}chemists?"
+_CHEMISTS = r"(?:[\w-]+ ){0,2}\w*chemists?"
 # A count of chemists is the team's own only after "we have", "team of", "only"...: "What would two
 # chemists cost?" is about hiring a CRO's.
 _HAVE = r"(?:have|'ve got|got|only|just|team is|team of|team has|employ|[\u2014\u2013:,-])\s+(?:about |around |roughly )?"
@@ -306,7 +376,8 @@ _BUDGET: _Cues = (
     )),
     ("Hybrid", rx(
         r"mixed budget|budget is mixed|stage[- ]gated?|tranches?",
-        r"(?:released|unlocked|funded|allocated) (?:per|at|by|on) (?:each )?milestones?",
+        r"(?:released|unlocked|funded|allocated|comes?|paid|arrives?|flows?) (?:in |out )?(?:per|at|by|on|with|against) (?:each |every |the )?milestones?",
+        r"milestone[- ](?:based|driven|gated|linked) (?:funding|budget|money|financing|tranches?)",
     )),
 )  # fmt: skip
 _TIMELINE: _Cues = (
@@ -332,6 +403,8 @@ _IP: _Cues = (
     ("CDMO", rx(
         r"process,? not (?:the )?structure|structure (?:is )?(?:already )?patented|protect(?:ing)? (?:the|our) process",
         r"composition[- ]of[- ]matter (?:patent|is (?:already )?(?:patented|filed|covered))",
+        r"structure (?:is )?(?:already )?(?:public|published|disclosed|patented|in (?:our|the|a) patent)",
+        r"(?:value|IP|edge|advantage|secret|know-how) (?:is |lies |sits )?(?:now |really |mostly )*in (?:the|our) (?:manufacturing |production )?process",
     )),
     ("Hybrid", rx(
         r"(?:varies|variable|differs|mixed) (?:across|between|by) (?:the |our )?(?:portfolio|programs|compounds|assets)",
@@ -340,26 +413,34 @@ _IP: _Cues = (
 )  # fmt: skip
 
 
-def _column(text: str, cues: _Cues) -> Column | None:
+def _column(text: str, cues: _Cues) -> tuple[Column | None, Span | None]:
     """The matrix column of a row; cues in both the CRO and CDMO column make the Hybrid
     cell ("mixed budget", "both speed and deadlines", "variable across portfolio")."""
     found = sorted(
-        (m.start(), column) for column, pattern in cues for m in pattern.finditer(text) if not _negated(text, m)
+        (m.span(), column) for column, pattern in cues for m in pattern.finditer(text) if not _negated(text, m.start(), m.end())
     )
     columns = {column for _, column in found}
+    if "Hybrid" in columns:
+        # "stage-gated, some opex and some committed spend": the mixed cell was named outright.
+        return "Hybrid", next(span for span, column in found if column == "Hybrid")
     if {"CRO", "CDMO"} <= columns:
-        return "Hybrid"
-    return found[-1][1] if found else None
+        return "Hybrid", (found[0][0][0], found[-1][0][1])
+    return (found[-1][1], found[-1][0]) if found else (None, None)
 
 
 # -- Yes/no facts --------------------------------------------------------------------------
-_GMP_YES = rx(r"c?GMP(?:[- ]grade| material| API| batch(?:es)?| manufactur\w*| compliant| compliance| quality)?")
+# "no GMP suite", "our GMP plant": a facility the user has or lacks, not material they need.
+_GMP_YES = rx(
+    r"c?GMP(?:[- ]grade| material| API| batch(?:es)?| manufactur\w*| compliant| compliance| quality)?"
+    r"(?! (?:suite|facilit\w*|plant|site|capabilit\w*|capacit\w*|lab|labs|space|infrastructure))"
+)
 _GMP_NO = rx(r"research[- ]grade|non[- ]?c?GMP")
 _ONE_PARTNER = rx(
     r"(?:one|single|a single|the same|same)[- ](?:partner|vendor|provider|supplier|source)s?",
     r"(?:one|a single|the same) (?:company|organi[sz]ation) (?:for|to|that|doing|handling)",  # not "name one company"
     r"(?:a single|single|the same|same) (?:CRO|CDMO)(?! ?(?:chemist|scientist|staff|team))",
     r"one[- ]stop[- ]shop|under one roof|end[- ]to[- ]end (?:partner|provider)|do both",
+    r"(?:one|single|a single) (?:company|organi[sz]ation|partner|vendor|provider)s? (?:from|through|across|all the way|end[- ]to[- ]end)",
     r"integrated (?:CRO ?[/+] ?CDMO )?(?:partner|provider|CDMO)",
     r"(?:avoid|skip|eliminat|bypass|minimi[sz])\w* (?:the |any |a )?(?:tech(?:nology)?|process) transfer",
     r"(?:rather not|not want to|don'?t want to|never again) (?:do |have |go through )?(?:a |any |another |the )?"
@@ -372,51 +453,93 @@ _SEVERAL_PARTNERS = rx(
 )
 
 
-def _flags(text: str, yes: re.Pattern[str], no: re.Pattern[str]) -> list[tuple[int, bool]]:
-    """Positions and polarity of every cue; a negated cue counts for the other side."""
+def _flags(text: str, yes: re.Pattern[str], no: re.Pattern[str]) -> list[tuple[Span, bool]]:
+    """Spans and polarity of every cue; a negated cue counts for the other side."""
     return sorted(
-        [(m.start(), not _negated(text, m)) for m in yes.finditer(text)]
-        + [(m.start(), _negated(text, m)) for m in no.finditer(text)]
+        [(m.span(), not _negated(text, m.start(), m.end())) for m in yes.finditer(text)]
+        + [(m.span(), _negated(text, m.start(), m.end())) for m in no.finditer(text)]
     )
 
 
-def _gmp(text: str) -> bool | None:
+def _gmp(text: str) -> tuple[bool | None, Span | None]:
     # The latest statement wins: "moving from research-grade to GMP material" needs GMP.
     flags = _flags(text, _GMP_YES, _GMP_NO)
-    return flags[-1][1] if flags else None
+    return (flags[-1][1], flags[-1][0]) if flags else (None, None)
+
+
+# Research work beside a CDMO that already manufactures: the framework's parallel engagement.
+_PARALLEL_WORK = rx(
+    r"back[- ]?up routes?|alternative routes?|second(?:ary)? routes?|route (?:backup|alternatives?)",
+    r"impurit\w* (?:investigation|mechanism|work)s?|investigat\w* (?:the |an? )?impurit\w*",
+    r"follow[- ]on (?:programs?|programmes?|analogs?|analogues?|series|compounds?)",
+)
+_PARALLEL_CUE = rx(
+    r"in parallel|alongside|at the same time|meanwhile|simultaneous\w*|in case the current",
+    r"(?:our|the|a) CDMO (?:is|are|makes|making|manufactur\w*|produc\w*|runs|running)",
+    r"made (?:at|by) (?:a|our|the) CDMO|current (?:route|process)",
+)
+
+
+def _parallel(text: str) -> Span | None:
+    work = _PARALLEL_WORK.search(text)
+    return work.span() if work and _PARALLEL_CUE.search(text) else None
 
 
 _TRANSITION = rx(
+    r"from (?:route|research|discovery|lead|early|first synthesis)[\w\s-]{0,20}? (?:all the way )?(?:through|to|into|until) (?:c?GMP|manufactur\w*|commercial|the clinic|clinical)",
     r"(?:mov\w*|transition\w*|go(?:ing)?|shift\w*|switch\w*|progress\w*) (?:from|out of) research[- ]grade",
     r"from research(?:[- ]grade)?(?: material)? (?:to|into|towards?) (?:regulated|c?GMP)",
     r"research[- ]grade (?:to|->|→) (?:regulated|c?GMP)",
 )
 
 
-def _single_partner(text: str) -> bool | None:
+_OPTION = re.compile(r"(?i)\bor\b|\bvs\.?\b|\bversus\b")
+
+
+def _single_partner(text: str) -> tuple[bool | None, Span | None]:
     # Both kinds of cue usually mean a comparison ("one-stop shop vs separate vendors"),
     # not a preference, so that says nothing.
-    polarities = {polarity for _, polarity in _flags(text, _ONE_PARTNER, _SEVERAL_PARTNERS)}
-    return polarities.pop() if len(polarities) == 1 else None
+    # "Hybrid or integrated partner?" names an option to compare, not a wish for one partner.
+    flags = [f for f in _flags(text, _ONE_PARTNER, _SEVERAL_PARTNERS) if not _OPTION.search(text[max(0, f[0][0] - 12) : f[0][1] + 12])]
+    polarities = {polarity for _, polarity in flags}
+    return (polarities.pop(), flags[0][0]) if len(polarities) == 1 else (None, None)
 
 
 # -- Entry points --------------------------------------------------------------------------
+def read_facts(text: str, *, stages: Sequence[str]) -> tuple[Situation, dict[str, Span]]:
+    """The facts ``text`` states, and the span of ``text`` that set each one;
+    ``stages`` are the Project Stage Decision Matrix row labels."""
+    text = text.replace("\u2019", "'")  # phones type "don’t": same length, so spans still fit
+    stage, multiple_stages, stage_span = _stage(text, stages)
+    quantity, quantity_span = _quantity(text)
+    gmp, gmp_span = _gmp(text)
+    single, single_span = _single_partner(text)
+    transition = _TRANSITION.search(text)
+    mixed = _mixed_volume(text)
+    parallel = _parallel(text)
+    columns = {name: _column(text, cues) for name, cues in (("budget", _BUDGET), ("timeline", _TIMELINE), ("in_house", _IN_HOUSE), ("ip_sensitivity", _IP))}
+    situation = Situation(
+        stage=stage,
+        quantity=quantity,
+        gmp=gmp,
+        multiple_stages=multiple_stages,
+        single_partner=single,
+        transitioning=True if transition else None,
+        mixed_volume=True if mixed else None,
+        parallel_work=True if parallel else None,
+        **{name: value for name, (value, _) in columns.items()},
+    )
+    spans = {
+        "stage": stage_span, "multiple_stages": stage_span, "quantity": quantity_span, "gmp": gmp_span,
+        "single_partner": single_span, "transitioning": transition.span() if transition else None, "mixed_volume": mixed, "parallel_work": parallel,
+        **{name: span for name, (_, span) in columns.items()},
+    }  # fmt: skip
+    return situation, {k: v for k, v in spans.items() if v is not None and getattr(situation, k) is not None}
+
+
 def extract_situation(text: str, *, stages: Sequence[str]) -> Situation:
     """The facts ``text`` states; ``stages`` are the Project Stage Decision Matrix row labels."""
-    text = text.replace("\u2019", "'")  # phones type "don’t"
-    stage, multiple_stages = _stage(text, stages)
-    return Situation(
-        stage=stage,
-        quantity=_quantity(text),
-        gmp=_gmp(text),
-        budget=_column(text, _BUDGET),
-        timeline=_column(text, _TIMELINE),
-        in_house=_column(text, _IN_HOUSE),
-        ip_sensitivity=_column(text, _IP),
-        multiple_stages=multiple_stages,
-        single_partner=_single_partner(text),
-        transitioning=bool(_TRANSITION.search(text)) or None,
-    )
+    return read_facts(text, stages=stages)[0]
 
 
 def states_situation(text: str) -> bool:

@@ -10,14 +10,11 @@ from retrieved passages alone.
 from __future__ import annotations
 
 import re
-from typing import Literal, get_args
+from typing import get_args
 
-from advisor_bot.extract import rx, states_situation
+from advisor_bot.reading.model import Intent
+from advisor_bot.reading.rules import rx, states_situation
 from advisor_bot.situation import Situation
-
-Intent = Literal[
-    "recommend", "cost", "pricing", "ip", "regulatory", "transfer", "transition", "mistakes", "definition", "publisher"
-]
 
 
 _ORG = r"(?:an? |the |our )?(?:CRO|CDMO)s?"
@@ -28,7 +25,7 @@ _CUES: dict[Intent, re.Pattern[str]] = {
     "recommend": rx(
         # "CRO or CDMO?", "CRO, CDMO or hybrid?", "stay with a cro or bring in a cdmo"
         rf"{_ORG}\s*(?:,\s*{_ORG}\s*,?)?\s*or\s*(?:an? |the )?"
-        r"(?:CRO|CDMO|hybrid|both|a mix|something else|integrated)",
+        r"(?:CROs?|CDMOs?|hybrid|both|a mix|something else|integrated)",
         rf"(?:what|which)(?: \w+)? (?:kind|type|sort)s? of (?:\w+ )?{_MODEL}",
         # but not "which CRO pricing model": that is a pricing question
         rf"(?:what|which) {_MODEL}(?! (?:pricing|price|contract|payment|rate|FTE))",
@@ -50,6 +47,13 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         r"(?<!pricing )(?<!contract )(?:model|approach|setup|partner|option) "
         r"(?:makes sense|fits|would you (?:recommend|suggest))",
         r"(?:would|do) you (?:recommend|suggest|advise)",
+        # "Where should this work go?", "Outsource to who?", "keep using the discovery lab or go elsewhere?"
+        r"(?:where|who|whom) (?:should|do|would|can|shall) (?:this|the|that|it|we|i)\b[^.?!]{0,30}\b(?:go|send|place|outsource|give)\w*",
+        r"outsourc\w* (?:it |this |that |them |the work )?to (?:who|whom|which|what)",
+        r"keep (?:using|working with|with) [^.?!]{0,30}\bor (?:go|switch|move|find|look|bring)\w*",
+        # "my cofounder says we need a CDMO - is he right?"
+        r"(?:says|said|thinks|claims|insists|suggests|told (?:me|us)) (?:that )?(?:we|i) (?:need|should (?:use|go with|hire|get)) "
+        r"(?:an? )?(?:CRO|CDMO|hybrid|integrated)",
     ),
     "cost": rx(
         r"how much(?! (?:experience|time|longer|of|material|data|work|control|say|involvement|effort|detail))",
@@ -136,6 +140,14 @@ _CHOICE = rx(
     r"make sense|"
     r"need|called|which|who|what kind|what type|better"
 )
+
+
+def asks(text: str) -> bool:
+    """Whether ``text`` asks something (a question or a request), rather than only stating facts."""
+    return bool(_ASKS.search(text) or _ADVICE.search(text) or _REQUEST.search(text))
+
+
+_REQUEST = re.compile(r"(?i)^\s*(?:please |pls |can you |could you )?(?:tell|give|show|explain|list|compare|estimate|outline|summari[sz]e|help)\b")
 
 
 def route(question: str, *, situation: Situation) -> list[Intent]:

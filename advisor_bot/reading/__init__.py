@@ -1,0 +1,1 @@
+"""Reading a turn: rules and meaning, once per turn, into a typed ``Reading``."""

@@ -1,0 +1,280 @@
+"""The reader: a turn and the conversation so far in, one ``Reading`` out.
+
+Rules read what rules read well (numbers, units, money, durations, negation, tense,
+stages named outright); the semantic reader reads the open vocabulary (a stage
+described by its work, profile factors in other words, intents, scope) and abstains
+below its calibrated thresholds. Where the two disagree on the stage, the reading
+is unsure and says between which rows, so the answer can ask rather than guess.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from advisor_bot.answer import Turn
+from advisor_bot.framework import Framework
+from advisor_bot.reading import scope as scope_rules
+from advisor_bot.reading.cost import read_scenario
+from advisor_bot.reading.intents import asks, route
+from advisor_bot.reading.model import Declined, Evidence, Intent, Reading, Scope, SmallTalk, Source, StageOption
+from advisor_bot.reading.rules import clauses, negated_or_past, read_facts, stage_mentions
+from advisor_bot.reading.semantic import Guess, SemanticReader
+from advisor_bot.reading.smalltalk import small_talk_by_rule
+from advisor_bot.situation import Column, Situation
+
+_MAX_SENTENCES = 12  # sentences embedded per turn; a pasted page is read by rule beyond that
+_INTENTS: frozenset[str] = frozenset(
+    ("recommend", "cost", "pricing", "ip", "regulatory", "transfer", "transition", "mistakes", "definition", "publisher")
+)
+
+
+def _factor(label: str) -> tuple[str, object] | None:
+    """A semantic factor label as a Situation field and value ("budget:Hybrid" -> budget="Hybrid")."""
+    row, _, column = label.partition(":")
+    columns: dict[str, str] = {"budget": "budget", "timeline": "timeline", "in_house": "in_house", "ip": "ip_sensitivity"}
+    if row in columns:
+        return columns[row], column
+    if row == "regulatory":
+        return {"CRO": ("gmp", False), "CDMO": ("gmp", True), "Hybrid": ("transitioning", True)}.get(column)
+    if row == "partners":
+        return "single_partner", column == "one"
+    return None  # volume: the rules read the amount itself
+
+
+def _provider(text: str) -> Literal["CRO", "CDMO"] | None:
+    has_cdmo = bool(re.search(r"\bcdmos?\b", text, re.I))
+    has_cro = bool(re.search(r"\bcros?\b", text, re.I))
+    return None if has_cdmo == has_cro else ("CDMO" if has_cdmo else "CRO")
+
+
+@dataclass
+class _TurnReading:
+    situation: Situation
+    evidence: list[Evidence]
+    stage_source: Source | None = None
+    options: list[StageOption] = field(default_factory=list)
+
+
+class Reader:
+    """Reads turns against one framework; the semantic reader is optional (rules alone without it)."""
+
+    def __init__(self, *, framework: Framework, semantic: SemanticReader | None, use_rules: bool = True) -> None:
+        self.framework = framework
+        self.semantic = semantic if semantic is not None and semantic.active else None
+        self.use_rules = use_rules  # False only to measure the semantic reader alone (bench/reading_modes.py)
+        self.labels = [r.stage for r in framework.stages]
+        self.models = {r.stage: list(r.models) for r in framework.stages}
+
+    # -- one turn --------------------------------------------------------------------------------
+
+    def _vectors(self, text: str, spans: Sequence[tuple[int, int]]) -> np.ndarray | None:
+        if self.semantic is None or not spans:
+            return None
+        return self.semantic.embed([text[s:e].strip() for s, e in spans[:_MAX_SENTENCES]])
+
+    def _stage_by_meaning(
+        self, text: str, spans: Sequence[tuple[int, int]], vectors: np.ndarray | None
+    ) -> tuple[Guess | None, tuple[int, int] | None, list[Guess]]:
+        """The most probable confident stage guess of any sentence, its sentence, and every sentence's best guess."""
+        if self.semantic is None or vectors is None:
+            return None, None, []
+        guesses = self.semantic.guesses("stage", vectors)
+        best: tuple[Guess, tuple[int, int]] | None = None
+        seen: list[Guess] = []
+        for span, guess in zip(spans, guesses):
+            if guess is None:
+                continue
+            sentence = text[span[0] : span[1]]
+            # "We're not in the clinic", "finished lead op": a clause that denies or puts in the
+            # past says where the program is not; its meaning must not set the stage.
+            if negated_or_past(sentence):
+                continue
+            seen.append(guess)
+            if guess.confident and (best is None or guess.score > best[0].score):
+                best = (guess, span)
+        return (best[0], best[1], seen) if best else (None, None, seen)
+
+    def _options(self, guesses: Sequence[Guess]) -> list[StageOption]:
+        """The likely rows when the reading is unsure: the top two labels by probability whose models differ."""
+        scored: dict[str, float] = {}
+        for g in guesses:
+            for label, p in ((g.label, g.score), (g.runner_up, g.runner_up_score)):
+                if label in self.models and p is not None:
+                    scored[label] = max(scored.get(label, 0.0), p)
+        ranked = sorted(scored.items(), key=lambda kv: -kv[1])
+        options: list[StageOption] = []
+        for label, p in ranked:
+            if all(self.models[label] != o.models for o in options):
+                options.append(StageOption(stage=label, models=self.models[label], probability=round(p, 3)))
+            if len(options) == 2:
+                break
+        return options
+
+    def read_turn(self, text: str, turn: int) -> _TurnReading:
+        """The facts one user turn states, each with the words that set it."""
+        situation, spans = read_facts(text, stages=self.labels) if self.use_rules else (Situation(), {})
+        evidence = [Evidence(field=k, text=text[s:e], turn=turn, start=s, end=e, source="rule") for k, (s, e) in spans.items()]
+        sentences = clauses(text)
+        vectors = self._vectors(text, sentences)
+        reading = _TurnReading(situation=situation, evidence=evidence, stage_source="rule" if situation.stage else None)
+        mentions = stage_mentions(text, self.labels) if self.use_rules else []
+        named = [m for m in mentions if m[2] and not m[3]]
+        # Only milestones behind the user ("we nominated our candidate and now need ..."):
+        # what they need now, read by meaning, says more than the last milestone named.
+        behind = bool(mentions) and all(m[3] for m in mentions)
+        guess, where, seen = self._stage_by_meaning(text, sentences, vectors)
+        if not named and not situation.multiple_stages:
+            if guess is not None and where is not None:
+                unsure = (
+                    guess.runner_up in self.models
+                    and self.models[guess.runner_up] != self.models[guess.label]
+                    and guess.margin < (self.semantic.margin("stage") if self.semantic else 0.0)
+                )
+                if situation.stage and self.models[situation.stage] != self.models[guess.label] and not behind:
+                    # A work hint ("SAR", "tox") and the meaning of the whole sentence disagree: ask.
+                    unsure = True
+                if unsure:
+                    reading.options = self._options([guess, *seen])
+                    situation = situation.model_copy(update={"stage": None})
+                    reading.stage_source = None
+                    reading.evidence = [e for e in evidence if e.field != "stage"]
+                elif not situation.stage or behind or self.models[situation.stage] == self.models[guess.label]:
+                    situation = situation.model_copy(update={"stage": guess.label})
+                    reading.stage_source = "meaning"
+                    reading.evidence = [e for e in evidence if e.field != "stage"] + [
+                        Evidence(field="stage", text=text[where[0] : where[1]].strip(), turn=turn, start=where[0], end=where[1], source="meaning")
+                    ]
+            elif not situation.stage and seen:
+                reading.options = self._options(seen)
+        if self.semantic is not None and vectors is not None:
+            for span, g in zip(sentences, self.semantic.guesses("factors", vectors)):
+                target = _factor(g.label) if g is not None and g.confident else None
+                if target is None or getattr(situation, target[0]) is not None:
+                    continue
+                situation = situation.model_copy(update={target[0]: target[1]})
+                reading.evidence.append(
+                    Evidence(field=target[0], text=text[span[0] : span[1]].strip(), turn=turn, start=span[0], end=span[1], source="meaning")
+                )
+        reading.situation = situation
+        return reading
+
+    # -- the whole turn ------------------------------------------------------------------------
+
+    def _intents(self, query: str, situation: Situation, earlier: Sequence[str], changed: bool) -> list[Intent]:
+        intents: list[Intent] = route(query, situation=situation) if self.use_rules else []
+        if self.semantic is not None:
+            spans = scope_rules.sentences(query)
+            vectors = self._vectors(query, spans)
+            if vectors is not None:
+                for g in self.semantic.guesses("intent", vectors):
+                    if g is not None and g.confident and g.label in _INTENTS and g.label not in intents:
+                        intents.append(g.label)  # type: ignore[arg-type]
+        publisher = self.framework.doc.publisher
+        if publisher and publisher.lower() in query.lower() and "publisher" not in intents:
+            intents.append("publisher")
+        if "recommend" not in intents and changed and any("recommend" in route(t, situation=situation) for t in earlier):
+            # "and once we pick a candidate?": new facts in a conversation about which model.
+            intents.insert(0, "recommend")
+        return intents
+
+    def _small_talk(self, query: str, intents: Sequence[Intent], situation: Situation) -> SmallTalk | None:
+        if intents or situation.known():
+            return None
+        if kind := small_talk_by_rule(query):
+            return kind
+        if self.semantic is not None:
+            vectors = self._vectors(query, [(0, len(query))])
+            guess = self.semantic.guesses("intent", vectors)[0] if vectors is not None else None
+            if guess is not None and guess.confident and guess.label == "smalltalk":
+                return "capabilities"
+        return None
+
+    def judge_scope(self, text: str) -> tuple[Scope, str]:
+        spans = scope_rules.requests(text)
+        vectors = self._vectors(text, spans)
+        guesses = self.semantic.guesses("scope", vectors) if self.semantic is not None and vectors is not None else [None] * len(spans)
+        verdicts: list[scope_rules.SentenceVerdict] = []
+        for span, g in zip(spans, [*guesses, *[None] * (len(spans) - len(guesses))]):
+            sentence = text[span[0] : span[1]]
+            kind = scope_rules.rule_kind(sentence)
+            source = "rule" if kind else None
+            facts, _ = read_facts(sentence, stages=self.labels)
+            asks_framework = bool(route(sentence, situation=facts)) or bool(facts.known())
+            if kind is None and g is not None and g.confident and g.label in scope_rules.SEMANTIC_KINDS and not asks_framework:
+                kind, source = scope_rules.SEMANTIC_KINDS[g.label], "meaning"
+            verdicts.append((span, kind, source))  # type: ignore[arg-type]
+        return scope_rules.judge(text, verdicts)
+
+    @staticmethod
+    def _as_data(text: str) -> str:
+        """An earlier turn without the parts declined by rule (orders to the assistant, off-topic asides)."""
+        verdicts: list[scope_rules.SentenceVerdict] = [
+            (span, scope_rules.rule_kind(text[span[0] : span[1]]), "rule") for span in scope_rules.sentences(text)
+        ]
+        return scope_rules.judge(text, verdicts)[1]
+
+    def read(
+        self,
+        question: str,
+        *,
+        history: Sequence[Turn] = (),
+        given: Situation | None = None,
+        relevant: Callable[[str], bool] | None = None,
+    ) -> Reading:
+        """The reading of ``question`` after ``history``; ``given`` (the panel) overrides what was read;
+        ``relevant`` is the corpus-relevance gate for text the reading finds nothing in."""
+        if kind := small_talk_by_rule(question):
+            return Reading(question=question, query=question, situation=given or Situation(), small_talk=kind)
+        scope, query = self.judge_scope(question)
+        if scope.verdict == "decline":
+            return Reading(question=question, query="", situation=given or Situation(), scope=scope)
+        earlier = [self._as_data(t.content) for t in history if t.role == "user"]
+        situation, evidence = Situation(), []
+        options: list[StageOption] = []
+        source: Source | None = None
+        now = _TurnReading(Situation(), [])
+        for i, text in enumerate([*earlier, query]):
+            now = self.read_turn(text, i)
+            if now.situation.stage is not None:
+                options, source = [], now.stage_source
+            elif now.options and (i == len(earlier) or situation.stage is None):
+                options = now.options
+            situation = situation.merged(now.situation)
+            evidence.extend(now.evidence)
+        if given is not None:
+            for name, value in given:
+                if value is not None:
+                    evidence = [e for e in evidence if e.field != name]
+                    evidence.append(Evidence(field=name, text=str(value), turn=len(earlier), start=0, end=0, source="panel"))
+            situation = situation.merged(given)
+            if given.stage:
+                source = "panel"
+        intents = self._intents(query, situation, earlier, changed=bool(now.situation.known()))
+        small_talk = self._small_talk(query, intents, now.situation)
+        in_scope = bool(intents or now.situation.known() or small_talk)
+        # What is left of a partly declined message must itself be a request the framework covers
+        # ("flying in for a vendor audit" after a weather question is not one).
+        by_rule = bool(route(query, situation=situation) or any(e.source == "rule" and e.turn == len(earlier) for e in evidence))
+        leftover = scope.verdict == "partial" and not (len(query.split()) >= 3 and (by_rule or asks(query) and in_scope))
+        if leftover or not in_scope and relevant is not None and not relevant(query):
+            off = Declined(kind="out_of_scope", text=query, reason=scope_rules.reason("out_of_scope"))
+            scope = Scope(verdict="decline", declined=[*scope.declined, off])
+        return Reading(
+            question=question,
+            query=query,
+            situation=situation,
+            evidence=evidence,
+            stage_options=options if situation.stage is None else [],
+            stage_source=(source or "rule") if situation.stage is not None else None,
+            intents=intents,
+            scenario=read_scenario(query, situation) if "cost" in intents else None,
+            provider=_provider(query),
+            scope=scope,
+            small_talk=small_talk,
+            in_scope_evidence=in_scope,
+        )

@@ -1,0 +1,211 @@
+"""Reading by meaning, on the embedder that is already loaded.
+
+Each task (stage, profile factors, intents, scope) has a bank of example phrasings in
+``data/examples/<task>.jsonl`` plus prototypes taken from the corpus itself (each stage
+row's name and primary need, each profile cell). A logistic regression over the
+sentence embeddings of that bank (scikit-learn: a maintained, well-calibrated linear
+classifier; it beat nearest-neighbour voting by 1-10 points in cross-validation on every
+task) gives each label a probability. Below the label's threshold, calibrated on
+held-out folds (``data/thresholds.json``, written by ``reading.calibrate``), the reader
+abstains: an unsure reading must ask, not guess.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+from sklearn.linear_model import LogisticRegression
+
+from advisor_bot.framework import Framework
+from advisor_bot.index import EmbeddingModel
+
+Task = Literal["stage", "factors", "intent", "scope"]
+TASKS: tuple[Task, ...] = ("stage", "factors", "intent", "scope")
+DATA = Path(__file__).parent / "data"
+NONE = "none"  # the label of texts that state nothing of a task's kind
+_CACHE_SIZE = 2048
+
+
+class Example(BaseModel):
+    text: str = Field(min_length=1)
+    label: str = Field(min_length=1)
+
+
+class Guess(BaseModel):
+    """The best label for a text, how close it came, and the runner-up."""
+
+    label: str
+    score: float
+    runner_up: str | None = None
+    runner_up_score: float | None = None
+    confident: bool = Field(description="At or above the label's calibrated threshold.")
+
+    @property
+    def margin(self) -> float:
+        return self.score - (self.runner_up_score if self.runner_up_score is not None else -1.0)
+
+
+class Thresholds(BaseModel):
+    """Per-task, per-label cosine scores at or above which a guess is trusted."""
+
+    model: str = Field(description="The embedding model the thresholds were calibrated on.")
+    bank_digest: str
+    labels: dict[str, dict[str, float]]
+    margins: dict[str, float] = Field(default_factory=dict, description="Per task: a lead smaller than this is a tie.")
+
+
+def load_examples(task: Task) -> list[Example]:
+    path = DATA / "examples" / f"{task}.jsonl"
+    return [Example.model_validate_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def corpus_prototypes(task: Task, framework: Framework) -> list[Example]:
+    """The corpus's own wording of each label, so a changed matrix changes the reader too."""
+    if task == "stage":
+        return [Example(text=f"{r.stage}: {r.primary_need}", label=r.stage) for r in framework.stages]
+    if task == "factors":
+        rows = {"Budget": "budget", "Timeline": "timeline", "Internal": "in_house", "IP": "ip", "Regulatory": "regulatory", "Volume": "volume"}
+        return [
+            Example(text=cell.text, label=f"{key}:{column}")
+            for row in framework.profile
+            for prefix, key in rows.items()
+            if row.factor.startswith(prefix)
+            for column, cell in row.cells.items()
+        ]
+    return []
+
+
+def bank(framework: Framework) -> dict[Task, list[Example]]:
+    return {task: load_examples(task) + corpus_prototypes(task, framework) for task in TASKS}
+
+
+def bank_digest(examples: dict[Task, list[Example]]) -> str:
+    h = hashlib.sha256()
+    for task in TASKS:
+        for e in examples[task]:
+            h.update(f"{task}\t{e.label}\t{e.text}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def load_thresholds() -> Thresholds | None:
+    path = DATA / "thresholds.json"
+    return Thresholds.model_validate_json(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def negatives(task: Task, examples: dict[Task, list[Example]]) -> list[Example]:
+    """Texts that state nothing of this task's kind, as its ``none`` label: a profile
+    classifier must also learn what is not a profile factor (a company, a question)."""
+    if task != "factors":
+        return []
+    return [Example(text=e.text, label=NONE) for e in examples["stage"] if e.label == NONE] + [
+        Example(text=e.text, label=NONE) for e in examples["intent"]
+    ]
+
+
+def train(vectors: np.ndarray, labels: Sequence[str]) -> LogisticRegression:
+    # C=16 measured best of 1/4/16 in 5-fold cross-validation on every task (bench/reading_modes.py).
+    return LogisticRegression(C=16.0, max_iter=3000).fit(vectors, np.asarray(labels))
+
+
+class SemanticReader:
+    """One classifier per task over the bank; thread-safe, with a cache of text vectors."""
+
+    def __init__(self, *, embedder: EmbeddingModel, framework: Framework, cache_dir: Path, thresholds: Thresholds | None) -> None:
+        self.embedder = embedder
+        self.examples = bank(framework)
+        self.digest = bank_digest(self.examples)
+        self.model_name = str(getattr(embedder, "name", type(embedder).__name__))
+        # Thresholds hold only for the model and bank they were calibrated on: with any other
+        # (a test's fake embedder, an edited bank) the reader abstains and the rules read alone.
+        usable = thresholds is not None and thresholds.model == self.model_name and thresholds.bank_digest == self.digest
+        self.thresholds = thresholds if usable else None
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.classifiers: dict[Task, LogisticRegression] = {}
+        if self.thresholds is not None:
+            vectors = self.bank_vectors(cache_dir)
+            for task in TASKS:
+                examples = self.examples[task] + negatives(task, self.examples)
+                self.classifiers[task] = train(vectors[task], [e.label for e in examples])
+
+    @property
+    def active(self) -> bool:
+        return self.thresholds is not None
+
+    def bank_vectors(self, cache_dir: Path) -> dict[Task, np.ndarray]:
+        """Unit vectors of every bank text (negatives included), per task; cached on disk by bank digest."""
+        per_task = {task: [e.text for e in self.examples[task] + negatives(task, self.examples)] for task in TASKS}
+        texts = [t for task in TASKS for t in per_task[task]]
+        path = cache_dir / f"reading-{self.model_name.replace('/', '_')}-{self.digest}.npy"
+        vectors: np.ndarray | None = None
+        if path.exists():
+            try:
+                vectors = np.load(path)
+            except (OSError, ValueError):
+                vectors = None
+        if vectors is None or vectors.shape[0] != len(texts):
+            vectors = normalised(self.embedder.embed_documents(texts))
+            try:
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(path.stem + ".tmp.npy")
+                np.save(tmp, vectors)
+                tmp.replace(path)
+            except OSError:
+                pass  # a read-only data dir only costs the next start the embedding time
+        out: dict[Task, np.ndarray] = {}
+        offset = 0
+        for task in TASKS:
+            out[task] = vectors[offset : offset + len(per_task[task])]
+            offset += len(per_task[task])
+        return out
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors of ``texts``, embedding only those not seen recently."""
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        fresh = dict(zip(missing, normalised(self.embedder.embed_documents(missing)))) if missing else {}
+        with self._lock:
+            self._cache.update(fresh)
+            rows = [fresh[t] if t in fresh else self._cache[t] for t in texts]
+            while len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return np.stack(rows) if rows else np.zeros((0, 1), dtype=np.float32)
+
+    def probabilities(self, task: Task, vectors: np.ndarray) -> list[dict[str, float]]:
+        clf = self.classifiers[task]
+        return [dict(zip(clf.classes_.tolist(), row.tolist())) for row in clf.predict_proba(vectors)]
+
+    def guesses(self, task: Task, vectors: np.ndarray) -> list[Guess | None]:
+        """The best label of each vector, or None when the reader is inactive or the best is ``none``."""
+        if self.thresholds is None or len(vectors) == 0:
+            return [None] * len(vectors)
+        out: list[Guess | None] = []
+        for probs in self.probabilities(task, vectors):
+            ranked = sorted(probs.items(), key=lambda kv: -kv[1])
+            label, score = ranked[0]
+            second = ranked[1] if len(ranked) > 1 else (None, None)
+            if label == NONE:
+                out.append(None)
+                continue
+            threshold = self.thresholds.labels.get(task, {}).get(label, 1.0)
+            out.append(Guess(label=label, score=score, runner_up=second[0], runner_up_score=second[1], confident=score >= threshold))
+        return out
+
+    def margin(self, task: Task) -> float:
+        return self.thresholds.margins.get(task, 0.0) if self.thresholds else 0.0
+
+
+def normalised(rows: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
+    m = np.asarray(rows, dtype=np.float32)
+    if m.size == 0:
+        return m.reshape(0, 1)
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    return m / np.where(norms == 0, 1, norms)
