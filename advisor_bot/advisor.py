@@ -60,9 +60,7 @@ class Advisor:
                 snapshot = self.index.load()
                 retriever = Retriever(snapshot=snapshot, index=self.index, embedder=self.embedder, settings=self.settings)
                 framework = load_framework(snapshot.documents)
-                semantic = SemanticReader(
-                    embedder=self.embedder, framework=framework, cache_dir=self.settings.data_dir, thresholds=load_thresholds()
-                )
+                semantic = SemanticReader(embedder=self.embedder, framework=framework, thresholds=load_thresholds())
                 self._context = EngineContext(
                     settings=self.settings,
                     retriever=retriever,

@@ -127,8 +127,8 @@ def recommend(
     stage_index = fw.stages.index(row) if row else None
     caveats: list[str] = []
     extra_citations: list[Citation] = []
-    if situation.single_partner and situation.transitioning:
-        row = None  # one partner from research into regulated work is the integrated partner, whatever the stage
+    if situation.single_partner and situation.transitioning and reading is not None and reading.stage_source == "meaning":
+        row = None  # one partner from research into regulated work: the integrated partner, whatever stage the words suggest
     elif row is not None and reading is not None and reading.stage_source == "meaning" and _contradicted(profile, row.models):
         # A stage read from a description, contradicted by a factor the user stated: the reading is not
         # sure enough to let it outvote that factor. Decide from the stated factors, or ask.

@@ -41,10 +41,10 @@ def main() -> int:
     rows = {}
     for name, script in (("answer only", ["The framework covers this [p1]."]), ("search, then answer", [search_then_answer])):
         engine = LLMEngine(model=ScriptedChatModel(script=script, repeat_last=True))
-        engine.answer("What does a CRO charge per FTE?", history=[], context=context)  # warm-up
+        engine.answer(context.reader.read("What does a CRO charge per FTE?"), history=[], context=context)  # warm-up
         overhead, model = [], []
         for line in args.questions.read_text(encoding="utf-8").splitlines():
-            answer = engine.answer(json.loads(line)["question"], history=[], context=context)
+            answer = engine.answer(context.reader.read(json.loads(line)["question"]), history=[], context=context)
             if answer.engine == "llm" and not answer.refused:
                 overhead.append(answer.timings_ms["overhead"])
                 model.append(answer.timings_ms["model"])

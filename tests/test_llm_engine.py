@@ -46,7 +46,8 @@ def run(
     context: EngineContext, script: list, question: str = IND, *, history: list[Turn] | None = None, **model_kw
 ) -> tuple[list[str], Answer, ScriptedChatModel]:
     fake = ScriptedChatModel(script=list(script), **model_kw)
-    items = list(LLMEngine(model=fake).stream(question, history=history or [], context=context))
+    reading = context.reader.read(question, history=history or [])
+    items = list(LLMEngine(model=fake).stream(reading, history=history or [], context=context))
     *texts, answer = items
     assert isinstance(answer, Answer) and all(isinstance(t, str) for t in texts)
     return texts, answer, fake
@@ -127,7 +128,7 @@ def test_profile_assessment_accepts_a_stage_in_the_users_words(context):
 def test_recommendation_comes_from_the_tools_even_when_the_prose_names_another_model(context):
     prose = "For your IND-enabling program I recommend a CRO [p1]. A CRO is your best fit."
     _, answer, _ = run(context, [prose])
-    offline = OfflineEngine().answer(IND, history=[], context=context)
+    offline = OfflineEngine().answer(context.reader.read(IND), history=[], context=context)
     assert answer.recommendation == offline.recommendation
     assert answer.recommendation.model == "CDMO"
     assert any("suggested CRO" in n and "recommend CDMO" in n for n in answer.notices)
@@ -178,7 +179,7 @@ def test_an_invented_figure_is_removed_before_it_is_streamed(context):
 def test_a_cost_question_gets_the_tools_estimate_beside_the_prose(context):
     question = "What would 2 FTEs at a CRO for 12 months cost?"
     _, answer, _ = run(context, ["That is priced per FTE [p1]."], question)
-    offline = OfflineEngine().answer(question, history=[], context=context)
+    offline = OfflineEngine().answer(context.reader.read(question), history=[], context=context)
     assert answer.recommendation is None and answer.cost_estimate == offline.cost_estimate
     assert (answer.cost_estimate.low, answer.cost_estimate.high) == (440000.0, 760000.0)
     assert "**Cost estimate**" in answer.answer_markdown and "$440,000" in answer.answer_markdown
@@ -317,7 +318,7 @@ def test_each_fault_falls_back_to_the_offline_answer_with_a_notice(context, capl
     step, reason = FAULTS[fault]
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         texts, answer, _ = run(context, [step], IND)
-    offline = OfflineEngine().answer(IND, history=[], context=context)
+    offline = OfflineEngine().answer(context.reader.read(IND), history=[], context=context)
     assert answer.engine == "offline"
     assert reason in answer.notices[0] and answer.notices[0].startswith("The language model ")
     assert answer.notices[0].endswith("so this is the offline engine's answer.")
@@ -357,15 +358,19 @@ def test_a_fault_after_text_was_streamed_separates_the_offline_answer(context):
 def test_an_unconfigured_or_unavailable_model_falls_back(context, caplog):
     for llm, reason in ((None, "is not configured"), ("anthropic:claude-x", "could not be set up")):
         ctx = dataclasses.replace(context, settings=context.settings.model_copy(update={"llm": llm}))
-        answer = LLMEngine().answer(IND, history=[], context=ctx)
+        answer = LLMEngine().answer(ctx.reader.read(IND), history=[], context=ctx)
         assert answer.engine == "offline" and reason in answer.notices[0]
 
 
 # -- relevance, refusals, history --------------------------------------------------------------
 
 
-def test_out_of_scope_questions_are_refused_before_any_model_call(context):
-    _, answer, fake = run(context, [], "What is the airspeed velocity of an unladen swallow?")
+def test_out_of_scope_questions_are_refused_before_any_model_call(advisor, settings, embedder):
+    from advisor_bot.advisor import Advisor
+
+    fake = ScriptedChatModel(script=[])
+    adv = Advisor(settings=settings, embedder=embedder, engine=LLMEngine(model=fake))
+    answer = adv.ask("What is the airspeed velocity of an unladen swallow?")
     assert answer.refused and answer.refusal_reason == "out_of_scope" and answer.engine == "llm"
     assert fake.requests == []
 

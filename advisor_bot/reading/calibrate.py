@@ -4,21 +4,33 @@ Five-fold cross-validation over the example bank: each example's probabilities c
 from a classifier that never saw it. Each label's threshold is the lowest probability
 at which that label's held-out guesses still reach the target precision; the task's
 margin is the lead of the best label over the runner-up below which guesses fall
-under a higher precision (a tie, to be asked about rather than decided). Writes
-``data/thresholds.json`` and prints the table quoted in the closing note.
+under a higher precision (a tie, to be asked about rather than decided). Fits the
+classifiers on the whole bank, writes them to ``data/classifiers.npz`` beside
+``data/thresholds.json``, and prints the table quoted in the closing note.
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
 from advisor_bot.config import Settings, enforce_offline
 from advisor_bot.framework import Framework
-from advisor_bot.reading.semantic import DATA, NONE, TASKS, SemanticReader, Task, Thresholds, negatives, train
+from advisor_bot.reading.semantic import (
+    CLASSIFIERS,
+    DATA,
+    NONE,
+    TASKS,
+    Classifier,
+    SemanticReader,
+    Task,
+    Thresholds,
+    negatives,
+    save_classifiers,
+    train,
+)
 
 TARGET_PRECISION = 0.9
 MARGIN_PRECISION = 0.95
@@ -57,9 +69,10 @@ def held_out(reader: SemanticReader, task: Task, vectors: np.ndarray) -> tuple[n
     return probs, classes, labels
 
 
-def calibrate(reader: SemanticReader, framework: Framework, *, cache_dir: Path) -> tuple[Thresholds, list[str]]:
+def calibrate(reader: SemanticReader, framework: Framework) -> tuple[Thresholds, dict[Task, Classifier], list[str]]:
     models = {r.stage: tuple(r.models) for r in framework.stages}
-    vectors = reader.bank_vectors(cache_dir)
+    vectors = reader.bank_vectors()
+    fitted: dict[Task, Classifier] = {}
     labels_out: dict[str, dict[str, float]] = {}
     margins: dict[str, float] = {}
     report = [
@@ -68,6 +81,7 @@ def calibrate(reader: SemanticReader, framework: Framework, *, cache_dir: Path) 
     ]
     for task in TASKS:
         probs, classes, labels = held_out(reader, task, vectors[task])
+        fitted[task] = Classifier.fitted(train(vectors[task], labels.tolist()))
         guesses = []  # predicted, probability, lead over the runner-up, right for the verdict
         for row, true in zip(probs, labels):
             order = np.argsort(-row)
@@ -88,7 +102,7 @@ def calibrate(reader: SemanticReader, framework: Framework, *, cache_dir: Path) 
         trusted = [(m, c) for p, s, m, c in guesses if p != NONE and s >= labels_out[task][p]]
         margins[task] = _threshold(trusted, MARGIN_PRECISION) if trusted else 0.0
     thresholds = Thresholds(model=reader.model_name, bank_digest=reader.digest, labels=labels_out, margins=margins)
-    return thresholds, report
+    return thresholds, fitted, report
 
 
 def main() -> int:
@@ -100,8 +114,9 @@ def main() -> int:
     settings = Settings()
     embedder = Embedder(cache_dir=settings.data_dir / "models")
     framework = load_framework({d.id: d for d in load_corpus(settings.corpus_dir)})
-    reader = SemanticReader(embedder=embedder, framework=framework, cache_dir=settings.data_dir, thresholds=None)
-    thresholds, report = calibrate(reader, framework, cache_dir=settings.data_dir)
+    reader = SemanticReader(embedder=embedder, framework=framework, thresholds=None)
+    thresholds, classifiers, report = calibrate(reader, framework)
+    save_classifiers(classifiers, CLASSIFIERS)
     (DATA / "thresholds.json").write_text(thresholds.model_dump_json(indent=2) + "\n", encoding="utf-8")
     print("\n".join(report))
     print(f"margins: {thresholds.margins}")

@@ -39,7 +39,7 @@ def _num(text: str) -> float:
 def read_scenario(text: str, situation: Situation) -> CostScenario:
     """Read the work to price from the user's words; the situation fills in quantity."""
     fte = months = None
-    if m := re.search(rf"\b{_NUM}\s+(?:of (?:their|your|the|our|its) )?(?:[\w-]+\s+){0,2}?(?:ftes?|\w*chemists?|scientists?|people|heads)\b", text, re.I):
+    if m := re.search(rf"\b{_NUM}\s+(?:of (?:their|your|the|our|its) )?(?:[\w-]+\s+){{0,2}}?(?:ftes?|\w*chemists?|scientists?|people|heads)\b", text, re.I):
         fte = _num(m.group(1))
     if m := re.search(rf"\b{_NUM}\s+(years?|months?|quarters?)\b", text, re.I):
         months = _num(m.group(1)) * {"y": 12, "m": 1, "q": 3}[m.group(2)[0].lower()]

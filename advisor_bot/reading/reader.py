@@ -22,11 +22,12 @@ from advisor_bot.reading import scope as scope_rules
 from advisor_bot.reading.cost import read_scenario
 from advisor_bot.reading.intents import asks, route
 from advisor_bot.reading.model import Declined, Evidence, Intent, Reading, Scope, SmallTalk, Source, StageOption
-from advisor_bot.reading.rules import clauses, negated_or_past, read_facts, stage_mentions
+from advisor_bot.reading.rules import clauses, negated_or_past, read_facts, stage_mentions, states_situation
 from advisor_bot.reading.semantic import Guess, SemanticReader
 from advisor_bot.reading.smalltalk import small_talk_by_rule
 from advisor_bot.situation import Column, Situation
 
+_SHORT_OPENING = 8  # words: longer opening messages are questions, whatever they sound like
 _MAX_SENTENCES = 12  # sentences embedded per turn; a pasted page is read by rule beyond that
 _INTENTS: frozenset[str] = frozenset(
     ("recommend", "cost", "pricing", "ip", "regulatory", "transfer", "transition", "mistakes", "definition", "publisher")
@@ -93,6 +94,9 @@ class Reader:
             # "We're not in the clinic", "finished lead op": a clause that denies or puts in the
             # past says where the program is not; its meaning must not set the stage.
             if negated_or_past(sentence):
+                continue
+            # "Which model should we use?" asks for the verdict; it says nothing about the program.
+            if "recommend" in route(sentence, situation=Situation()) and not states_situation(sentence, stages=self.labels):
                 continue
             seen.append(guess)
             if guess.confident and (best is None or guess.score > best[0].score):
@@ -182,12 +186,14 @@ class Reader:
             intents.insert(0, "recommend")
         return intents
 
-    def _small_talk(self, query: str, intents: Sequence[Intent], situation: Situation) -> SmallTalk | None:
+    def _small_talk(self, query: str, intents: Sequence[Intent], situation: Situation, *, opening: bool) -> SmallTalk | None:
+        """Small talk by rule; by meaning only for a short opening message ("are you a bot?"), since
+        a short follow-up ("and moving it over?") leans on the conversation, not on chit-chat."""
         if intents or situation.known():
             return None
         if kind := small_talk_by_rule(query):
             return kind
-        if self.semantic is not None:
+        if self.semantic is not None and opening and len(query.split()) <= _SHORT_OPENING:
             vectors = self._vectors(query, [(0, len(query))])
             guess = self.semantic.guesses("intent", vectors)[0] if vectors is not None else None
             if guess is not None and guess.confident and guess.label == "smalltalk":
@@ -204,7 +210,11 @@ class Reader:
             kind = scope_rules.rule_kind(sentence)
             source = "rule" if kind else None
             facts, _ = read_facts(sentence, stages=self.labels)
-            asks_framework = bool(route(sentence, situation=facts)) or bool(facts.known())
+            publisher = self.framework.doc.publisher or ""
+            # About the framework's own publisher is a fair question, never a vendor to decline.
+            if publisher and publisher.lower() in sentence.lower() and kind == "vendor":
+                kind = source = None
+            asks_framework = bool(route(sentence, situation=facts) or facts.known() or publisher and publisher.lower() in sentence.lower())
             if kind is None and g is not None and g.confident and g.label in scope_rules.SEMANTIC_KINDS and not asks_framework:
                 kind, source = scope_rules.SEMANTIC_KINDS[g.label], "meaning"
             verdicts.append((span, kind, source))  # type: ignore[arg-type]
@@ -228,7 +238,9 @@ class Reader:
     ) -> Reading:
         """The reading of ``question`` after ``history``; ``given`` (the panel) overrides what was read;
         ``relevant`` is the corpus-relevance gate for text the reading finds nothing in."""
-        if kind := small_talk_by_rule(question):
+        kind = small_talk_by_rule(question)
+        if kind and not route(question, situation=Situation()) and not states_situation(question, stages=self.labels):
+            # "hi!", "thanks, that helped": nothing to read. "Hi, which model for IND?" is a question.
             return Reading(question=question, query=question, situation=given or Situation(), small_talk=kind)
         scope, query = self.judge_scope(question)
         if scope.verdict == "decline":
@@ -255,7 +267,7 @@ class Reader:
             if given.stage:
                 source = "panel"
         intents = self._intents(query, situation, earlier, changed=bool(now.situation.known()))
-        small_talk = self._small_talk(query, intents, now.situation)
+        small_talk = self._small_talk(query, intents, now.situation, opening=not earlier)
         in_scope = bool(intents or now.situation.known() or small_talk)
         # What is left of a partly declined message must itself be a request the framework covers
         # ("flying in for a vendor audit" after a weather question is not one).

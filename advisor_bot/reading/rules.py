@@ -542,7 +542,7 @@ def extract_situation(text: str, *, stages: Sequence[str]) -> Situation:
     return read_facts(text, stages=stages)[0]
 
 
-def states_situation(text: str) -> bool:
-    """Whether ``text`` states any fact extract_situation reads, whatever the row labels
-    (each synonym key is its own label here, so every stage term counts)."""
-    return bool(extract_situation(text, stages=tuple(_STAGE_TERMS)).known())
+def states_situation(text: str, *, stages: Sequence[str] = tuple(_STAGE_TERMS)) -> bool:
+    """Whether ``text`` states any fact extract_situation reads (by default whatever the row
+    labels: each synonym key is its own label, so every stage term counts)."""
+    return bool(extract_situation(text, stages=stages).known())

@@ -13,7 +13,6 @@ abstains: an unsure reading must ask, not guess.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -26,12 +25,14 @@ from sklearn.linear_model import LogisticRegression
 
 from advisor_bot.framework import Framework
 from advisor_bot.index import EmbeddingModel
+from advisor_bot.reading.rules import states_situation
 
 Task = Literal["stage", "factors", "intent", "scope"]
 TASKS: tuple[Task, ...] = ("stage", "factors", "intent", "scope")
 DATA = Path(__file__).parent / "data"
+CLASSIFIERS = DATA / "classifiers.npz"
 NONE = "none"  # the label of texts that state nothing of a task's kind
-_CACHE_SIZE = 2048
+_CACHE_SIZE = 2048  # text vectors kept: a conversation's earlier turns are not embedded again
 
 
 class Example(BaseModel):
@@ -101,13 +102,18 @@ def load_thresholds() -> Thresholds | None:
 
 
 def negatives(task: Task, examples: dict[Task, list[Example]]) -> list[Example]:
-    """Texts that state nothing of this task's kind, as its ``none`` label: a profile
-    classifier must also learn what is not a profile factor (a company, a question)."""
-    if task != "factors":
-        return []
-    return [Example(text=e.text, label=NONE) for e in examples["stage"] if e.label == NONE] + [
-        Example(text=e.text, label=NONE) for e in examples["intent"]
-    ]
+    """Texts that state nothing of this task's kind, as its ``none`` label: the profile classifier
+    must learn what is not a profile factor (a company, a question), the stage classifier that a
+    bare "which model should we use?" names no stage (the intent bank's questions in which the
+    rules find no fact at all)."""
+    if task == "factors":
+        return [Example(text=e.text, label=NONE) for e in examples["stage"] if e.label == NONE] + [
+            Example(text=e.text, label=NONE) for e in examples["intent"]
+        ]
+    if task == "stage":
+        stages = [e.label for e in examples["stage"] if e.label != NONE]
+        return [Example(text=e.text, label=NONE) for e in examples["intent"] if not states_situation(e.text, stages=stages)]
+    return []
 
 
 def train(vectors: np.ndarray, labels: Sequence[str]) -> LogisticRegression:
@@ -115,56 +121,69 @@ def train(vectors: np.ndarray, labels: Sequence[str]) -> LogisticRegression:
     return LogisticRegression(C=16.0, max_iter=3000).fit(vectors, np.asarray(labels))
 
 
+class Classifier:
+    """A fitted multinomial logistic regression, reduced to what prediction needs, so a start loads
+    weights instead of training (``reading.calibrate`` fits and writes them with the thresholds)."""
+
+    def __init__(self, *, classes: Sequence[str], coef: np.ndarray, intercept: np.ndarray) -> None:
+        self.classes = list(classes)
+        self.coef = coef
+        self.intercept = intercept
+
+    @classmethod
+    def fitted(cls, model: LogisticRegression) -> Classifier:
+        return cls(classes=[str(c) for c in model.classes_], coef=model.coef_.astype(np.float32), intercept=model.intercept_.astype(np.float32))
+
+    def proba(self, vectors: np.ndarray) -> np.ndarray:
+        logits = vectors @ self.coef.T + self.intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def save_classifiers(classifiers: dict[Task, Classifier], path: Path) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    for task, c in classifiers.items():
+        arrays[f"{task}.classes"] = np.array(c.classes)
+        arrays[f"{task}.coef"] = c.coef
+        arrays[f"{task}.intercept"] = c.intercept
+    np.savez_compressed(path, **arrays)
+
+
+def load_classifiers(path: Path) -> dict[Task, Classifier]:
+    with np.load(path) as data:
+        return {
+            task: Classifier(classes=data[f"{task}.classes"].tolist(), coef=data[f"{task}.coef"], intercept=data[f"{task}.intercept"])
+            for task in TASKS
+        }
+
+
 class SemanticReader:
     """One classifier per task over the bank; thread-safe, with a cache of text vectors."""
 
-    def __init__(self, *, embedder: EmbeddingModel, framework: Framework, cache_dir: Path, thresholds: Thresholds | None) -> None:
+    def __init__(self, *, embedder: EmbeddingModel, framework: Framework, thresholds: Thresholds | None) -> None:
         self.embedder = embedder
         self.examples = bank(framework)
         self.digest = bank_digest(self.examples)
         self.model_name = str(getattr(embedder, "name", type(embedder).__name__))
-        # Thresholds hold only for the model and bank they were calibrated on: with any other
-        # (a test's fake embedder, an edited bank) the reader abstains and the rules read alone.
+        # The calibration holds only for the model and bank it was made on: with any other (a
+        # test's fake embedder, a bank edited without re-running reading.calibrate) the reader
+        # abstains and the rules read alone.
         usable = thresholds is not None and thresholds.model == self.model_name and thresholds.bank_digest == self.digest
-        self.thresholds = thresholds if usable else None
+        self.thresholds = thresholds if usable and CLASSIFIERS.exists() else None
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
-        self.classifiers: dict[Task, LogisticRegression] = {}
-        if self.thresholds is not None:
-            vectors = self.bank_vectors(cache_dir)
-            for task in TASKS:
-                examples = self.examples[task] + negatives(task, self.examples)
-                self.classifiers[task] = train(vectors[task], [e.label for e in examples])
+        self.classifiers: dict[Task, Classifier] = load_classifiers(CLASSIFIERS) if self.thresholds is not None else {}
 
     @property
     def active(self) -> bool:
         return self.thresholds is not None
 
-    def bank_vectors(self, cache_dir: Path) -> dict[Task, np.ndarray]:
-        """Unit vectors of every bank text (negatives included), per task; cached on disk by bank digest."""
-        per_task = {task: [e.text for e in self.examples[task] + negatives(task, self.examples)] for task in TASKS}
-        texts = [t for task in TASKS for t in per_task[task]]
-        path = cache_dir / f"reading-{self.model_name.replace('/', '_')}-{self.digest}.npy"
-        vectors: np.ndarray | None = None
-        if path.exists():
-            try:
-                vectors = np.load(path)
-            except (OSError, ValueError):
-                vectors = None
-        if vectors is None or vectors.shape[0] != len(texts):
-            vectors = normalised(self.embedder.embed_documents(texts))
-            try:
-                cache_dir.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(path.stem + ".tmp.npy")
-                np.save(tmp, vectors)
-                tmp.replace(path)
-            except OSError:
-                pass  # a read-only data dir only costs the next start the embedding time
+    def bank_vectors(self) -> dict[Task, np.ndarray]:
+        """Unit vectors of every bank text (negatives included), per task."""
         out: dict[Task, np.ndarray] = {}
-        offset = 0
         for task in TASKS:
-            out[task] = vectors[offset : offset + len(per_task[task])]
-            offset += len(per_task[task])
+            out[task] = normalised(self.embedder.embed_documents([e.text for e in self.examples[task] + negatives(task, self.examples)]))
         return out
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -181,7 +200,7 @@ class SemanticReader:
 
     def probabilities(self, task: Task, vectors: np.ndarray) -> list[dict[str, float]]:
         clf = self.classifiers[task]
-        return [dict(zip(clf.classes_.tolist(), row.tolist())) for row in clf.predict_proba(vectors)]
+        return [dict(zip(clf.classes, row.tolist())) for row in clf.proba(vectors)]
 
     def guesses(self, task: Task, vectors: np.ndarray) -> list[Guess | None]:
         """The best label of each vector, or None when the reader is inactive or the best is ``none``."""
