@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from advisor_bot.citations import Citation
 from advisor_bot.errors import InvalidQuestionError
 from advisor_bot.recommendation import CostEstimate, Recommendation
-from advisor_bot.reading.model import Reading
+from advisor_bot.reading.model import Evidence, Reading
 from advisor_bot.reading.scope import Refusal
 from advisor_bot.reading.smalltalk import small_talk_reply
 from advisor_bot.situation import Situation
@@ -44,6 +44,7 @@ class Answer(BaseModel):
         default=None, description="A cost estimate given without a recommendation (the recommendation carries its own)."
     )
     situation: Situation = Field(default_factory=Situation)
+    evidence: list[Evidence] = Field(default_factory=list, description="The user's words that set each situation field, and who read them.")
     refused: bool = False
     refusal_reason: str | None = None
     clarifying_question: str | None = Field(

@@ -24,29 +24,36 @@ class Quantity(BaseModel):
 
 
 class Situation(BaseModel):
-    """Every field is optional: None means the user has not said."""
+    """Every field is optional: None means the user has not said. Each field's title is its label
+    wherever it is shown (panel, card, memo, notices)."""
 
     model_config = ConfigDict(frozen=True)
 
-    stage: str | None = Field(default=None, description="A row label of the Project Stage Decision Matrix.")
-    quantity: Quantity | None = None
-    gmp: bool | None = Field(default=None, description="Whether cGMP material is needed.")
-    budget: Column | None = Field(default=None, description="Which column the budget structure matches.")
-    timeline: Column | None = None
-    in_house: Column | None = Field(default=None, description="Which column the internal chemistry matches.")
-    ip_sensitivity: Column | None = None
-    multiple_stages: bool | None = Field(default=None, description="Several compounds at different stages.")
-    mixed_volume: bool | None = Field(default=None, description="Grams for some compounds, kilograms for others.")
+    stage: str | None = Field(default=None, title="Development stage", description="A row label of the Project Stage Decision Matrix.")
+    quantity: Quantity | None = Field(default=None, title="Quantity")
+    gmp: bool | None = Field(default=None, title="cGMP material needed", description="Whether cGMP material is needed.")
+    budget: Column | None = Field(default=None, title="Budget structure favours", description="Which column the budget structure matches.")
+    timeline: Column | None = Field(default=None, title="Timeline pressure favours")
+    in_house: Column | None = Field(default=None, title="In-house chemistry favours", description="Which column the internal chemistry matches.")
+    ip_sensitivity: Column | None = Field(default=None, title="IP sensitivity favours")
+    multiple_stages: bool | None = Field(default=None, title="Several compounds at different stages")
+    mixed_volume: bool | None = Field(default=None, title="Grams for some compounds, kilograms for others")
     parallel_work: bool | None = Field(
-        default=None, description="Research work (a backup route, impurity work, follow-on analogs) beside a CDMO's manufacturing."
+        default=None,
+        title="Research work beside a CDMO's manufacturing",
+        description="Research work (a backup route, impurity work, follow-on analogs) beside a CDMO's manufacturing.",
     )
     single_partner: bool | None = Field(
-        default=None, description="Wants one partner for everything, e.g. to avoid technology transfer."
+        default=None, title="Wants a single partner", description="Wants one partner for everything, e.g. to avoid technology transfer."
+    )
+    transitioning: bool | None = Field(
+        default=None, title="Moving from research-grade to GMP material", description="Moving from research-grade to regulated (GMP) material."
     )
 
-    transitioning: bool | None = Field(
-        default=None, description="Moving from research-grade to regulated (GMP) material."
-    )
+    @classmethod
+    def label(cls, name: str) -> str:
+        field = cls.model_fields.get(name)
+        return field.title if field is not None and field.title else name
 
     def merged(self, newer: Situation) -> Situation:
         """This situation updated by whatever ``newer`` states."""

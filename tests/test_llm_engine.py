@@ -75,7 +75,7 @@ def passage_id(messages: list[BaseMessage], needle: str) -> str:
 
 def test_every_decision_tool_and_search_are_bound(context):
     _, answer, fake = run(context, ["The framework covers this [p1]."])
-    assert fake.tool_names == ["search_framework", *TOOL_NAMES]
+    assert fake.tool_names == ["search_framework", "record_situation", *TOOL_NAMES]
     assert answer.engine == "llm"
 
 
@@ -133,6 +133,60 @@ def test_recommendation_comes_from_the_tools_even_when_the_prose_names_another_m
     assert answer.recommendation.model == "CDMO"
     assert any("suggested CRO" in n and "recommend CDMO" in n for n in answer.notices)
     assert "## Recommendation: **CDMO**" in answer.answer_markdown
+
+
+# -- the model reads the situation through record_situation ------------------------------
+
+DESCRIBED = "Our rats and dogs need a properly documented batch before the agency lets us dose people. Who should make it?"
+
+
+def situation_call(**fields: dict[str, object]) -> AIMessage:
+    return AIMessage(content="", tool_calls=[tool_call("record_situation", fields)])
+
+
+def test_a_stage_described_only_by_the_work_gets_its_verdict_when_the_model_reads_it(context):
+    # The rules and the semantic reader find no stage in these words; the model does.
+    assert context.reader.read(DESCRIBED).situation.stage is None
+    stage = {"value": "IND-enabling studies", "evidence": "before the agency lets us dose people"}
+    _, answer, fake = run(context, [situation_call(stage=stage), "A CDMO makes GMP material for tox studies [p1]."], DESCRIBED)
+    assert answer.engine == "llm", answer.notices
+    assert answer.situation.stage == "IND-enabling studies" and answer.recommendation.model == "CDMO"
+    said = next(e for e in answer.evidence if e.field == "stage")
+    assert said.source == "model" and said.text == "before the agency lets us dose people"
+    assert DESCRIBED[said.start : said.end] == said.text
+
+
+def test_a_field_the_model_fills_without_the_users_words_is_dropped(context):
+    stage = {"value": "IND-enabling studies", "evidence": "before the agency lets us dose people"}
+    invented = {"value": True, "evidence": "we have capital set aside for manufacturing"}
+    _, answer, _ = run(context, [situation_call(stage=stage, gmp=invented), "A CDMO fits [p1]."], DESCRIBED)
+    assert answer.situation.gmp is None
+    assert any("cGMP material needed" in n and "ignored" in n for n in answer.notices)
+    assert not any(e.field == "gmp" for e in answer.evidence)
+
+
+def test_a_stage_the_rules_read_outright_wins_over_the_models_and_the_clash_is_shown(context):
+    said = {"value": "Phase III / commercial", "evidence": "IND-enabling studies"}
+    _, answer, _ = run(context, [situation_call(stage=said), "A CDMO fits [p1]."], IND)
+    assert answer.situation.stage == "IND-enabling studies"
+    assert any("rules read IND-enabling studies" in n and "Phase III / commercial" in n for n in answer.notices)
+
+
+def test_what_the_user_set_in_the_panel_wins_over_the_model(advisor, settings, embedder):
+    from advisor_bot.advisor import Advisor
+    from advisor_bot.situation import Situation
+
+    stage = {"value": "IND-enabling studies", "evidence": "before the agency lets us dose people"}
+    fake = ScriptedChatModel(script=[situation_call(stage=stage), "Here is what the framework says [p1]."])
+    adv = Advisor(settings=settings, embedder=embedder, engine=LLMEngine(model=fake))
+    answer = adv.ask(DESCRIBED, situation=Situation(stage="Lead optimization"))
+    assert answer.situation.stage == "Lead optimization" and answer.recommendation.stage == "Lead optimization"
+
+
+def test_a_stage_outside_the_matrix_is_rejected_by_the_tools_schema(context):
+    bad = {"value": "Phase IV", "evidence": "before the agency lets us dose people"}
+    _, answer, _ = run(context, [situation_call(stage=bad)], DESCRIBED)
+    assert answer.engine == "offline" and "record_situation with arguments it rejects" in answer.notices[0]
 
 
 def test_prose_that_agrees_with_the_tools_gets_no_verdict_notice(context):

@@ -167,12 +167,33 @@ def test_tool_call_then_a_streamed_answer_over_http(server, settings, ask):
     first, second = (r["body"] for r in server.requests)
     assert all(r["path"] == "/v1/chat/completions" and r["auth"] == "Bearer test" for r in server.requests)
     assert first["stream"] is True and first["model"] == "some-model"
-    assert [t["function"]["name"] for t in first["tools"]] == ["search_framework", *TOOL_NAMES]
+    assert [t["function"]["name"] for t in first["tools"]] == ["search_framework", "record_situation", *TOOL_NAMES]
     assert first["messages"][0]["role"] == "system" and '<data source="search_framework">' in first["messages"][-1]["content"]
     assistant, tool = second["messages"][-2:]
     assert assistant["role"] == "assistant" and assistant["tool_calls"][0]["function"]["name"] == "stage_recommendation"
     assert tool["role"] == "tool" and tool["tool_call_id"] == "call_1"
     assert tool["content"].startswith('<data source="stage_recommendation">') and '"models":["CDMO"]' in tool["content"]
+
+
+DESCRIBED = "Our rats and dogs need a properly documented batch before the agency lets us dose people. Who should make it?"
+
+
+def test_the_model_reads_a_described_stage_over_http_and_an_invented_field_is_dropped(server, settings, ask):
+    said = {
+        "stage": {"value": "IND-enabling studies", "evidence": "before the agency lets us dose people"},
+        "budget": {"value": "CDMO", "evidence": "capital is approved for two campaigns"},  # never said
+    }
+    server.script = [
+        {"tool_calls": [{"name": "record_situation", "arguments": said}]},
+        {"content": "Tox material is made under cGMP [p1]."},
+    ]
+    _, answer = ask(llm_settings(settings, server.url), DESCRIBED)
+    assert answer.engine == "llm", answer.notices
+    assert answer.recommendation.model == "CDMO" and answer.situation.stage == "IND-enabling studies"
+    assert answer.situation.budget is None and any("Budget structure favours" in n and "ignored" in n for n in answer.notices)
+    schema = next(t for t in server.requests[0]["body"]["tools"] if t["function"]["name"] == "record_situation")
+    stage = schema["function"]["parameters"]["properties"]["stage"]
+    assert "IND-enabling studies" in json.dumps(stage)  # the stages are an enum built from the matrix
 
 
 def test_a_follow_up_is_condensed_with_a_plain_completion(server, settings, ask):

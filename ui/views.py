@@ -16,26 +16,13 @@ from advisor_bot.answer import Answer
 from advisor_bot.citations import Citation
 from advisor_bot.corpus import Document
 from advisor_bot.recommendation import Recommendation
+from advisor_bot.situation import Situation
 from advisor_bot.render import PROMO_LABEL, money, recommendation_markdown
 
 # Characters of context shown on either side of a quoted span in the sources panel.
 _CONTEXT_CHARS = 240
-_FIELD_LABELS = {
-    "stage": "Development stage",
-    "quantity": "Quantity",
-    "gmp": "cGMP material needed",
-    "budget": "Budget structure favours",
-    "timeline": "Timeline pressure favours",
-    "in_house": "In-house chemistry favours",
-    "ip_sensitivity": "IP sensitivity favours",
-    "multiple_stages": "Several compounds at different stages",
-    "single_partner": "Wants a single partner",
-    "transitioning": "Moving from research-grade to GMP material",
-}
-
-
 def field_label(name: str) -> str:
-    return _FIELD_LABELS.get(name, name)
+    return Situation.label(name)
 
 
 def inert(markdown: str) -> str:

@@ -43,12 +43,15 @@ from advisor_bot.prompts import render
 from advisor_bot.recommendation import CostEstimate, Recommendation
 from advisor_bot.render import cost_markdown, recommendation_markdown
 from advisor_bot.reading.model import Reading
+from advisor_bot.reading.model_reading import TOOL as SITUATION_TOOL
+from advisor_bot.reading.model_reading import TOOL_DESCRIPTION, reconcile, situation_schema
 from advisor_bot.retrieve import Passage, Retrieval
 from advisor_bot.tools import TOOL_NAMES
 
 log = logging.getLogger(__name__)
 
 SEARCH = "search_framework"
+SITUATION = SITUATION_TOOL
 _DECIDING = frozenset({"stage_recommendation", "profile_assessment"})
 
 
@@ -100,7 +103,15 @@ def build_tools(context: EngineContext) -> dict[str, StructuredTool]:
         """
         return context.retriever.search(query).passages
 
-    tools = {SEARCH: StructuredTool.from_function(search_framework, name=SEARCH, description=inspect.getdoc(search_framework))}
+    def record_situation(**fields: object) -> dict[str, list[str]]:
+        return {"recorded": sorted(k for k, v in fields.items() if v is not None)}
+
+    tools = {
+        SEARCH: StructuredTool.from_function(search_framework, name=SEARCH, description=inspect.getdoc(search_framework)),
+        SITUATION: StructuredTool.from_function(
+            record_situation, name=SITUATION, description=TOOL_DESCRIPTION, args_schema=situation_schema(context.toolbox.framework)
+        ),
+    }
     for name in TOOL_NAMES:
         method = getattr(context.toolbox, name)
         tools[name] = StructuredTool.from_function(method, name=name, description=inspect.getdoc(method))
@@ -240,6 +251,7 @@ class _Run:
     called: list[str] = field(default_factory=list)
     scrubbed: int = 0
     model_ms: float = 0.0
+    recorded: dict[str, Any] | None = None  # the situation the model read, through record_situation
 
     def _tick(self, key: str, since: float) -> float:
         now = time.perf_counter()
@@ -362,6 +374,10 @@ class _Run:
             args = {**args, "factors": {**args["factors"], "stage": row.stage if row else None}}
         try:
             result = binding.tools[name].invoke(args)
+            if name == SITUATION:
+                schema = binding.tools[name].args_schema
+                assert isinstance(schema, type) and issubclass(schema, BaseModel)
+                self.recorded = schema.model_validate(args).model_dump(exclude_none=True)
         except (ValidationError, ToolException, ValueError, TypeError, KeyError) as exc:
             raise LLMFault(f"called {name} with arguments it rejects") from exc
         payload = _passages(result, evidence) if name == SEARCH else with_ids(self._dump(result), evidence)
@@ -374,18 +390,26 @@ class _Run:
     def _dump(result: object) -> object:
         return result.model_dump(mode="json") if isinstance(result, BaseModel) else result
 
-    def _decide(self) -> tuple[Recommendation | None, CostEstimate | None]:
-        """The offline engine's verdict and cost estimate for what the user said: from the tools, never from the
-        model's text (a verdict also when the model consulted the deciding tools)."""
-        return decide(self.reading, toolbox=self.context.toolbox, verdict_wanted=bool(_DECIDING & set(self.called)))
+    def _decide(self) -> tuple[Recommendation | None, CostEstimate | None, list[str]]:
+        """The verdict and cost estimate for what the user said, and notices about how it was read: the
+        tools decide from the rule reading, completed by what the model read through ``record_situation``
+        where the user's words back it; never from the model's prose (a verdict also when the model
+        consulted the deciding tools)."""
+        notices: list[str] = []
+        if self.recorded:
+            turns = [*(h.content for h in self.history if h.role == "user"), self.reading.question]
+            merged = reconcile(self.reading, self.recorded, user_turns=turns)
+            self.reading, notices = merged.reading, merged.notices
+        rec, cost = decide(self.reading, toolbox=self.context.toolbox, verdict_wanted=bool(_DECIDING & set(self.called)))
+        return rec, cost, notices
 
     def _compose(self, guard: ProseGuard) -> Iterator[str | Answer]:
         start = time.perf_counter()
         context = self.context
+        rec, cost, read_notices = self._decide()
         state = self.reading.situation
-        rec, cost = self._decide()
         cost = cost if rec is None else None  # the recommendation carries its own
-        notices = guard.notices()
+        notices = [*read_notices, *guard.notices()]
         said = list(dict.fromkeys(guard.verdicts))
         if rec is not None and (clash := conflicting(said, [rec.model, *rec.alternatives])):
             notices.append(
@@ -428,6 +452,7 @@ class _Run:
             recommendation=rec,
             cost_estimate=cost,
             situation=state,
+            evidence=self.reading.evidence,
             engine=self.engine.name,
             corpus_version=context.corpus_version,
             notices=notices,

@@ -172,6 +172,7 @@ class OfflineEngine:
             cost_estimate=tools.cost if tools.recommendation is None else None,
             clarifying_question=tools.clarifying,
             situation=reading.situation,
+            evidence=reading.evidence,
             engine=self.name,
             corpus_version=context.corpus_version,
             notices=notices,

@@ -51,6 +51,8 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         r"(?:where|who|whom) (?:should|do|would|can|shall) (?:this|the|that|it|we|i)\b[^.?!]{0,30}\b(?:go|send|place|outsource|give)\w*",
         r"outsourc\w* (?:it |this |that |them |the work )?to (?:who|whom|which|what)",
         r"keep (?:using|working with|with) [^.?!]{0,30}\bor (?:go|switch|move|find|look|bring)\w*",
+        r"who (?:makes|will make|should make|can make|could make|would make|manufactures|produces|supplies|does|should do) "
+        r"(?:it|that|this|them|those|the (?:\w+ ){0,2}?(?:batch|batches|API|material|lots?|work|compounds?|route))",
         # "my cofounder says we need a CDMO - is he right?"
         r"(?:says|said|thinks|claims|insists|suggests|told (?:me|us)) (?:that )?(?:we|i) (?:need|should (?:use|go with|hire|get)) "
         r"(?:an? )?(?:CRO|CDMO|hybrid|integrated)",
@@ -134,20 +136,13 @@ _ASKS = re.compile(
 )
 
 
+_WHO = rx(r"who(?:m)?(?: should| would| can| could| do we| to)?\s*\?")
 _PROVIDER_CHOICE = rx(r"CROs?|CDMOs?|partners?|vendors?|providers?|suppliers?|contractors?|one-stop shop|model")
 _CHOICE = rx(
     r"or|should|shall|can(?:'?t)?|could|is (?:it|that|our|the|a|there)|are (?:they|we|there)|ok(?:ay)?|fine|enough|"
     r"make sense|"
     r"need|called|which|who|what kind|what type|better"
 )
-
-
-def asks(text: str) -> bool:
-    """Whether ``text`` asks something (a question or a request), rather than only stating facts."""
-    return bool(_ASKS.search(text) or _ADVICE.search(text) or _REQUEST.search(text))
-
-
-_REQUEST = re.compile(r"(?i)^\s*(?:please |pls |can you |could you )?(?:tell|give|show|explain|list|compare|estimate|outline|summari[sz]e|help)\b")
 
 
 def route(question: str, *, situation: Situation) -> list[Intent]:
@@ -161,6 +156,9 @@ def route(question: str, *, situation: Situation) -> list[Intent]:
         # "We're in Phase 2 and need 40 kg GMP API." asks for advice without a question word.
         if _ADVICE.search(question) or (not _ASKS.search(question) and states_situation(question)):
             first["recommend"] = 0
+    if "recommend" not in first and situation.known() and _WHO.search(question):
+        # Facts, then "who?": who should do it is which kind of provider.
+        first["recommend"] = _WHO.search(question).start()  # type: ignore[union-attr]
     if "recommend" not in first and situation.known() and _ASKS.search(question):
         # A question about which kind of provider, once the facts are on the table: "is our
         # discovery CRO ok for that?", "CDMO obviously?", "what's that model called?".

@@ -20,13 +20,14 @@ from advisor_bot.answer import Turn
 from advisor_bot.framework import Framework
 from advisor_bot.reading import scope as scope_rules
 from advisor_bot.reading.cost import read_scenario
-from advisor_bot.reading.intents import asks, route
+from advisor_bot.reading.intents import route
 from advisor_bot.reading.model import Declined, Evidence, Intent, Reading, Scope, SmallTalk, Source, StageOption
 from advisor_bot.reading.rules import clauses, negated_or_past, read_facts, stage_mentions, states_situation
 from advisor_bot.reading.semantic import Guess, SemanticReader
 from advisor_bot.reading.smalltalk import small_talk_by_rule
 from advisor_bot.situation import Column, Situation
 
+_MIN_WORDS_TO_DECLINE = 4  # a sentence this short is a follow-up, judged with the conversation
 _SHORT_OPENING = 8  # words: longer opening messages are questions, whatever they sound like
 _MAX_SENTENCES = 12  # sentences embedded per turn; a pasted page is read by rule beyond that
 _INTENTS: frozenset[str] = frozenset(
@@ -175,8 +176,11 @@ class Reader:
             spans = scope_rules.sentences(query)
             vectors = self._vectors(query, spans)
             if vectors is not None:
-                for g in self.semantic.guesses("intent", vectors):
-                    if g is not None and g.confident and g.label in _INTENTS and g.label not in intents:
+                # Meaning fills the gaps the rules leave: a sentence they found no intent in.
+                for (start, end), g in zip(spans, self.semantic.guesses("intent", vectors)):
+                    if g is None or not g.confident or g.label not in _INTENTS or g.label in intents:
+                        continue
+                    if not route(query[start:end], situation=situation):
                         intents.append(g.label)  # type: ignore[arg-type]
         publisher = self.framework.doc.publisher
         if publisher and publisher.lower() in query.lower() and "publisher" not in intents:
@@ -215,7 +219,11 @@ class Reader:
             if publisher and publisher.lower() in sentence.lower() and kind == "vendor":
                 kind = source = None
             asks_framework = bool(route(sentence, situation=facts) or facts.known() or publisher and publisher.lower() in sentence.lower())
-            if kind is None and g is not None and g.confident and g.label in scope_rules.SEMANTIC_KINDS and not asks_framework:
+            # By meaning only what a sentence is about, never that it names a vendor (that is a
+            # name, read by rule), and never from a few words ("Who makes that?").
+            substantive = len(sentence.split()) >= _MIN_WORDS_TO_DECLINE
+            by_meaning = g is not None and g.confident and g.label in scope_rules.SEMANTIC_KINDS and g.label != "out:vendor"
+            if kind is None and by_meaning and substantive and not asks_framework:
                 kind, source = scope_rules.SEMANTIC_KINDS[g.label], "meaning"
             verdicts.append((span, kind, source))  # type: ignore[arg-type]
         return scope_rules.judge(text, verdicts)
@@ -272,7 +280,9 @@ class Reader:
         # What is left of a partly declined message must itself be a request the framework covers
         # ("flying in for a vendor audit" after a weather question is not one).
         by_rule = bool(route(query, situation=situation) or any(e.source == "rule" and e.turn == len(earlier) for e in evidence))
-        leftover = scope.verdict == "partial" and not (len(query.split()) >= 3 and (by_rule or asks(query) and in_scope))
+        # Rules, not meaning, must find it: "How do we pick one?" after a declined clinical-CRO question
+        # refers to the declined part.
+        leftover = scope.verdict == "partial" and not (len(query.split()) >= 3 and by_rule)
         if leftover or not in_scope and relevant is not None and not relevant(query):
             off = Declined(kind="out_of_scope", text=query, reason=scope_rules.reason("out_of_scope"))
             scope = Scope(verdict="decline", declined=[*scope.declined, off])
