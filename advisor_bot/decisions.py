@@ -111,8 +111,7 @@ def _stated_now(factor: str, reading: Reading | None) -> bool:
     if reading is None:
         return True
     fields = next((f for prefix, f in _FIELDS.items() if factor.startswith(prefix)), ())
-    last = max((e.turn for e in reading.evidence), default=0)
-    return any(e.field in fields and e.source in ("rule", "panel") and e.turn == last for e in reading.evidence)
+    return any(e.field in fields and e.source in ("rule", "panel") and e.turn == reading.turn for e in reading.evidence)
 
 
 def recommend(

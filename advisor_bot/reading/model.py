@@ -63,6 +63,7 @@ class Reading(BaseModel):
 
     question: str
     query: str = Field(description="The words to retrieve and answer with: the question less its declined parts.")
+    turn: int = Field(default=0, description="Index of this question among the user's turns (Evidence.turn of its own words).")
     situation: Situation
     evidence: list[Evidence] = Field(default_factory=list)
     stage_options: list[StageOption] = Field(

@@ -289,6 +289,7 @@ class Reader:
         return Reading(
             question=question,
             query=query,
+            turn=len(earlier),
             situation=situation,
             evidence=evidence,
             stage_options=options if situation.stage is None else [],

@@ -125,7 +125,8 @@ _STAGE_TERMS: dict[str, _StageTerms] = {
     "lead optimization": _StageTerms(rx(
         r"lead[- ]?op(?:t|s)?|lead[- ]?optim\w*|(?-i:LO)",  # optim\w*: also "optimzation", "optimsation"
         r"(?:optimi[sz]|tweak|tun|refin|polish)\w* (?:our|the|a|this|that) (?:lead |chemical |compound )?(?:series|scaffold|chemotype)",
-        r"lead(?: series| compounds?| molecules?)? (?:is |are )?(?:still |currently |now )?being optimi[sz]ed",
+        r"(?:lead|series|scaffold|chemotype|leads)(?: series| compounds?| molecules?)? (?:is |are )?(?:still |currently |now )?"
+        r"being (?:optimi[sz]ed|tweaked|tuned|refined|polished)",
         r"optimi[sz]\w* (?:our|the|a) leads?",
     ), rx(r"process[- ]relevant route")),
     "preclinical candidate": _StageTerms(rx(
