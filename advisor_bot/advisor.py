@@ -67,7 +67,11 @@ class Advisor:
                     documents=snapshot.documents,
                     corpus_version=snapshot.manifest.corpus_version,
                     toolbox=Toolbox(framework),
-                    reader=Reader(framework=framework, semantic=semantic if self.settings.semantic_reading else None),
+                    reader=Reader(
+                        framework=framework,
+                        semantic=semantic if self.settings.reading != "rules" else None,
+                        use_rules=self.settings.reading != "meaning",
+                    ),
                 )
             return self._context
 

@@ -97,8 +97,10 @@ class Settings(BaseSettings):
     min_relevance_covered: float = Field(default=0.15, ge=-1.0, le=1.0)
 
     # Reading.
-    semantic_reading: bool = Field(
-        default=True, description="Read stages, factors, intents and scope by meaning as well as by rule (off: rules only)."
+    reading: Literal["combined", "rules", "meaning"] = Field(
+        default="combined",
+        description="How turns are read: rules and meaning together; rules only; or meaning only (numbers still by rule). "
+        "The last two exist to measure each reader alone (bench/reading_modes.py).",
     )
 
     # Answers.

@@ -59,7 +59,7 @@ def test_with_another_embedding_model_the_reader_abstains_and_the_rules_read_alo
 
 
 def test_rules_only_is_a_setting(settings, embedder, advisor):
-    rules_only = Advisor(settings=settings.model_copy(update={"semantic_reading": False}), embedder=embedder)
+    rules_only = Advisor(settings=settings.model_copy(update={"reading": "rules"}), embedder=embedder)
     assert rules_only.context.reader.semantic is None
     assert rules_only.ask("We're in lead optimization. CRO or hybrid?").recommendation.model in ("CRO", "Hybrid")
 

@@ -68,7 +68,9 @@ class Reader:
     def __init__(self, *, framework: Framework, semantic: SemanticReader | None, use_rules: bool = True) -> None:
         self.framework = framework
         self.semantic = semantic if semantic is not None and semantic.active else None
-        self.use_rules = use_rules  # False only to measure the semantic reader alone (bench/reading_modes.py)
+        # False only to measure the semantic reader alone (bench/reading_modes.py): the patterns for
+        # stages, factors, intents, scope and small talk are off; numbers and money are still read by rule.
+        self.use_rules = use_rules
         self.labels = [r.stage for r in framework.stages]
         self.models = {r.stage: list(r.models) for r in framework.stages}
 
@@ -180,7 +182,7 @@ class Reader:
                 for (start, end), g in zip(spans, self.semantic.guesses("intent", vectors)):
                     if g is None or not g.confident or g.label not in _INTENTS or g.label in intents:
                         continue
-                    if not route(query[start:end], situation=situation):
+                    if not self.use_rules or not route(query[start:end], situation=situation):
                         intents.append(g.label)  # type: ignore[arg-type]
         publisher = self.framework.doc.publisher
         if publisher and publisher.lower() in query.lower() and "publisher" not in intents:
@@ -195,7 +197,7 @@ class Reader:
         a short follow-up ("and moving it over?") leans on the conversation, not on chit-chat."""
         if intents or situation.known():
             return None
-        if kind := small_talk_by_rule(query):
+        if self.use_rules and (kind := small_talk_by_rule(query)):
             return kind
         if self.semantic is not None and opening and len(query.split()) <= _SHORT_OPENING:
             vectors = self._vectors(query, [(0, len(query))])
@@ -211,7 +213,7 @@ class Reader:
         verdicts: list[scope_rules.SentenceVerdict] = []
         for span, g in zip(spans, [*guesses, *[None] * (len(spans) - len(guesses))]):
             sentence = text[span[0] : span[1]]
-            kind = scope_rules.rule_kind(sentence)
+            kind = scope_rules.rule_kind(sentence) if self.use_rules else None
             source = "rule" if kind else None
             facts, _ = read_facts(sentence, stages=self.labels)
             publisher = self.framework.doc.publisher or ""
@@ -246,7 +248,7 @@ class Reader:
     ) -> Reading:
         """The reading of ``question`` after ``history``; ``given`` (the panel) overrides what was read;
         ``relevant`` is the corpus-relevance gate for text the reading finds nothing in."""
-        kind = small_talk_by_rule(question)
+        kind = small_talk_by_rule(question) if self.use_rules else None
         if kind and not route(question, situation=Situation()) and not states_situation(question, stages=self.labels):
             # "hi!", "thanks, that helped": nothing to read. "Hi, which model for IND?" is a question.
             return Reading(question=question, query=question, situation=given or Situation(), small_talk=kind)
