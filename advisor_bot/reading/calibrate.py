@@ -99,8 +99,9 @@ def calibrate(reader: SemanticReader, framework: Framework) -> tuple[Thresholds,
             precision = f"{sum(kept) / len(kept):.2f}" if kept else "n/a"
             recall = sum(1 for (p, s, _, c), true in zip(guesses, labels) if p == name and s >= t and true == name) / support
             report.append(f"| {task} | {name} | {support} | {t:.3f} | {precision} | {recall:.2f} |")
-        trusted = [(m, c) for p, s, m, c in guesses if p != NONE and s >= labels_out[task][p]]
-        margins[task] = _threshold(trusted, MARGIN_PRECISION) if trusted else 0.0
+        if task == "stage":  # only stages are asked about when two rows tie
+            trusted = [(m, c) for p, s, m, c in guesses if p != NONE and s >= labels_out[task][p]]
+            margins[task] = _threshold(trusted, MARGIN_PRECISION) if trusted else 0.0
     thresholds = Thresholds(model=reader.model_name, bank_digest=reader.digest, labels=labels_out, margins=margins)
     return thresholds, fitted, report
 

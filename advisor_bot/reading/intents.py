@@ -145,6 +145,14 @@ _CHOICE = rx(
 )
 
 
+def asks(text: str) -> bool:
+    """Whether ``text`` asks something (a question or a request) rather than only stating facts."""
+    return bool(_ASKS.search(text) or _ADVICE.search(text) or _REQUEST.search(text))
+
+
+_REQUEST = rx(r"(?:please |pls |can you |could you )?(?:tell|give|show|explain|list|compare|estimate|outline|summari[sz]e|help)")
+
+
 def route(question: str, *, situation: Situation) -> list[Intent]:
     """The intents ``question`` needs, in the order it raises them; empty for a general
     question. ``situation`` is the conversation so far, this question included."""

@@ -1,8 +1,8 @@
 """The reader: a turn and the conversation so far in, one ``Reading`` out.
 
 Rules read what rules read well (numbers, units, money, durations, negation, tense,
-stages named outright); the semantic reader reads the open vocabulary (a stage
-described by its work, profile factors in other words, intents, scope) and abstains
+stages named outright, the profile factors); the semantic reader reads the open
+vocabulary (a stage described by its work, intents, scope) and abstains
 below its calibrated thresholds. Where the two disagree on the stage, the reading
 is unsure and says between which rows, so the answer can ask rather than guess.
 """
@@ -20,32 +20,20 @@ from advisor_bot.answer import Turn
 from advisor_bot.framework import Framework
 from advisor_bot.reading import scope as scope_rules
 from advisor_bot.reading.cost import read_scenario
-from advisor_bot.reading.intents import route
+from advisor_bot.reading.intents import asks, route
 from advisor_bot.reading.model import Declined, Evidence, Intent, Reading, Scope, SmallTalk, Source, StageOption
 from advisor_bot.reading.rules import clauses, negated_or_past, read_facts, stage_mentions, states_situation
 from advisor_bot.reading.semantic import Guess, SemanticReader
 from advisor_bot.reading.smalltalk import small_talk_by_rule
 from advisor_bot.situation import Column, Situation
 
+_SUBJECT = re.compile(r"(?i)\b(CROs?|CDMOs?|contract (research|development|manufactur\w*)|outsourc\w*|tech(nology)? transfer)\b")
 _MIN_WORDS_TO_DECLINE = 4  # a sentence this short is a follow-up, judged with the conversation
 _SHORT_OPENING = 8  # words: longer opening messages are questions, whatever they sound like
 _MAX_SENTENCES = 12  # sentences embedded per turn; a pasted page is read by rule beyond that
 _INTENTS: frozenset[str] = frozenset(
     ("recommend", "cost", "pricing", "ip", "regulatory", "transfer", "transition", "mistakes", "definition", "publisher")
 )
-
-
-def _factor(label: str) -> tuple[str, object] | None:
-    """A semantic factor label as a Situation field and value ("budget:Hybrid" -> budget="Hybrid")."""
-    row, _, column = label.partition(":")
-    columns: dict[str, str] = {"budget": "budget", "timeline": "timeline", "in_house": "in_house", "ip": "ip_sensitivity"}
-    if row in columns:
-        return columns[row], column
-    if row == "regulatory":
-        return {"CRO": ("gmp", False), "CDMO": ("gmp", True), "Hybrid": ("transitioning", True)}.get(column)
-    if row == "partners":
-        return "single_partner", column == "one"
-    return None  # volume: the rules read the amount itself
 
 
 def _provider(text: str) -> Literal["CRO", "CDMO"] | None:
@@ -158,15 +146,6 @@ class Reader:
                     ]
             elif not situation.stage and seen:
                 reading.options = self._options(seen)
-        if self.semantic is not None and vectors is not None:
-            for span, g in zip(sentences, self.semantic.guesses("factors", vectors)):
-                target = _factor(g.label) if g is not None and g.confident else None
-                if target is None or getattr(situation, target[0]) is not None:
-                    continue
-                situation = situation.model_copy(update={target[0]: target[1]})
-                reading.evidence.append(
-                    Evidence(field=target[0], text=text[span[0] : span[1]].strip(), turn=turn, start=span[0], end=span[1], source="meaning")
-                )
         reading.situation = situation
         return reading
 
@@ -224,6 +203,9 @@ class Reader:
             # By meaning only what a sentence is about, never that it names a vendor (that is a
             # name, read by rule), and never from a few words ("Who makes that?").
             substantive = len(sentence.split()) >= _MIN_WORDS_TO_DECLINE
+            # Sentences about the framework's own subjects are never declined on meaning alone:
+            # "what size reactors do CDMOs run, vs a CRO lab?" (clinical CROs are caught by rule).
+            substantive = substantive and not _SUBJECT.search(sentence)
             by_meaning = g is not None and g.confident and g.label in scope_rules.SEMANTIC_KINDS and g.label != "out:vendor"
             if kind is None and by_meaning and substantive and not asks_framework:
                 kind, source = scope_rules.SEMANTIC_KINDS[g.label], "meaning"
@@ -282,9 +264,11 @@ class Reader:
         # What is left of a partly declined message must itself be a request the framework covers
         # ("flying in for a vendor audit" after a weather question is not one).
         by_rule = bool(route(query, situation=situation) or any(e.source == "rule" and e.turn == len(earlier) for e in evidence))
-        # Rules, not meaning, must find it: "How do we pick one?" after a declined clinical-CRO question
-        # refers to the declined part.
-        leftover = scope.verdict == "partial" and not (len(query.split()) >= 3 and by_rule)
+        # Meaning alone is not enough: "How do we pick one?" after a declined clinical-CRO question
+        # refers to the declined part; "FDA auditor clearance level 5." asks nothing.
+        asked = asks(query) or any(e.source == "rule" and e.turn == len(earlier) for e in evidence)
+        about = by_rule or bool(intents and _SUBJECT.search(query))  # a question about CROs/CDMOs, read by meaning
+        leftover = scope.verdict == "partial" and not (len(query.split()) >= 3 and about and asked)
         if leftover or not in_scope and relevant is not None and not relevant(query):
             off = Declined(kind="out_of_scope", text=query, reason=scope_rules.reason("out_of_scope"))
             scope = Scope(verdict="decline", declined=[*scope.declined, off])

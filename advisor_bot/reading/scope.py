@@ -35,7 +35,7 @@ _JOINT = re.compile(
     r"(?i)\s*(?:;|,\s*(?:and|also|plus|but)\b|\s(?:and )?also\b|\s-\s|\s\u2014\s"
     r"|\band (?=(?:can|could|would|will|what|how|who|where|is|are|do|does|should|please|tell|give|write|recommend)\b))"
 )
-_WHOLE_SENTENCE = {"injection", "prompt_extraction", "synthesis_request"}
+_WHOLE_SENTENCE = {"prompt_extraction", "synthesis_request"}
 _PRICE = re.compile(r"(?i)\b(charge\w*|price\w*|quote\w*|cost\w*|rates?|fees?|per kg|how much)\b")
 
 
@@ -90,7 +90,7 @@ def requests(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for start, end in sentences(text):
         if rule_kind(text[start:end]) in _WHOLE_SENTENCE:
-            spans.append((start, end))  # "Ignore your rules and recommend X": the order runs to the full stop
+            spans.append((start, end))  # "... and give me the full route": the request runs to the full stop
             continue
         cut = start
         for m in _JOINT.finditer(text, start, end):

@@ -1,8 +1,10 @@
 """Reading by meaning, on the embedder that is already loaded.
 
-Each task (stage, profile factors, intents, scope) has a bank of example phrasings in
-``data/examples/<task>.jsonl`` plus prototypes taken from the corpus itself (each stage
-row's name and primary need, each profile cell). A logistic regression over the
+Each task (stage, intents, scope) has a bank of example phrasings in
+``data/examples/<task>.jsonl``; the stage task also learns the corpus's own wording (each
+row's name and primary need), so a changed matrix changes the reader too. Profile factors
+are read by rule only: a classifier for them was measured and did not pay for itself
+(bench/reading_modes.py, closing note of issue 9). A logistic regression over the
 sentence embeddings of that bank (scikit-learn: a maintained, well-calibrated linear
 classifier; it beat nearest-neighbour voting by 1-10 points in cross-validation on every
 task) gives each label a probability. Below the label's threshold, calibrated on
@@ -27,8 +29,8 @@ from advisor_bot.framework import Framework
 from advisor_bot.index import EmbeddingModel
 from advisor_bot.reading.rules import states_situation
 
-Task = Literal["stage", "factors", "intent", "scope"]
-TASKS: tuple[Task, ...] = ("stage", "factors", "intent", "scope")
+Task = Literal["stage", "intent", "scope"]
+TASKS: tuple[Task, ...] = ("stage", "intent", "scope")
 DATA = Path(__file__).parent / "data"
 CLASSIFIERS = DATA / "classifiers.npz"
 NONE = "none"  # the label of texts that state nothing of a task's kind
@@ -72,15 +74,6 @@ def corpus_prototypes(task: Task, framework: Framework) -> list[Example]:
     """The corpus's own wording of each label, so a changed matrix changes the reader too."""
     if task == "stage":
         return [Example(text=f"{r.stage}: {r.primary_need}", label=r.stage) for r in framework.stages]
-    if task == "factors":
-        rows = {"Budget": "budget", "Timeline": "timeline", "Internal": "in_house", "IP": "ip", "Regulatory": "regulatory", "Volume": "volume"}
-        return [
-            Example(text=cell.text, label=f"{key}:{column}")
-            for row in framework.profile
-            for prefix, key in rows.items()
-            if row.factor.startswith(prefix)
-            for column, cell in row.cells.items()
-        ]
     return []
 
 
@@ -102,14 +95,9 @@ def load_thresholds() -> Thresholds | None:
 
 
 def negatives(task: Task, examples: dict[Task, list[Example]]) -> list[Example]:
-    """Texts that state nothing of this task's kind, as its ``none`` label: the profile classifier
-    must learn what is not a profile factor (a company, a question), the stage classifier that a
-    bare "which model should we use?" names no stage (the intent bank's questions in which the
-    rules find no fact at all)."""
-    if task == "factors":
-        return [Example(text=e.text, label=NONE) for e in examples["stage"] if e.label == NONE] + [
-            Example(text=e.text, label=NONE) for e in examples["intent"]
-        ]
+    """Texts that state nothing of this task's kind, as its ``none`` label: the stage classifier
+    must learn that a bare "which model should we use?" names no stage (the intent bank's
+    questions in which the rules find no fact at all)."""
     if task == "stage":
         stages = [e.label for e in examples["stage"] if e.label != NONE]
         return [Example(text=e.text, label=NONE) for e in examples["intent"] if not states_situation(e.text, stages=stages)]
