@@ -225,3 +225,17 @@ def test_unsure_between_stages_asks_between_the_likely_ones(advisor):
     assert "lead optimization or at preclinical candidate selection" in out.clarifying
     assert "**CRO or Hybrid**" in out.clarifying and "**Hybrid (CRO + CDMO) or Integrated partner**" not in out.clarifying
     assert out.clarifying.count("?") == 1
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Can a single partner provide both CRO and CDMO services?", "We want one partner from route scouting to commercial supply. Which model?"],
+)
+def test_the_promotion_is_never_first_and_never_twice_unless_asked_about(advisor, question):
+    a = ask(advisor, question)
+    sources = a.answer_markdown.split("### Sources", 1)[-1]
+    blocks = [b for b in sources.split("\n\n") if b.startswith("**")]
+    promo = [b for b in blocks if "promotional" in b.lower() or "ChemContract" in b.split("\n")[0]]
+    assert len(promo) <= 1
+    if blocks and promo:
+        assert blocks[0] not in promo

@@ -294,7 +294,7 @@ class _Run:
         evidence = Evidence()
         # The user's own figures may be repeated back ("your 40 kg").
         evidence.add_text("\n".join([self.question, *(h.content for h in self.history if h.role == "user")]))
-        block, text, scrubbed = data_block(SEARCH, _passages(pick_passages(retrieval, limit=settings.top_k), evidence))
+        block, text, scrubbed = data_block(SEARCH, _passages(pick_passages(retrieval, limit=settings.top_k, about_publisher="publisher" in self.reading.intents), evidence))
         evidence.add_text(text)
         self.scrubbed += scrubbed
         messages: list[BaseMessage] = [

@@ -35,15 +35,20 @@ def passage_citation(p: Passage) -> Citation:
     )
 
 
-def pick_passages(retrieval: Retrieval, *, limit: int) -> list[Passage]:
-    """Best-ranked passages whose spans do not overlap one already picked."""
+def pick_passages(retrieval: Retrieval, *, limit: int, about_publisher: bool = False) -> list[Passage]:
+    """Best-ranked passages whose spans do not overlap one already picked. The publisher's
+    promotion comes at most once, and never first unless the question is about the publisher."""
     picked: list[Passage] = []
     for p in retrieval.passages:
         if any(p.document == q.document and p.start < q.end and q.start < p.end for q in picked):
             continue
+        if p.promotional and any(q.promotional for q in picked):
+            continue
         picked.append(p)
         if len(picked) == limit:
             break
+    if not about_publisher:
+        picked.sort(key=lambda p: p.promotional)  # stable: the rest keep their rank
     return picked
 
 
@@ -146,13 +151,17 @@ class OfflineEngine:
         timings["tools"] = round((time.perf_counter() - began) * 1000, 2)
 
         began = time.perf_counter()
-        passages = pick_passages(retrieval, limit=context.settings.quotes)
-        spans = [(p.document, p.start, p.end) for p in passages] + [(c.document, c.start, c.end) for c in tools.quotes]
+        passages = pick_passages(retrieval, limit=context.settings.quotes, about_publisher="publisher" in reading.intents)
+        # What the tools chose to quote (the publisher's own sections, when asked about) comes first.
+        spans = [(c.document, c.start, c.end) for c in tools.quotes] + [(p.document, p.start, p.end) for p in passages]
         citations, notices = verified([*tools.citations, *(passage_citation(p) for p in passages)], context)
         quoted = sorted(
             (c for c in citations if (c.document, c.start, c.end) in spans),
             key=lambda c: spans.index((c.document, c.start, c.end)),
         )
+        if "publisher" not in reading.intents:
+            promo = [c for c in quoted if c.promotional][:1]
+            quoted = [c for c in quoted if not c.promotional] + promo
         parts = list(tools.sections)
         if quoted:
             names = ", ".join(dict.fromkeys(f"*{c.section.split(' > ')[-1]}*" for c in quoted))
