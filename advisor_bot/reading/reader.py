@@ -212,6 +212,16 @@ class Reader:
             verdicts.append((span, kind, source))  # type: ignore[arg-type]
         return scope_rules.judge(text, verdicts)
 
+    def _prefetch(self, turns: Sequence[str]) -> None:
+        """Embed every clause and sentence the reading will look at in one batch (one model call
+        instead of one per turn); later lookups hit the semantic reader's cache."""
+        if self.semantic is None:
+            return
+        spans = [(t, span) for t in turns for span in clauses(t)[:_MAX_SENTENCES]]
+        spans += [(turns[-1], span) for span in scope_rules.sentences(turns[-1])[:_MAX_SENTENCES]]
+        texts = [t[a:b].strip() for t, (a, b) in spans] + [turns[-1]]
+        self.semantic.embed([t for t in texts if t])
+
     @staticmethod
     def _as_data(text: str) -> str:
         """An earlier turn without the parts declined by rule (orders to the assistant, off-topic asides)."""
@@ -238,6 +248,7 @@ class Reader:
         if scope.verdict == "decline":
             return Reading(question=question, query="", situation=given or Situation(), scope=scope)
         earlier = [self._as_data(t.content) for t in history if t.role == "user"]
+        self._prefetch([*earlier, query])
         situation, evidence = Situation(), []
         options: list[StageOption] = []
         source: Source | None = None
