@@ -33,26 +33,30 @@ ingest: install
 run: ingest
 	$(BIN)/advisor-bot serve
 
-# The offline eval of all three question sets (276 questions) gates CI: bounds sit a margin below
+# The offline eval of all five question sets (572 questions) gates CI: bounds sit a margin below
 # today's numbers (evals/README.md), except the zero-tolerance ones (fabricated figures,
-# must-not-include violations, errors).
+# must-not-include violations, errors) and wrong recommendations (<= 3%: a wrong verdict is worse
+# than a question).
 EVAL_DATA := test-output/eval-data
+EVAL_SETS := evals/questions.jsonl evals/holdout.jsonl evals/probe.jsonl evals/first-contact-1.jsonl evals/first-contact-2.jsonl
 EVAL_GATES := \
-	--fail-under recommendation_accuracy=0.93 --fail-under retrieval_recall_at_5=0.88 \
-	--fail-under retrieval_recall_at_5_lift=0.1 --fail-under citation_section_hit_rate=0.92 \
-	--fail-under required_figure_recall=0.9 --fail-under verbatim_citation_rate=1 \
-	--fail-under refusal_precision=0.95 --fail-under refusal_recall=0.9 \
+	--fail-under recommendation_accuracy=0.88 --fail-over wrong_recommendation_rate=0.03 \
+	--fail-under retrieval_recall_at_5=0.88 --fail-under retrieval_recall_at_5_lift=0.08 \
+	--fail-under citation_section_hit_rate=0.95 --fail-under required_figure_recall=0.93 \
+	--fail-under verbatim_citation_rate=1 --fail-under refusal_precision=0.92 --fail-under refusal_recall=0.93 \
+	--fail-under partial_decline_rate=0.9 \
 	--fail-over fabricated_figures=0 --fail-over must_not_include_violations=0 --fail-over errors=0
 
 test: install browser
 	$(BIN)/python -m pytest -q
 	ADVISOR_DATA_DIR=$(EVAL_DATA) $(BIN)/advisor-bot ingest
-	ADVISOR_DATA_DIR=$(EVAL_DATA) $(BIN)/advisor-bot eval evals/questions.jsonl evals/holdout.jsonl evals/probe.jsonl --out test-output/eval --baseline $(EVAL_GATES)
+	ADVISOR_DATA_DIR=$(EVAL_DATA) $(BIN)/advisor-bot eval $(EVAL_SETS) --out test-output/eval --baseline $(EVAL_GATES)
 
 bench: ingest
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/llm_overhead.py
 	$(BIN)/python bench/retrieval_modes.py
+	$(BIN)/python bench/reading_modes.py
 
 eval: ingest
 	$(BIN)/advisor-bot eval evals/questions.jsonl --out evals/out --baseline
