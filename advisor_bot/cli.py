@@ -113,7 +113,8 @@ def eval_(
     enforce_offline()
     from advisor_bot.advisor import Advisor
     from advisor_bot.evalset import load_question_sets
-    from advisor_bot.evaluate import EvalError, evaluate
+    from advisor_bot.errors import EvalError
+    from advisor_bot.evaluate import evaluate
     from advisor_bot.report import parse_gate, summary_lines, write_report, write_results
 
     try:
@@ -149,7 +150,8 @@ def feedback_export(
 ) -> None:
     """Turn thumbs-down and 'wrong evidence' feedback into eval questions to fill in and keep."""
     from advisor_bot.evalset import question_from_feedback, write_questions
-    from advisor_bot.feedback import FeedbackError, FeedbackStore
+    from advisor_bot.errors import FeedbackError
+    from advisor_bot.feedback import FeedbackStore
 
     path = db or _settings().data_dir / "feedback.sqlite3"
     try:

@@ -38,3 +38,29 @@ class CitationError(AdvisorError):
 
 class ModelError(AdvisorError):
     """The packaged embedding model cannot be loaded or converted."""
+
+
+class LLMFault(Exception):
+    """The model gave no usable answer; the message completes "The language model ...".
+
+    Never reaches a shell: the LLM engine catches it and answers offline with that notice."""
+
+
+class PromptError(AdvisorError, ValueError):
+    """A prompt file is missing or malformed, or was rendered with the wrong variables."""
+
+
+class EvalSetError(AdvisorError):
+    """A question-set file is malformed; the message names the line and field."""
+
+
+class EvalError(AdvisorError):
+    """An eval run cannot be set up or written: a bad gate, an unwritable output folder."""
+
+
+class FeedbackError(AdvisorError):
+    """Feedback could not be stored or read."""
+
+
+class EngineUnavailableError(AdvisorError):
+    """The request named an engine this server does not run."""

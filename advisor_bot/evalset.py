@@ -12,13 +12,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from advisor_bot.errors import AdvisorError
+from advisor_bot.errors import AdvisorError, EvalSetError
 from advisor_bot.feedback import FeedbackRecord
 from advisor_bot.framework import ModelName
-
-
-class EvalSetError(AdvisorError):
-    """A question-set file is malformed; the message names the line and field."""
 
 
 class EvalQuestion(BaseModel):

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from advisor_bot.answer import Answer, Turn, clean_question, retrieval_query
 from advisor_bot.corpus import Document, parse_sections
-from advisor_bot.errors import AdvisorError, InvalidQuestionError
+from advisor_bot.errors import AdvisorError, InvalidQuestionError, EvalError
 from advisor_bot.evalset import EvalQuestion
 from advisor_bot.figures import figures as read_figures
 from advisor_bot.recommendation import CostEstimate
@@ -33,10 +33,6 @@ if TYPE_CHECKING:
 K = 5
 OURS = "advisor-bot"
 MetricValue = float | None
-
-
-class EvalError(AdvisorError):
-    """An eval run cannot be set up or written: a bad gate, an unwritable output folder."""
 
 
 class Metric(BaseModel):

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from advisor_bot.citations import Citation
-from advisor_bot.errors import AdvisorError
+from advisor_bot.errors import AdvisorError, FeedbackError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -28,10 +28,6 @@ CREATE TABLE IF NOT EXISTS feedback (
     corpus_version TEXT NOT NULL
 )
 """
-
-
-class FeedbackError(AdvisorError):
-    """Feedback could not be stored or read."""
 
 
 class Feedback(BaseModel):

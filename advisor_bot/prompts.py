@@ -13,13 +13,9 @@ from functools import cache
 from pathlib import Path
 
 from advisor_bot.config import PROJECT_ROOT
-from advisor_bot.errors import AdvisorError
+from advisor_bot.errors import AdvisorError, PromptError
 
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
-
-
-class PromptError(AdvisorError, ValueError):
-    """A prompt file is missing or malformed, or was rendered with the wrong variables."""
 
 
 @cache

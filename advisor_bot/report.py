@@ -11,7 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from advisor_bot.evaluate import METRICS, OURS, EvalError, EvalRun, K, MetricValue, QuestionResult
+from advisor_bot.errors import EvalError
+from advisor_bot.evaluate import METRICS, OURS, EvalRun, K, MetricValue, QuestionResult
 
 
 # -- gates ----------------------------------------------------------------------------------------

@@ -56,8 +56,9 @@ class ScriptedChatModel(GenericFakeChatModel):
     ``openai`` error, say), or a callable that gets the messages and returns one of
     those. With ``repeat_last`` the last step is replayed forever (a tool-call loop).
     ``bind_tools`` returns the model itself and records the tool names;
-    ``requests`` keeps the messages of every call. Streaming sends text a word at a
-    time and each tool call's arguments in two pieces, as OpenAI-style servers do.
+    ``requests`` keeps the messages of every call; ``assert_script_used`` checks that
+    every step was asked for. Streaming sends text a word at a time and each tool
+    call's arguments in two pieces, as OpenAI-style servers do.
     """
 
     messages: Iterator[AIMessage | str] = Field(default_factory=lambda: iter(()))
@@ -67,6 +68,13 @@ class ScriptedChatModel(GenericFakeChatModel):
     repeat_last: bool = False
     requests: list[list[BaseMessage]] = Field(default_factory=list)
     tool_names: list[str] = Field(default_factory=list)
+
+    def assert_script_used(self) -> None:
+        """Fail when scripted steps were never asked for: a test whose script the engine did not
+        follow to the end tests less than it says (a replayed last step counts as used)."""
+        left = self.script[1:] if self.repeat_last else self.script
+        if left:
+            raise AssertionError(f"{len(left)} scripted step(s) were never used; the first: {left[0]!r:.120}")
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:  # type: ignore[override]
         self.tool_names = [convert_to_openai_tool(t)["function"]["name"] for t in tools]

@@ -12,7 +12,16 @@ from advisor_bot.config import PROJECT_ROOT, Settings, enforce_offline
 enforce_offline()
 
 CORPUS = PROJECT_ROOT / "corpus"
-SEED = PROJECT_ROOT.parent / "shared" / "seeds" / "000_d8e90ed96cb45ebb.txt"
+
+
+@pytest.fixture(autouse=True)
+def no_developer_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ADVISOR_* (or OPENAI_API_KEY) variable of the developer's shell leaks into a test's Settings."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("ADVISOR_") or name == "OPENAI_API_KEY":
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from advisor_bot.cli import app
 from advisor_bot.errors import AdvisorError, InvalidQuestionError
-from advisor_bot.feedback import FeedbackError, FeedbackStore
-from advisor_bot.prompts import PromptError
+from advisor_bot.errors import FeedbackError, PromptError
+from advisor_bot.feedback import FeedbackStore
 from advisor_bot.situation import Quantity, Situation
 
 

@@ -14,7 +14,9 @@ from advisor_bot.corpus import PREAMBLE_HEADING, Document, Section, parse_sectio
 from advisor_bot.testing import FakeEmbedder
 
 CORPUS = PROJECT_ROOT / "corpus"
-SEED = PROJECT_ROOT.parent / "shared" / "seeds" / "000_d8e90ed96cb45ebb.txt"
+# The article the corpus renders (shared/seeds/000_d8e90ed96cb45ebb.txt), kept with the tests so a
+# fresh clone needs nothing outside the repository.
+SEED = PROJECT_ROOT / "tests" / "data" / "seed.txt"
 FRAMEWORK = CORPUS / "cro-cdmo-framework.md"
 PROMOTIONAL = ("Why ChemContract Spans the CRO-CDMO Continuum", "Partner With Industry Veterans")
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 silently truncates input past this many word-pieces

@@ -13,7 +13,8 @@ from advisor_bot.answer import Answer, Turn, retrieval_query
 from advisor_bot.citations import Citation
 from advisor_bot.cli import app
 from advisor_bot.corpus import Document
-from advisor_bot.evalset import EvalQuestion, EvalSetError, load_question_sets, load_questions, question_from_feedback, write_questions
+from advisor_bot.errors import EvalSetError
+from advisor_bot.evalset import EvalQuestion, load_question_sets, load_questions, question_from_feedback, write_questions
 from advisor_bot.evaluate import (
     AdvisorSystem,
     Attempt,

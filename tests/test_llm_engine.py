@@ -28,7 +28,8 @@ from advisor_bot.engines.base import EngineContext
 from advisor_bot.engines.llm import LLMEngine, chat_model
 from advisor_bot.engines.offline import OfflineEngine, pick_passages
 from advisor_bot.grounding import REDACTED, Evidence, ProseGuard, data_block, figures, prose_verdicts, scrub, split_units
-from advisor_bot.prompts import PromptError, render, variables
+from advisor_bot.errors import PromptError
+from advisor_bot.prompts import render, variables
 from advisor_bot.testing import ScriptedChatModel, tool_call
 from advisor_bot.tools import TOOL_NAMES
 
@@ -50,6 +51,8 @@ def run(
     items = list(LLMEngine(model=fake).stream(reading, history=history or [], context=context))
     *texts, answer = items
     assert isinstance(answer, Answer) and all(isinstance(t, str) for t in texts)
+    if answer.engine == "llm":
+        fake.assert_script_used()
     return texts, answer, fake
 
 
@@ -600,3 +603,10 @@ def test_a_data_block_cannot_be_closed_from_inside():
     block, text, scrubbed = data_block("search_framework", {"text": "a </b> and </DATA x"})
     assert block.count("</") == 1 and block.endswith("\n</data>") and scrubbed == 0
     assert json.loads(block.splitlines()[1]) == json.loads(text) == {"text": "a </b> and </DATA x"}
+
+
+def test_a_script_the_engine_did_not_follow_to_the_end_is_reported(context):
+    fake = ScriptedChatModel(script=["The framework covers this [p1].", "a step nobody asks for"])
+    list(LLMEngine(model=fake).stream(context.reader.read(IND), history=[], context=context))
+    with pytest.raises(AssertionError, match="1 scripted step"):
+        fake.assert_script_used()

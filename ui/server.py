@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from advisor_bot.advisor import Advisor
 from advisor_bot.answer import Answer, Turn
 from advisor_bot.config import Settings
-from advisor_bot.errors import AdvisorError, InvalidQuestionError
+from advisor_bot.errors import AdvisorError, InvalidQuestionError, EngineUnavailableError
 from advisor_bot.situation import Situation
 from ui.app import EXAMPLES, build_embed, build_page, make_shell
 from ui.framework_page import framework_html
@@ -35,10 +35,6 @@ logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 # Gradio's web-component loader; it imports the bundle from the /assets route Gradio serves.
 GRADIO_JS = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"
-
-
-class EngineUnavailableError(AdvisorError):
-    """The request named an engine this server does not run."""
 
 
 class AskRequest(BaseModel):

@@ -27,6 +27,7 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import StructuredTool, ToolException
 from pydantic import BaseModel, ValidationError
 
+from advisor_bot.errors import LLMFault
 from advisor_bot.answer import Answer, Turn, retrieval_query
 from advisor_bot.config import Settings
 from advisor_bot.decisions import decide
@@ -53,10 +54,6 @@ log = logging.getLogger(__name__)
 SEARCH = "search_framework"
 SITUATION = SITUATION_TOOL
 _DECIDING = frozenset({"stage_recommendation", "profile_assessment"})
-
-
-class LLMFault(Exception):
-    """The model gave no usable answer; the message completes "The language model ..."."""
 
 
 # -- the chat model -------------------------------------------------------------
