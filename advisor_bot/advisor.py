@@ -7,7 +7,8 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from advisor_bot.answer import Answer, Turn, clean_question, refused_answer, retrieval_query, small_talk_answer
+from advisor_bot.answer import Answer, refused_answer, small_talk_answer
+from advisor_bot.turns import Turn, clean_question, retrieval_query
 from advisor_bot.config import Settings, enforce_offline
 from advisor_bot.engines.base import Engine, EngineContext
 from advisor_bot.engines.offline import OfflineEngine

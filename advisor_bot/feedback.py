@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from advisor_bot.citations import Citation
-from advisor_bot.errors import AdvisorError, FeedbackError
+from advisor_bot.errors import FeedbackError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (

@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 
 from advisor_bot.config import PROJECT_ROOT
-from advisor_bot.errors import AdvisorError, PromptError
+from advisor_bot.errors import PromptError
 
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from advisor_bot.advisor import Advisor
 from advisor_bot.config import PROJECT_ROOT, Settings, enforce_offline
-from advisor_bot.evalset import load_questions
-from advisor_bot.evaluate import evaluate
+from advisor_bot.evals.evalset import load_questions
+from advisor_bot.evals.evaluate import evaluate
 
 MODES = ("rules", "meaning", "combined")
 METRICS = (

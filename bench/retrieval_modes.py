@@ -11,9 +11,9 @@ import tempfile
 from pathlib import Path
 
 from advisor_bot.advisor import Advisor
-from advisor_bot.answer import Turn, retrieval_query
+from advisor_bot.turns import Turn, retrieval_query
 from advisor_bot.config import PROJECT_ROOT, Settings, enforce_offline
-from advisor_bot.evalset import load_questions
+from advisor_bot.evals.evalset import load_questions
 
 K = 5
 

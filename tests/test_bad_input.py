@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from advisor_bot.cli import app
+from ui.cli import app
 from advisor_bot.errors import AdvisorError, InvalidQuestionError
 from advisor_bot.errors import FeedbackError, PromptError
 from advisor_bot.feedback import FeedbackStore

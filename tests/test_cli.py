@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from advisor_bot.answer import Answer
-from advisor_bot.cli import app
+from ui.cli import app
 
 CRO_PRICING = "Cost Structures: How CROs and CDMOs Price Their Services > CRO Pricing Models"
 

@@ -9,13 +9,14 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from advisor_bot.answer import Answer, Turn, retrieval_query
+from advisor_bot.answer import Answer
+from advisor_bot.turns import Turn, retrieval_query
 from advisor_bot.citations import Citation
-from advisor_bot.cli import app
+from ui.cli import app
 from advisor_bot.corpus import Document
 from advisor_bot.errors import EvalSetError
-from advisor_bot.evalset import EvalQuestion, load_question_sets, load_questions, question_from_feedback, write_questions
-from advisor_bot.evaluate import (
+from advisor_bot.evals.evalset import EvalQuestion, load_question_sets, load_questions, question_from_feedback, write_questions
+from advisor_bot.evals.evaluate import (
     AdvisorSystem,
     Attempt,
     EvalError,
@@ -30,7 +31,7 @@ from advisor_bot.evaluate import (
 )
 from advisor_bot.feedback import Feedback, FeedbackStore
 from advisor_bot.recommendation import CostEstimate, CostItem, Recommendation
-from advisor_bot.report import CHART, parse_gate, write_report, write_results
+from advisor_bot.evals.report import CHART, parse_gate, write_report, write_results
 
 # -- question sets ----------------------------------------------------------------------------------
 

@@ -22,11 +22,13 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.messages.tool import invalid_tool_call
 
-from advisor_bot.answer import Answer, Turn
+from advisor_bot.answer import Answer
+from advisor_bot.turns import Turn
 from advisor_bot.config import Settings
 from advisor_bot.engines.base import EngineContext
 from advisor_bot.engines.llm import LLMEngine, chat_model
-from advisor_bot.engines.offline import OfflineEngine, pick_passages
+from advisor_bot.engines.offline import OfflineEngine
+from advisor_bot.engines.passages import pick_passages
 from advisor_bot.grounding import REDACTED, Evidence, ProseGuard, data_block, figures, prose_verdicts, scrub, split_units
 from advisor_bot.errors import PromptError
 from advisor_bot.prompts import render, variables
@@ -505,7 +507,7 @@ def test_the_advisor_picks_the_engine_from_settings(settings, embedder):
 def test_cli_ask_engine_llm_without_a_model_prints_the_offline_answer_and_why(advisor, settings, monkeypatch):
     from typer.testing import CliRunner
 
-    from advisor_bot.cli import app
+    from ui.cli import app
 
     monkeypatch.setenv("ADVISOR_CORPUS_DIR", str(settings.corpus_dir))
     monkeypatch.setenv("ADVISOR_DATA_DIR", str(settings.data_dir))

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from advisor_bot.answer import Answer, Turn
+from advisor_bot.answer import Answer
+from advisor_bot.turns import Turn
 from advisor_bot.config import Settings
 from advisor_bot.tools import TOOL_NAMES
 

@@ -70,7 +70,7 @@ def test_rules_only_is_a_setting(settings, embedder, advisor):
 def test_every_field_keeps_the_words_that_set_it(reader):
     turns = ["We're a virtual biotech with two medchemists in house.", "Money comes per milestone from our investors."]
     question = "Our series is still being tweaked for selectivity. Need 5 g. Which model?"
-    from advisor_bot.answer import Turn
+    from advisor_bot.turns import Turn
 
     reading = reader.read(question, history=[Turn(role="user", content=t) for t in turns])
     texts = [*turns, question]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from advisor_bot.answer import Answer, Turn, clean_question
+from advisor_bot.answer import Answer
+from advisor_bot.turns import Turn, clean_question
 from advisor_bot.errors import AdvisorError, InvalidQuestionError
 
 STAGE_MATRIX = "The Decision Matrix > Project Stage Decision Matrix"

@@ -393,7 +393,7 @@ def test_unsafe_settings_are_rejected(monkeypatch: pytest.MonkeyPatch, env: dict
 def test_serve_refuses_bad_settings_without_echoing_the_password() -> None:
     from typer.testing import CliRunner
 
-    from advisor_bot.cli import app
+    from ui.cli import app
 
     result = CliRunner().invoke(app, ["serve"], env={"ADVISOR_AUTH": "hunter2"})
     assert result.exit_code == 2

@@ -21,7 +21,8 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
 
 from advisor_bot.advisor import Advisor
-from advisor_bot.answer import Answer, Turn
+from advisor_bot.answer import Answer
+from advisor_bot.turns import Turn
 from advisor_bot.config import Settings
 from advisor_bot.errors import AdvisorError, InvalidQuestionError, EngineUnavailableError
 from advisor_bot.situation import Situation

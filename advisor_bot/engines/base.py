@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from advisor_bot.answer import Answer, Turn
+from advisor_bot.answer import Answer
+from advisor_bot.turns import Turn
 from advisor_bot.config import Settings
 from advisor_bot.corpus import Document
 from advisor_bot.reading.model import Reading

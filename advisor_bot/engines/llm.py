@@ -28,17 +28,13 @@ from langchain_core.tools import StructuredTool, ToolException
 from pydantic import BaseModel, ValidationError
 
 from advisor_bot.errors import LLMFault
-from advisor_bot.answer import Answer, Turn, retrieval_query
+from advisor_bot.answer import Answer
+from advisor_bot.turns import Turn, retrieval_query
 from advisor_bot.config import Settings
 from advisor_bot.decisions import decide
 from advisor_bot.engines.base import EngineContext
-from advisor_bot.engines.offline import (
-    OfflineEngine,
-    passage_citation,
-    pick_passages,
-    render_quote,
-    verified,
-)
+from advisor_bot.engines.offline import OfflineEngine
+from advisor_bot.engines.passages import passage_citation, pick_passages, render_quote, verified
 from advisor_bot.grounding import Evidence, ProseGuard, SentenceBuffer, conflicting, data_block, normal_corpus, with_ids
 from advisor_bot.prompts import render
 from advisor_bot.recommendation import CostEstimate, Recommendation

@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from advisor_bot.answer import Turn
+from advisor_bot.turns import Turn
 from advisor_bot.framework import Framework
 from advisor_bot.reading import scope as scope_rules
 from advisor_bot.reading.cost import read_scenario
@@ -25,7 +25,7 @@ from advisor_bot.reading.model import Declined, Evidence, Intent, Reading, Scope
 from advisor_bot.reading.rules import clauses, negated_or_past, read_facts, stage_mentions, states_situation
 from advisor_bot.reading.semantic import Guess, SemanticReader
 from advisor_bot.reading.smalltalk import small_talk_by_rule
-from advisor_bot.situation import Column, Situation
+from advisor_bot.situation import Situation
 
 _SUBJECT = re.compile(r"(?i)\b(CROs?|CDMOs?|contract (research|development|manufactur\w*)|outsourc\w*|tech(nology)? transfer)\b")
 _MIN_WORDS_TO_DECLINE = 4  # a sentence this short is a follow-up, judged with the conversation

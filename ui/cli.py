@@ -112,10 +112,10 @@ def eval_(
     """Score answers on question sets: recommendations, retrieval, citations, figures, refusals, latency."""
     enforce_offline()
     from advisor_bot.advisor import Advisor
-    from advisor_bot.evalset import load_question_sets
+    from advisor_bot.evals.evalset import load_question_sets
     from advisor_bot.errors import EvalError
-    from advisor_bot.evaluate import evaluate
-    from advisor_bot.report import parse_gate, summary_lines, write_report, write_results
+    from advisor_bot.evals.evaluate import evaluate
+    from advisor_bot.evals.report import parse_gate, summary_lines, write_report, write_results
 
     try:
         gates = [parse_gate(s, direction="under") for s in fail_under or []]
@@ -149,7 +149,7 @@ def feedback_export(
     db: Annotated[Path | None, typer.Option(help="Feedback log (default: DATA_DIR/feedback.sqlite3).")] = None,
 ) -> None:
     """Turn thumbs-down and 'wrong evidence' feedback into eval questions to fill in and keep."""
-    from advisor_bot.evalset import question_from_feedback, write_questions
+    from advisor_bot.evals.evalset import question_from_feedback, write_questions
     from advisor_bot.errors import FeedbackError
     from advisor_bot.feedback import FeedbackStore
 

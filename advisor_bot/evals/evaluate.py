@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 from pydantic import BaseModel, Field
 from tqdm import tqdm
 
-from advisor_bot.answer import Answer, Turn, clean_question, retrieval_query
+from advisor_bot.answer import Answer
+from advisor_bot.turns import Turn, clean_question, retrieval_query
 from advisor_bot.corpus import Document, parse_sections
 from advisor_bot.errors import AdvisorError, InvalidQuestionError, EvalError
-from advisor_bot.evalset import EvalQuestion
+from advisor_bot.evals.evalset import EvalQuestion
 from advisor_bot.figures import figures as read_figures
 from advisor_bot.recommendation import CostEstimate
 
@@ -459,7 +460,7 @@ def evaluate(
     if baseline:
         from langchain_core.embeddings import Embeddings
 
-        from advisor_bot.baseline import NaiveRag
+        from advisor_bot.evals.baseline import NaiveRag
 
         if not isinstance(advisor.embedder, Embeddings):
             raise EvalError("The baseline embeds through LangChain; give the Advisor a LangChain Embeddings model.")

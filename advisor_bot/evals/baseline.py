@@ -19,8 +19,8 @@ from langchain_core.embeddings import Embeddings
 from advisor_bot.answer import Answer
 from advisor_bot.citations import Citation
 from advisor_bot.corpus import Document, Section, parse_sections
-from advisor_bot.evalset import EvalQuestion
-from advisor_bot.evaluate import K, Attempt, condensed_query
+from advisor_bot.evals.evalset import EvalQuestion
+from advisor_bot.evals.evaluate import K, Attempt, condensed_query
 
 CHUNK_SIZE = 1000
 CHUNK_OVERLAP = 200

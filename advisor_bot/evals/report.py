@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from advisor_bot.errors import EvalError
-from advisor_bot.evaluate import METRICS, OURS, EvalRun, K, MetricValue, QuestionResult
+from advisor_bot.evals.evaluate import METRICS, OURS, EvalRun, K, MetricValue, QuestionResult
 
 
 # -- gates ----------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from advisor_bot.errors import AdvisorError, EvalSetError
+from advisor_bot.errors import EvalSetError
 from advisor_bot.feedback import FeedbackRecord
 from advisor_bot.framework import ModelName
 

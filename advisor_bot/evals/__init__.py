@@ -1,0 +1,1 @@
+"""The eval harness: question sets, the naive-RAG baseline, scoring and reports; a shell over the Advisor."""
