@@ -18,7 +18,7 @@ from advisor_bot.situation import Situation
 
 
 _ORG = r"(?:an? |the |our )?(?:CRO|CDMO)s?"
-_PARTNER = r"(?:partner|provider|vendor|supplier|organi[sz]ation|company|CRO|CDMO|shop|setup|set-up|approach|option)s?"
+_PARTNER = r"(?:partner|provider|vendor|supplier|organi[sz]ation|company|CRO|CDMO|shop|setup|set-up|approach|option|structure|arrangement|strategy)s?"
 _MODEL = rf"(?:(?:outsourcing|sourcing|partner(?:ing)?|provider|engagement|business) )?(?:model|{_PARTNER})"
 
 _CUES: dict[Intent, re.Pattern[str]] = {
@@ -53,6 +53,11 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         r"keep (?:using|working with|with) [^.?!]{0,30}\bor (?:go|switch|move|find|look|bring)\w*",
         r"who (?:makes|will make|should make|can make|could make|would make|manufactures|produces|supplies|does|should do) "
         r"(?:it|that|this|them|those|the (?:\w+ ){0,2}?(?:batch|batches|API|material|lots?|work|compounds?|route))",
+        # "candidate selection: hybrid vs integrated partner", "CRO/CDMO?"
+        # (CRO vs CDMO alone asks for the difference: a definition)
+        r"(?:hybrid|integrated(?: partner)?)\s*(?:vs\.?|versus|/)\s*(?:an? )?(?:CROs?|CDMOs?|hybrid|integrated)",
+        r"(?:CRO|CDMO)s?\s*(?:vs\.?|versus|/)\s*(?:an? )?(?:hybrid|integrated)",
+        r"what does (?:the|this|your) (?:framework|matrix|guide|article) (?:point to|recommend|suggest|say)",
         # "my cofounder says we need a CDMO - is he right?"
         r"(?:says|said|thinks|claims|insists|suggests|told (?:me|us)) (?:that )?(?:we|i) (?:need|should (?:use|go with|hire|get)) "
         r"(?:an? )?(?:CRO|CDMO|hybrid|integrated)",
@@ -94,7 +99,7 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         r"(?:move|moving|switch\w*|chang\w*) (?:the |our |a )?(?:process|route) (?:to|between|from)",
         r"(?:process|route) (?:moves|is moved|is transferred|transfers) to",
         r"(?:move|moving|switch\w*|chang\w*) to (?:another|a new|a different|a second) (?:CDMO|CRO|vendor|supplier)",
-        r"gap analysis|demonstration batch\w*",
+        r"gap analysis|demonstration batch\w*|transfer (?:fee|cost|price|budget|timeline|duration|timing)s?",
     ),
     "transition": rx(
         r"sequential\w*|parallel|integrated|one[- ]stop[- ]shop|both (?:an? )?CROs? and (?:an? )?CDMOs?",

@@ -13,7 +13,7 @@ Intent = Literal[
     "recommend", "cost", "pricing", "ip", "regulatory", "transfer", "transition", "mistakes", "definition", "publisher"
 ]
 Source = Literal["rule", "meaning", "panel", "model"]
-SmallTalk = Literal["greeting", "thanks", "capabilities"]
+SmallTalk = Literal["greeting", "thanks", "goodbye", "capabilities"]
 DeclineKind = Literal[
     "out_of_scope", "synthesis_request", "prompt_extraction", "injection", "vendor", "clinical_cro", "careers",
     "legal", "chemistry", "regulator_fees",

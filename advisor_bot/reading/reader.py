@@ -22,7 +22,7 @@ from advisor_bot.reading import scope as scope_rules
 from advisor_bot.reading.cost import read_scenario
 from advisor_bot.reading.intents import asks, route
 from advisor_bot.reading.model import Declined, Evidence, Intent, Reading, Scope, SmallTalk, Source, StageOption
-from advisor_bot.reading.rules import clauses, negated_or_past, read_facts, stage_mentions, states_situation
+from advisor_bot.reading.rules import clauses, mentions_another, negated_or_past, read_facts, stage_mentions, states_situation
 from advisor_bot.reading.semantic import Guess, SemanticReader
 from advisor_bot.reading.smalltalk import small_talk_by_rule
 from advisor_bot.situation import Situation
@@ -253,8 +253,20 @@ class Reader:
         options: list[StageOption] = []
         source: Source | None = None
         now = _TurnReading(Situation(), [])
+        stages: list[str] = []
         for i, text in enumerate([*earlier, query]):
             now = self.read_turn(text, i)
+            if self.use_rules and now.situation.stage and any(self.models[st] != self.models[now.situation.stage] for st in stages) and mentions_another(text):
+                # "We have one compound in discovery." ... "and we just in-licensed a second going into Phase 2":
+                # two programs at different stages, told across turns.
+                now.situation = now.situation.model_copy(update={"stage": None, "multiple_stages": True})
+                now.stage_source = None
+                now.evidence = [e for e in now.evidence if e.field != "stage"] + [
+                    Evidence(field="multiple_stages", text=text, turn=i, start=0, end=len(text), source="rule")
+                ]
+                situation = situation.model_copy(update={"stage": None})
+            if now.situation.stage:
+                stages.append(now.situation.stage)
             if now.situation.stage is not None:
                 options, source = [], now.stage_source
             elif now.options and (i == len(earlier) or situation.stage is None):

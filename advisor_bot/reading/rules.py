@@ -78,6 +78,14 @@ def _denied(text: str, start: int, end: int) -> bool:
     return bool(_DENIED_BEFORE.search(before) or _DENIED_AFTER.search(after))
 
 
+def mentions_another(text: str) -> bool:
+    """Whether ``text`` brings in another compound or program ("a second compound", "another asset")."""
+    return bool(_ANOTHER.search(text) or _IN_LICENSED.search(text))
+
+
+_IN_LICENSED = rx(r"in[- ]?licen[cs]ed|acquired (?:a|another) (?:compound|asset|program)")
+
+
 def clauses(text: str) -> list[Span]:
     """Spans of the clauses of ``text`` with at least three words: the unit read by meaning,
     so "not in the clinic, still tweaking the series" is two statements, not one."""
@@ -184,6 +192,10 @@ _DESCRIBES_PROVIDER = re.compile(
 )
 
 
+_OPTIONS = re.compile(r"(?i)[ -](?:chemistry |chem )?(?:CRO|CDMO)s?\s*(?:or|vs\.?|versus|/)\s")
+_DETERMINER = re.compile(r"(?i)\b(?:our|the|my|their|your|this|that|a|an|its)\s+$")
+
+
 class _Mention(NamedTuple):
     start: int
     end: int
@@ -216,7 +228,12 @@ def _mentions(text: str) -> list[_Mention]:
         for m in pattern.finditer(text)
     ]
     # "our discovery CRO", "the clinical CDMO" describe a provider, not where the program is.
-    found = [m for m in found if not _DESCRIBES_PROVIDER.match(text, m.end)]
+    # But "lead discovery chemistry CRO or CDMO?" names the options: without "our"/"the" before it,
+    # a stage followed by "CRO or ..." is the stage, and the rest the choice.
+    found = [
+        m for m in found
+        if not (_DESCRIBES_PROVIDER.match(text, m.end) and (_DETERMINER.search(text, 0, m.start) or not _OPTIONS.match(text, m.end)))
+    ]
     # Of overlapping readings the longer wins: "hit-to-lead optimization", "preclinical tox".
     found.sort(key=lambda m: (m.start, m.start - m.end))
     kept: list[_Mention] = []
@@ -320,9 +337,14 @@ def _amounts(text: str) -> list[tuple[Quantity, Span]]:
     return found
 
 
+_NOT_NEEDED = rx(r"(?:don'?t|do not|doesn'?t|does not|won'?t|will not|never) (?:really |even )?need|no need for|not (?:need|needing)")
+
+
 def _quantity(text: str) -> tuple[Quantity | None, Span | None]:
-    """The largest amount mentioned: the biggest need decides whether a CRO can supply it."""
-    best = max(_amounts(text), key=lambda q: q[0].kg, default=None)
+    """The largest amount needed: the biggest need decides whether a CRO can supply it ("we
+    don't need kilos" states none)."""
+    needed = [(q, span) for q, span in _amounts(text) if not _NOT_NEEDED.search(text[_clause_start(text, span[0]) : span[0]])]
+    best = max(needed, key=lambda q: q[0].kg, default=None)
     return (best[0], best[1]) if best else (None, None)
 
 
@@ -373,10 +395,12 @@ _BUDGET: _Cues = (
     ("CDMO", rx(
         r"capex|capital (?:expenditure|budget|commitment)s?|capital (?:is )?(?:available|set aside|allocated)",
         r"(?:have|has|with) (?:the )?capital|up[- ]?front (?:campaign )?commitments?|campaign commitments?",
-        r"commit (?:to )?(?:a |multi-batch |multiple |manufacturing |large )*(?:campaigns?|batches)",
+        r"commit\w* (?:to )?(?:[\w-]+ ){0,3}?(?:campaigns?|batches)",
+        r"(?:ring[- ]?fenced|set aside|earmarked|approved|committed) capital|capital (?:is |was )?(?:ring[- ]?fenced|approved|earmarked)",
     )),
     ("Hybrid", rx(
-        r"mixed budget|budget is mixed|stage[- ]gated?|tranches?",
+        r"mixed budget|budget is mixed|stage[- ]gated?|tranches?|gated on (?:data|results|milestones)",
+        r"(?:stage|phase|milestone|gate)[- ]by[- ](?:stage|phase|milestone|gate)",
         r"(?:released|unlocked|funded|allocated|comes?|paid|arrives?|flows?) (?:in |out )?(?:per|at|by|on|with|against) (?:each |every |the )?milestones?",
         r"milestone[- ](?:based|driven|gated|linked) (?:funding|budget|money|financing|tranches?)",
     )),
@@ -393,7 +417,7 @@ _TIMELINE: _Cues = (
         r"months (?:out|away|from now)|months,? not weeks|(?:in|within) (?:a few |several |the next |\d+ |\w+ )?months",
         r"by (?:next )?(?:spring|summer|fall|autumn|winter|year[- ]end|end of (?:the )?(?:year|quarter)|Q[1-4])",
     )),
-    ("Hybrid", rx(r"both (?:research )?speed and (?:supply )?deadlines")),
+    ("Hybrid", rx(r"both (?:research[- ])?speed and (?:supply )?deadlines")),
 )  # fmt: skip
 _IP: _Cues = (
     ("CRO", rx(

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel
 
 from advisor_bot.reading.model import Declined, DeclineKind, Scope
+from advisor_bot.reading.rules import states_situation
 
 DATA = Path(__file__).parent / "data" / "scope.yaml"
 RefusalKind = DeclineKind
@@ -36,7 +37,7 @@ _JOINT = re.compile(
     r"|\band (?=(?:can|could|would|will|what|how|who|where|is|are|do|does|should|please|tell|give|write|recommend)\b))"
 )
 _WHOLE_SENTENCE = {"prompt_extraction", "synthesis_request"}
-_PRICE = re.compile(r"(?i)\b(charge\w*|price\w*|quote\w*|cost\w*|rates?|fees?|per kg|how much)\b")
+_PRICE = re.compile(r"(?i)\b(charge\w*|price\w*|quote\w*|cost\w*|rates?|fees?|per kg|how much|cheap\w*|expensive|affordable)\b")
 
 
 class Refusal(BaseModel):
@@ -123,8 +124,9 @@ SentenceVerdict = tuple[tuple[int, int], DeclineKind | None, Literal["rule", "me
 def judge(text: str, verdicts: Sequence[SentenceVerdict]) -> tuple[Scope, str]:
     """The scope of a message from its sentences' verdicts, and the text left to answer.
 
-    A vendor's price is answered with the framework's general figures (the sentence
-    stays, the line says no vendor is priced); other declined sentences are removed.
+    A vendor's price or a vendor for a stated situation is answered with the framework's
+    general figures or model (the sentence stays, the line says no vendor is named); other
+    declined sentences are removed.
     """
     declined: list[Declined] = []
     kept: list[str] = []
@@ -134,7 +136,9 @@ def judge(text: str, verdicts: Sequence[SentenceVerdict]) -> tuple[Scope, str]:
             kept.append(sentence)
             continue
         declined.append(Declined(kind=kind, text=sentence, reason=reason(kind)))
-        if kind == "vendor" and _PRICE.search(sentence):
+        if kind == "vendor" and (_PRICE.search(sentence) or states_situation(sentence)):
+            # "What would Catalent charge per kg?", "Which CDMO is best for IND-enabling API?": the
+            # framework's general figures and model are answered; no vendor is named or ranked.
             kept.append(rules().vendor.sub("a provider", sentence))
     answerable = " ".join(kept).strip()
     if not declined:
