@@ -58,6 +58,7 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         r"(?:hybrid|integrated(?: partner)?)\s*(?:vs\.?|versus|/)\s*(?:an? )?(?:CROs?|CDMOs?|hybrid|integrated)",
         r"(?:CRO|CDMO)s?\s*(?:vs\.?|versus|/)\s*(?:an? )?(?:hybrid|integrated)",
         r"what does (?:the|this|your) (?:framework|matrix|guide|article) (?:point to|recommend|suggest|say)",
+        r"(?:integrated(?: partner)?|hybrid|CROs?|CDMOs?) or (?:something else|another (?:model|option)|a different (?:model|option)|separate \w+)",
         # "my cofounder says we need a CDMO - is he right?"
         r"(?:says|said|thinks|claims|insists|suggests|told (?:me|us)) (?:that )?(?:we|i) (?:need|should (?:use|go with|hire|get)) "
         r"(?:an? )?(?:CRO|CDMO|hybrid|integrated)",

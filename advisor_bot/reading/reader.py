@@ -267,6 +267,12 @@ class Reader:
                 situation = situation.model_copy(update={"stage": None})
             if now.situation.stage:
                 stages.append(now.situation.stage)
+            if now.stage_source == "meaning" and source in ("rule", "panel", "model") and situation.stage:
+                # "...and the board approved capital for production campaigns": a later turn's words
+                # suggesting a stage do not overrule a stage the user named outright before.
+                now.situation = now.situation.model_copy(update={"stage": None})
+                now.evidence = [e for e in now.evidence if e.field != "stage"]
+                now.stage_source = None
             if now.situation.stage is not None:
                 options, source = [], now.stage_source
             elif now.options and (i == len(earlier) or situation.stage is None):

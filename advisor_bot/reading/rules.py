@@ -30,7 +30,7 @@ _CLAUSE_BREAK = re.compile(
     r"(?i)[.;!?,:()\n\u2014\u2013]|\s-\s|\b(?:and|but|while|whereas|now|so|then|though|although|because|however)\b"
 )
 _NEGATION = rx(
-    r"no|not|non|pre|never|without|zero|nor|neither|cannot|can't|don'?t|doesn'?t|didn'?t|won'?t|isn'?t|aren'?t",
+    r"no|not|non|pre|never|without|zero|nor|neither|nothing|none|cannot|can't|don'?t|doesn'?t|didn'?t|won'?t|isn'?t|aren'?t",
     r"skip(?:ping)?|avoid(?:ing)?|forgo",
 )
 # "GMP isn't needed yet", "a single vendor is not required".
@@ -466,6 +466,8 @@ _ONE_PARTNER = rx(
     r"(?:a single|single|the same|same) (?:CRO|CDMO)(?! ?(?:chemist|scientist|staff|team))",
     r"one[- ]stop[- ]shop|under one roof|end[- ]to[- ]end (?:partner|provider)|do both",
     r"(?:one|single|a single) (?:company|organi[sz]ation|partner|vendor|provider)s? (?:from|through|across|all the way|end[- ]to[- ]end)",
+    r"(?:the )?same (?:team|group|company|organi[sz]ation|partner|vendor|provider) (?:to |for |from |through |all the way)",
+    r"(?:with )?no (?:hand-?offs?|hand-?overs?|tech(?:nology)? transfers?)(?: at all)?",
     r"integrated (?:CRO ?[/+] ?CDMO )?(?:partner|provider|CDMO)",
     r"(?:avoid|skip|eliminat|bypass|minimi[sz])\w* (?:the |any |a )?(?:tech(?:nology)?|process) transfer",
     r"(?:rather not|not want to|don'?t want to|never again) (?:do |have |go through )?(?:a |any |another |the )?"
@@ -475,6 +477,7 @@ _SEVERAL_PARTNERS = rx(
     r"separate (?:vendors|partners|providers|companies|suppliers)|best[- ]of[- ]breed",
     r"specialist (?:[\w-]+ ){0,2}(?:CROs?|CDMOs?|vendors?|partners?|providers?)",
     r"(?:two|different|multiple|several) (?:vendors|partners|providers|suppliers)|dual[- ]sourc\w*|second source",
+    r"(?:willing|happy|ok|okay|fine|prepared) to (?:manage|handle|accept|do|run) (?:a |the |one )?(?:hand-?over|hand-?off|tech(?:nology)? transfer)",
 )
 
 
