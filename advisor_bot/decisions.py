@@ -9,6 +9,7 @@ from advisor_bot.framework import ModelName
 from advisor_bot.recommendation import CostEstimate, Point, Recommendation
 from advisor_bot.situation import Situation
 from advisor_bot.reading.model import Reading
+from advisor_bot.reading.semantic import WORK_SECTIONS
 from advisor_bot.tools import ProfileResult, Provision, Toolbox
 
 _COMPATIBLE: dict[str, set[ModelName]] = {"CRO": {"CRO"}, "CDMO": {"CDMO"}, "Hybrid": {"Hybrid", "Integrated partner"}}
@@ -170,6 +171,16 @@ def recommend(
         )
         avoid = toolbox.section_items("Avoiding Technology Transfer Altogether")
         extra_citations = [p.citation for p in avoid[:2]]
+    elif (
+        situation.work is not None
+        and all(_COMPATIBLE[a.favours] & {situation.work} for a in profile.assessments)
+        # A likely stage (an even chance or better) is the better question to ask.
+        and not (reading is not None and any(o.probability >= 0.5 for o in reading.stage_options))
+    ):
+        # The kind of work asked for, in the framework's lists of what each provider does.
+        model, options, confidence = situation.work, [situation.work], "medium"
+        why = f"The framework lists the work you describe among what a {situation.work} does; the development stage is unknown."
+        extra_citations = [toolbox.section_items(WORK_SECTIONS[situation.work])[0].citation]
     elif situation.multiple_stages or _enough_without_stage(profile, reading):
         lean = "Hybrid" if situation.multiple_stages else profile.lean
         model = "Integrated partner" if situation.single_partner and lean == "Hybrid" else lean  # type: ignore[assignment]

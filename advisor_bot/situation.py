@@ -43,6 +43,11 @@ class Situation(BaseModel):
         title="Research work beside a CDMO's manufacturing",
         description="Research work (a backup route, impurity work, follow-on analogs) beside a CDMO's manufacturing.",
     )
+    work: Literal["CRO", "CDMO"] | None = Field(
+        default=None,
+        title="The work asked for is what this provider does",
+        description="The kind of work the user needs (route scouting, salt screens; validation, cGMP batches) and who the framework says does it.",
+    )
     single_partner: bool | None = Field(
         default=None, title="Wants a single partner", description="Wants one partner for everything, e.g. to avoid technology transfer."
     )

@@ -95,6 +95,19 @@ def test_a_stage_read_by_meaning_never_claims_high_confidence(advisor):
     assert next(e for e in a.evidence if e.field == "stage").source == "meaning"
 
 
+@pytest.mark.parametrize(
+    ("question", "model"),
+    [
+        ("We need someone to work out which salt form and crystal form of our compound is most stable. Who does that kind of job?", "CRO"),
+        ("Someone has to run our process in big reactors and prove it is reproducible batch after batch. What kind of partner?", "CDMO"),
+    ],
+)
+def test_the_kind_of_work_asked_for_decides_when_no_stage_is_given(advisor, question, model):
+    a = ask(advisor, question)
+    assert not a.refused and a.recommendation is not None and a.recommendation.model == model
+    assert a.situation.stage is None and a.situation.work == model and a.recommendation.confidence != "high"
+
+
 # -- misses found by trying it as a new user ----------------------------------------------
 
 

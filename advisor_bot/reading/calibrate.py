@@ -59,11 +59,12 @@ def _threshold(rows: list[tuple[float, bool]], target: float) -> float:
 
 def held_out(reader: SemanticReader, task: Task, vectors: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Out-of-fold probabilities of every bank example of ``task``: (probabilities, classes, true labels)."""
-    labels = np.array([e.label for e in reader.examples[task] + negatives(task, reader.examples)])
+    examples = reader.examples[task] + negatives(task, reader.examples)
+    labels = np.array([e.label for e in examples])
     classes = sorted(set(labels.tolist()))
     probs = np.zeros((len(labels), len(classes)))
     for fit, test in StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(vectors, labels):
-        clf = train(vectors[fit], labels[fit].tolist())
+        clf = train(vectors[fit], [examples[i] for i in fit])
         cols = [classes.index(c) for c in clf.classes_]
         probs[np.ix_(test, cols)] = clf.predict_proba(vectors[test])
     return probs, classes, labels
@@ -81,7 +82,7 @@ def calibrate(reader: SemanticReader, framework: Framework) -> tuple[Thresholds,
     ]
     for task in TASKS:
         probs, classes, labels = held_out(reader, task, vectors[task])
-        fitted[task] = Classifier.fitted(train(vectors[task], labels.tolist()))
+        fitted[task] = Classifier.fitted(train(vectors[task], reader.examples[task] + negatives(task, reader.examples)))
         guesses = []  # predicted, probability, lead over the runner-up, right for the verdict
         for row, true in zip(probs, labels):
             order = np.argsort(-row)

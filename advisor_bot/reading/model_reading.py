@@ -64,6 +64,7 @@ def situation_schema(framework: Framework) -> type[BaseModel]:
         "parallel_work": field(bool, "Research work (backup route, impurities, follow-on analogs) beside a CDMO's manufacturing."),
         "single_partner": field(bool, "Wants one partner for everything (no technology transfer): true; wants separate specialists: false."),
         "transitioning": field(bool, "Moving from research-grade to regulated (GMP) material."),
+        "work": field(Enum("Provider", {"CRO": "CRO", "CDMO": "CDMO"}, type=str), "The kind of work asked for, by who does it: CRO = research (route scouting, SAR, analytical methods, salt screens), CDMO = development and manufacturing (scale-up, validation, cGMP batches)."),
     }
     return create_model("RecordSituation", __config__=ConfigDict(extra="forbid"), __doc__=TOOL_DESCRIPTION, **fields)  # type: ignore[call-overload]
 

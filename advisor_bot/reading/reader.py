@@ -28,6 +28,7 @@ from advisor_bot.reading.smalltalk import small_talk_by_rule
 from advisor_bot.situation import Situation
 
 _SUBJECT = re.compile(r"(?i)\b(CROs?|CDMOs?|contract (research|development|manufactur\w*)|outsourc\w*|tech(nology)? transfer)\b")
+_HOW_TO = re.compile(r"(?i)\bhow (?:do|can|should|would|to) (?:i|we|you|one)?\b|\bwhat (?:conditions|reagents?|temperature|solvent)\b")
 _MIN_WORDS_TO_DECLINE = 4  # a sentence this short is a follow-up, judged with the conversation
 _SHORT_OPENING = 8  # words: longer opening messages are questions, whatever they sound like
 _MAX_SENTENCES = 12  # sentences embedded per turn; a pasted page is read by rule beyond that
@@ -86,13 +87,17 @@ class Reader:
             # past says where the program is not; its meaning must not set the stage.
             if negated_or_past(sentence):
                 continue
-            # "Which model should we use?" asks for the verdict; it says nothing about the program.
-            if "recommend" in route(sentence, situation=Situation()) and not states_situation(sentence, stages=self.labels):
+            if self._asks_for_verdict(sentence):
                 continue
             seen.append(guess)
             if guess.confident and (best is None or guess.score > best[0].score):
                 best = (guess, span)
         return (best[0], best[1], seen) if best else (None, None, seen)
+
+    def _asks_for_verdict(self, sentence: str) -> bool:
+        """ "Which model should we use?", "What type of partner does that work?": a request for the
+        verdict, which says nothing about the program or the work."""
+        return "recommend" in route(sentence, situation=Situation()) and not states_situation(sentence, stages=self.labels)
 
     def _options(self, guesses: Sequence[Guess]) -> list[StageOption]:
         """The likely rows when the reading is unsure: the top two labels by probability whose models differ."""
@@ -146,6 +151,21 @@ class Reader:
                     ]
             elif not situation.stage and seen:
                 reading.options = self._options(seen)
+        whole = scope_rules.sentences(text)
+        whole_vectors = self._vectors(text, whole)
+        if self.semantic is not None and whole_vectors is not None and situation.work is None:
+            # "Need a salt and polymorph screen": the kind of work (a whole sentence: "salt and
+            # polymorph" is one thing), and who the framework says does it.
+            found = [
+                (g, span)
+                for span, g in zip(whole, self.semantic.guesses("work", whole_vectors))
+                if g is not None and g.confident and not negated_or_past(text[span[0] : span[1]])
+                and not self._asks_for_verdict(text[span[0] : span[1]])
+            ]
+            if found:
+                g, (start, end) = max(found, key=lambda f: f[0].score)
+                situation = situation.model_copy(update={"work": g.label})
+                reading.evidence.append(Evidence(field="work", text=text[start:end].strip(), turn=turn, start=start, end=end, source="meaning"))
         reading.situation = situation
         return reading
 
@@ -189,8 +209,11 @@ class Reader:
         spans = scope_rules.requests(text)
         vectors = self._vectors(text, spans)
         guesses = self.semantic.guesses("scope", vectors) if self.semantic is not None and vectors is not None else [None] * len(spans)
+        # Work the framework gives to a CRO or a CDMO ("work out the most stable salt form") is
+        # in scope, however much it sounds like a chemistry question.
+        work = self.semantic.guesses("work", vectors) if self.semantic is not None and vectors is not None else [None] * len(spans)
         verdicts: list[scope_rules.SentenceVerdict] = []
-        for span, g in zip(spans, [*guesses, *[None] * (len(spans) - len(guesses))]):
+        for span, g, w in zip(spans, [*guesses, *[None] * (len(spans) - len(guesses))], [*work, *[None] * (len(spans) - len(work))]):
             sentence = text[span[0] : span[1]]
             kind = scope_rules.rule_kind(sentence) if self.use_rules else None
             source = "rule" if kind else None
@@ -205,7 +228,9 @@ class Reader:
             substantive = len(sentence.split()) >= _MIN_WORDS_TO_DECLINE
             # Sentences about the framework's own subjects are never declined on meaning alone:
             # "what size reactors do CDMOs run, vs a CRO lab?" (clinical CROs are caught by rule).
-            substantive = substantive and not _SUBJECT.search(sentence)
+            # ...nor a kind of work the framework gives to a provider, unless it asks how to do it.
+            names_work = w is not None and w.confident and not _HOW_TO.search(sentence)
+            substantive = substantive and not _SUBJECT.search(sentence) and not names_work
             by_meaning = g is not None and g.confident and g.label in scope_rules.SEMANTIC_KINDS and g.label != "out:vendor"
             if kind is None and by_meaning and substantive and not asks_framework:
                 kind, source = scope_rules.SEMANTIC_KINDS[g.label], "meaning"
@@ -218,7 +243,7 @@ class Reader:
         if self.semantic is None:
             return
         spans = [(t, span) for t in turns for span in clauses(t)[:_MAX_SENTENCES]]
-        spans += [(turns[-1], span) for span in scope_rules.sentences(turns[-1])[:_MAX_SENTENCES]]
+        spans += [(t, span) for t in turns for span in scope_rules.sentences(t)[:_MAX_SENTENCES]]
         texts = [t[a:b].strip() for t, (a, b) in spans] + [turns[-1]]
         self.semantic.embed([t for t in texts if t])
 

@@ -1,8 +1,9 @@
 """Reading by meaning, on the embedder that is already loaded.
 
-Each task (stage, intents, scope) has a bank of example phrasings in
-``data/examples/<task>.jsonl``; the stage task also learns the corpus's own wording (each
-row's name and primary need), so a changed matrix changes the reader too. Profile factors
+Each task (stage, intents, scope, the kind of work asked for) has a bank of example
+phrasings in ``data/examples/<task>.jsonl``; the stage and work tasks also learn the
+corpus's own wording (each matrix row's name and primary need; the lists of what a CRO and
+a CDMO do), so a changed corpus changes the reader too. Profile factors
 are read by rule only: a classifier for them was measured and did not pay for itself
 (bench/reading_modes.py, closing note of issue 9). A logistic regression over the
 sentence embeddings of that bank (scikit-learn: a maintained, well-calibrated linear
@@ -25,21 +26,27 @@ import numpy as np
 from pydantic import BaseModel, Field
 from sklearn.linear_model import LogisticRegression
 
-from advisor_bot.framework import Framework
+from advisor_bot.framework import Framework, sentence_spans
 from advisor_bot.index import EmbeddingModel
 from advisor_bot.reading.rules import states_situation
 
-Task = Literal["stage", "intent", "scope"]
-TASKS: tuple[Task, ...] = ("stage", "intent", "scope")
+Task = Literal["stage", "intent", "scope", "work"]
+TASKS: tuple[Task, ...] = ("stage", "intent", "scope", "work")
+# The framework's own lists of what each provider does: the "work" task's prototypes.
+WORK_SECTIONS = {"CRO": "Contract Research Organizations (CROs)", "CDMO": "Contract Development and Manufacturing Organizations (CDMOs)"}
 DATA = Path(__file__).parent / "data"
 CLASSIFIERS = DATA / "classifiers.npz"
-NONE = "none"  # the label of texts that state nothing of a task's kind
+NONE = "none"
+# A corpus prototype ("Process validation: demonstrating that a manufacturing process ...") is the
+# framework's own definition of a label: it weighs as much as this many phrasings from the bank.
+CORPUS_WEIGHT = 5.0  # the label of texts that state nothing of a task's kind
 _CACHE_SIZE = 2048  # text vectors kept: a conversation's earlier turns are not embedded again
 
 
 class Example(BaseModel):
     text: str = Field(min_length=1)
     label: str = Field(min_length=1)
+    weight: float = Field(default=1.0, gt=0, description="Training weight: the corpus's own wording counts more.")
 
 
 class Guess(BaseModel):
@@ -73,7 +80,15 @@ def load_examples(task: Task) -> list[Example]:
 def corpus_prototypes(task: Task, framework: Framework) -> list[Example]:
     """The corpus's own wording of each label, so a changed matrix changes the reader too."""
     if task == "stage":
-        return [Example(text=f"{r.stage}: {r.primary_need}", label=r.stage) for r in framework.stages]
+        return [Example(text=f"{r.stage}: {r.primary_need}", label=r.stage, weight=CORPUS_WEIGHT) for r in framework.stages]
+    if task == "work":
+        doc = framework.doc
+        return [
+            Example(text=doc.text[start:end].removeprefix("- "), label=provider, weight=CORPUS_WEIGHT)
+            for provider, title in WORK_SECTIONS.items()
+            for start, end in sentence_spans(doc, framework.section(title))
+            if doc.text.startswith("- ", start)
+        ]
     return []
 
 
@@ -98,15 +113,22 @@ def negatives(task: Task, examples: dict[Task, list[Example]]) -> list[Example]:
     """Texts that state nothing of this task's kind, as its ``none`` label: the stage classifier
     must learn that a bare "which model should we use?" names no stage (the intent bank's
     questions in which the rules find no fact at all)."""
+    if task == "work":
+        # A company, a budget, a question about IP: no kind of work to give to anyone.
+        return [Example(text=e.text, label=NONE) for e in examples["stage"] if e.label == NONE] + [
+            Example(text=e.text, label=NONE) for e in examples["intent"] if e.label not in ("recommend", "regulatory")
+        ]
     if task == "stage":
         stages = [e.label for e in examples["stage"] if e.label != NONE]
         return [Example(text=e.text, label=NONE) for e in examples["intent"] if not states_situation(e.text, stages=stages)]
     return []
 
 
-def train(vectors: np.ndarray, labels: Sequence[str]) -> LogisticRegression:
-    # C=16 measured best of 1/4/16 in 5-fold cross-validation on every task (bench/reading_modes.py).
-    return LogisticRegression(C=16.0, max_iter=3000).fit(vectors, np.asarray(labels))
+def train(vectors: np.ndarray, examples: Sequence[Example]) -> LogisticRegression:
+    # C=16 scored best of 1/4/16 in 5-fold cross-validation on every task of the bank (measured
+    # while building the reader; the calibration table reports the held-out precision it gives).
+    weights = np.asarray([e.weight for e in examples])
+    return LogisticRegression(C=16.0, max_iter=3000).fit(vectors, np.asarray([e.label for e in examples]), sample_weight=weights)
 
 
 class Classifier:
