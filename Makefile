@@ -33,14 +33,15 @@ ingest: install
 run: ingest
 	$(BIN)/advisor-bot serve
 
-# The offline eval of all five question sets (572 questions) gates CI: bounds sit a margin below
+# The offline eval of all six question sets (720 questions) gates CI: bounds sit a margin below
 # today's numbers (evals/README.md), except the zero-tolerance ones (fabricated figures,
-# must-not-include violations, errors) and wrong recommendations (<= 3%: a wrong verdict is worse
-# than a question).
+# must-not-include violations, errors) and wrong recommendations (3.0% today, bound 3.5%: a wrong
+# verdict is worse than a question, so it is held tightly).
 EVAL_DATA := test-output/eval-data
-EVAL_SETS := evals/questions.jsonl evals/holdout.jsonl evals/probe.jsonl evals/first-contact-1.jsonl evals/first-contact-2.jsonl
+EVAL_SETS := evals/questions.jsonl evals/holdout.jsonl evals/probe.jsonl evals/first-contact-1.jsonl evals/first-contact-2.jsonl \
+	evals/first-contact-3.jsonl
 EVAL_GATES := \
-	--fail-under recommendation_accuracy=0.88 --fail-over wrong_recommendation_rate=0.03 \
+	--fail-under recommendation_accuracy=0.91 --fail-over wrong_recommendation_rate=0.035 \
 	--fail-under retrieval_recall_at_5=0.88 --fail-under retrieval_recall_at_5_lift=0.08 \
 	--fail-under citation_section_hit_rate=0.95 --fail-under required_figure_recall=0.93 \
 	--fail-under verbatim_citation_rate=1 --fail-under refusal_precision=0.92 --fail-under refusal_recall=0.93 \
