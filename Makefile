@@ -49,6 +49,7 @@ EVAL_GATES := \
 	--fail-over fabricated_figures=0 --fail-over must_not_include_violations=0 --fail-over errors=0
 
 test: install browser
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 	ADVISOR_DATA_DIR=$(EVAL_DATA) $(BIN)/advisor-bot ingest
 	ADVISOR_DATA_DIR=$(EVAL_DATA) $(BIN)/advisor-bot eval $(EVAL_SETS) --out test-output/eval --baseline $(EVAL_GATES)
