@@ -12,7 +12,6 @@ import json
 import logging
 import re
 import shutil
-import time
 from pathlib import Path
 
 import httpx
@@ -396,14 +395,12 @@ def test_an_endless_tool_call_loop_stops_at_the_step_limit(context):
 
 
 def test_the_wall_clock_budget_ends_a_slow_conversation(context):
-    slow = dataclasses.replace(context, settings=context.settings.model_copy(update={"llm_max_seconds": 0.2}))
-
-    def sleepy(messages):
-        time.sleep(0.3)
-        return AIMessage(content="", tool_calls=[tool_call("search_framework", {"query": "CDMO"})])
-
-    _, answer, _ = run(slow, [sleepy, "never reached"])
-    assert answer.engine == "offline" and "0.2 s budget" in answer.notices[0]
+    # A budget no model call can meet: the first step already overruns it, without sleeping.
+    slow = dataclasses.replace(context, settings=context.settings.model_copy(update={"llm_max_seconds": 1e-9}))
+    searching = AIMessage(content="", tool_calls=[tool_call("search_framework", {"query": "CDMO"})])
+    _, answer, fake = run(slow, [searching, "never reached"])
+    assert answer.engine == "offline" and "1e-09 s budget" in answer.notices[0]
+    assert len(fake.requests) == 1
 
 
 def test_a_fault_after_text_was_streamed_separates_the_offline_answer(context):
