@@ -6,7 +6,7 @@ import re
 
 from advisor_bot.citations import Citation
 from advisor_bot.framework import ModelName
-from advisor_bot.recommendation import CostEstimate, Point, Recommendation
+from advisor_bot.recommendation import CostEstimate, FactorAssessment, Point, Recommendation
 from advisor_bot.situation import Situation
 from advisor_bot.reading.model import Reading
 from advisor_bot.reading.semantic import WORK_SECTIONS
@@ -88,7 +88,7 @@ def _enough_without_stage(profile: ProfileResult, reading: Reading | None) -> bo
     if len(support) < len(others):
         return len(support) >= 2 and len(support) * 2 > len(others)
     decisive = any((a.factor.split()[0], a.favours) in _DECISIVE for a in support)
-    return len(support) >= 2 or decisive or any(_stated_now(a.factor, reading) for a in support)
+    return len(support) >= 2 or decisive or any(_stated_now(a, reading) for a in support)
 
 
 def _contradicted(profile: ProfileResult, models: list[ModelName]) -> bool:
@@ -101,18 +101,12 @@ def _contradicted(profile: ProfileResult, models: list[ModelName]) -> bool:
     )
 
 
-# Profile factor -> the Situation fields it is read from.
-_FIELDS = {"Internal": ("in_house",), "Budget": ("budget",), "Timeline": ("timeline",), "IP": ("ip_sensitivity",),
-           "Regulatory": ("gmp", "transitioning"), "Volume": ("quantity", "mixed_volume")}  # fmt: skip
-
-
-def _stated_now(factor: str, reading: Reading | None) -> bool:
+def _stated_now(factor: FactorAssessment, reading: Reading | None) -> bool:
     """Whether the user stated this factor by rule or in the panel in the turn being answered: the
     question is about it (None: the caller gave the situation explicitly, as good as stated)."""
     if reading is None:
         return True
-    fields = next((f for prefix, f in _FIELDS.items() if factor.startswith(prefix)), ())
-    return any(e.field in fields and e.source in ("rule", "panel") and e.turn == reading.turn for e in reading.evidence)
+    return any(e.field in factor.fields and e.source in ("rule", "panel") and e.turn == reading.turn for e in reading.evidence)
 
 
 def recommend(

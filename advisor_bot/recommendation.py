@@ -18,6 +18,7 @@ class FactorAssessment(BaseModel):
     favours: Literal["CRO", "CDMO", "Hybrid"]
     reason: str = Field(description="The matrix cell the value matched.")
     citation: Citation
+    fields: tuple[str, ...] = Field(default=(), description="The situation fields this factor was read from (their words are in Answer.evidence).")
 
 
 class CostItem(BaseModel):

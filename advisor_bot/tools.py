@@ -131,38 +131,38 @@ class Toolbox:
         factors: the user's situation; only the fields they stated are assessed.
         """
         rows = {r.factor.split()[0].lower(): r for r in self.framework.profile}
-        picks: list[tuple[str, str, Column]] = []
+        picks: list[tuple[str, str, Column, tuple[str, ...]]] = []  # row, value, column, fields read
         if factors.multiple_stages:
-            picks.append(("stage", "several compounds at different stages", "Hybrid"))
+            picks.append(("stage", "several compounds at different stages", "Hybrid", ("multiple_stages",)))
         elif factors.stage and (row := self.stage_recommendation(factors.stage).row) is not None:
             # The profile row splits "discovery through lead optimization" from "candidate
             # through commercial": the candidate row, or the first without a CRO, starts CDMO.
             idx = self.framework.stages.index(row)
             cdmo_from = next(i for i, r in enumerate(self.framework.stages) if "CRO" not in r.models)
             candidate = next((i for i, r in enumerate(self.framework.stages) if "candidate" in r.stage.lower()), cdmo_from)
-            picks.append(("stage", row.stage, "CRO" if idx < min(cdmo_from, candidate) else "CDMO"))
-        for key, field, label in (
-            ("internal", factors.in_house, "internal chemistry"),
-            ("budget", factors.budget, "budget structure"),
-            ("timeline", factors.timeline, "timeline pressure"),
-            ("ip", factors.ip_sensitivity, "IP sensitivity"),
+            picks.append(("stage", row.stage, "CRO" if idx < min(cdmo_from, candidate) else "CDMO", ("stage",)))
+        for key, name, label in (
+            ("internal", "in_house", "internal chemistry"),
+            ("budget", "budget", "budget structure"),
+            ("timeline", "timeline", "timeline pressure"),
+            ("ip", "ip_sensitivity", "IP sensitivity"),
         ):
-            if field is not None:
-                picks.append((key, label, field))
+            if (column := getattr(factors, name)) is not None:
+                picks.append((key, label, column, (name,)))
         if factors.transitioning:
-            picks.append(("regulatory", "moving from research-grade to regulated material", "Hybrid"))
+            picks.append(("regulatory", "moving from research-grade to regulated material", "Hybrid", ("transitioning",)))
         elif factors.gmp is not None:
-            picks.append(("regulatory", "cGMP material needed" if factors.gmp else "research-grade material", "CDMO" if factors.gmp else "CRO"))
+            picks.append(("regulatory", "cGMP material needed" if factors.gmp else "research-grade material", "CDMO" if factors.gmp else "CRO", ("gmp",)))
         if factors.mixed_volume:
-            picks.append(("volume", "grams for some compounds, kilograms for others", "Hybrid"))
+            picks.append(("volume", "grams for some compounds, kilograms for others", "Hybrid", ("mixed_volume",)))
         elif factors.quantity is not None:
-            picks.append(("volume", str(factors.quantity), "CDMO" if factors.quantity.kg >= 1 else "CRO"))
+            picks.append(("volume", str(factors.quantity), "CDMO" if factors.quantity.kg >= 1 else "CRO", ("quantity",)))
         assessments = []
-        for key, value, column in picks:
+        for key, value, column, read_from in picks:
             row = rows[key]
             cell = row.cells[column]
             assessments.append(
-                FactorAssessment(factor=row.factor, value=value, favours=column, reason=cell.text, citation=row.citation)
+                FactorAssessment(factor=row.factor, value=value, favours=column, reason=cell.text, citation=row.citation, fields=read_from)
             )
         tally: dict[Column, int] = {"CRO": 0, "CDMO": 0, "Hybrid": 0}
         for a in assessments:

@@ -75,9 +75,6 @@ class Reading(BaseModel):
     provider: Literal["CRO", "CDMO"] | None = Field(default=None, description="The one kind of provider the question is about, if one.")
     scope: Scope = Field(default_factory=lambda: Scope(verdict="answer"))
     small_talk: SmallTalk | None = None
-    in_scope_evidence: bool = Field(
-        default=False, description="The reading found something the framework covers (an intent or a fact), so the relevance gate need not."
-    )
 
     def evidence_for(self, field: str) -> Evidence | None:
         return next((e for e in reversed(self.evidence) if e.field == field), None)

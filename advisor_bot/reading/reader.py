@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from itertools import zip_longest
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -32,9 +33,6 @@ _HOW_TO = re.compile(r"(?i)\bhow (?:do|can|should|would|to) (?:i|we|you|one)?\b|
 _MIN_WORDS_TO_DECLINE = 4  # a sentence this short is a follow-up, judged with the conversation
 _SHORT_OPENING = 8  # words: longer opening messages are questions, whatever they sound like
 _MAX_SENTENCES = 12  # sentences embedded per turn; a pasted page is read by rule beyond that
-_INTENTS: frozenset[str] = frozenset(
-    ("recommend", "cost", "pricing", "ip", "regulatory", "transfer", "transition", "mistakes", "definition", "publisher")
-)
 
 
 def _provider(text: str) -> Literal["CRO", "CDMO"] | None:
@@ -171,15 +169,15 @@ class Reader:
 
     # -- the whole turn ------------------------------------------------------------------------
 
-    def _intents(self, query: str, situation: Situation, earlier: Sequence[str], changed: bool) -> list[Intent]:
-        intents: list[Intent] = route(query, situation=situation) if self.use_rules else []
+    def _intents(self, query: str, by_rule: list[Intent], situation: Situation, earlier: Sequence[str], changed: bool) -> list[Intent]:
+        intents = list(by_rule)
         if self.semantic is not None:
             spans = scope_rules.sentences(query)
             vectors = self._vectors(query, spans)
             if vectors is not None:
                 # Meaning fills the gaps the rules leave: a sentence they found no intent in.
                 for (start, end), g in zip(spans, self.semantic.guesses("intent", vectors)):
-                    if g is None or not g.confident or g.label not in _INTENTS or g.label in intents:
+                    if g is None or not g.confident or g.label not in get_args(Intent) or g.label in intents:
                         continue
                     if not self.use_rules or not route(query[start:end], situation=situation):
                         intents.append(g.label)  # type: ignore[arg-type]
@@ -208,21 +206,23 @@ class Reader:
     def judge_scope(self, text: str) -> tuple[Scope, str]:
         spans = scope_rules.requests(text)
         vectors = self._vectors(text, spans)
-        guesses = self.semantic.guesses("scope", vectors) if self.semantic is not None and vectors is not None else [None] * len(spans)
+        meaning = self.semantic.guesses("scope", vectors) if self.semantic is not None and vectors is not None else []
         # Work the framework gives to a CRO or a CDMO ("work out the most stable salt form") is
         # in scope, however much it sounds like a chemistry question.
-        work = self.semantic.guesses("work", vectors) if self.semantic is not None and vectors is not None else [None] * len(spans)
+        work = self.semantic.guesses("work", vectors) if self.semantic is not None and vectors is not None else []
+        publisher = (self.framework.doc.publisher or "").lower()
         verdicts: list[scope_rules.SentenceVerdict] = []
-        for span, g, w in zip(spans, [*guesses, *[None] * (len(spans) - len(guesses))], [*work, *[None] * (len(spans) - len(work))]):
+        # Vectors stop at _MAX_SENTENCES; the sentences beyond are judged by rule alone.
+        for span, g, w in zip_longest(spans, meaning, work):
             sentence = text[span[0] : span[1]]
             kind = scope_rules.rule_kind(sentence) if self.use_rules else None
             source = "rule" if kind else None
             facts, _ = read_facts(sentence, stages=self.labels)
-            publisher = self.framework.doc.publisher or ""
+            about_publisher = bool(publisher) and publisher in sentence.lower()
             # About the framework's own publisher is a fair question, never a vendor to decline.
-            if publisher and publisher.lower() in sentence.lower() and kind == "vendor":
+            if about_publisher and kind == "vendor":
                 kind = source = None
-            asks_framework = bool(route(sentence, situation=facts) or facts.known() or publisher and publisher.lower() in sentence.lower())
+            asks_framework = bool(route(sentence, situation=facts) or facts.known() or about_publisher)
             # By meaning only what a sentence is about, never that it names a vendor (that is a
             # name, read by rule), and never from a few words ("Who makes that?").
             substantive = len(sentence.split()) >= _MIN_WORDS_TO_DECLINE
@@ -312,15 +312,17 @@ class Reader:
             situation = situation.merged(given)
             if given.stage:
                 source = "panel"
-        intents = self._intents(query, situation, earlier, changed=bool(now.situation.known()))
+        rule_intents: list[Intent] = route(query, situation=situation) if self.use_rules else []
+        intents = self._intents(query, rule_intents, situation, earlier, changed=bool(now.situation.known()))
         small_talk = self._small_talk(query, intents, now.situation, opening=not earlier)
-        in_scope = bool(intents or now.situation.known() or small_talk)
+        in_scope = bool(intents or now.situation.known() or small_talk)  # the reading itself found the framework's subject
         # What is left of a partly declined message must itself be a request the framework covers
         # ("flying in for a vendor audit" after a weather question is not one).
-        by_rule = bool(route(query, situation=situation) or any(e.source == "rule" and e.turn == len(earlier) for e in evidence))
+        stated_by_rule = any(e.source == "rule" and e.turn == len(earlier) for e in evidence)
+        by_rule = bool(rule_intents) or stated_by_rule
         # Meaning alone is not enough: "How do we pick one?" after a declined clinical-CRO question
         # refers to the declined part; "FDA auditor clearance level 5." asks nothing.
-        asked = asks(query) or any(e.source == "rule" and e.turn == len(earlier) for e in evidence)
+        asked = asks(query) or stated_by_rule
         about = by_rule or bool(intents and _SUBJECT.search(query))  # a question about CROs/CDMOs, read by meaning
         leftover = scope.verdict == "partial" and not (len(query.split()) >= 3 and about and asked)
         if leftover or not in_scope and relevant is not None and not relevant(query):
@@ -339,5 +341,4 @@ class Reader:
             provider=_provider(query),
             scope=scope,
             small_talk=small_talk,
-            in_scope_evidence=in_scope,
         )

@@ -23,7 +23,6 @@ from advisor_bot.reading.model import Declined, DeclineKind, Scope
 from advisor_bot.reading.rules import states_situation
 
 DATA = Path(__file__).parent / "data" / "scope.yaml"
-RefusalKind = DeclineKind
 # Whole-message refusals keep these kinds; the semantic reader's labels map onto them.
 SEMANTIC_KINDS: dict[str, DeclineKind] = {
     "out:vendor": "vendor", "out:clinical_cro": "clinical_cro", "out:careers": "careers", "out:legal": "legal",
@@ -41,7 +40,7 @@ _PRICE = re.compile(r"(?i)\b(charge\w*|price\w*|quote\w*|cost\w*|rates?|fees?|pe
 
 
 class Refusal(BaseModel):
-    kind: RefusalKind
+    kind: DeclineKind
     message: str
 
 
