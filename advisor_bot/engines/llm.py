@@ -40,7 +40,7 @@ from advisor_bot.prompts import render
 from advisor_bot.recommendation import CostEstimate, Recommendation
 from advisor_bot.render import cost_markdown, recommendation_markdown
 from advisor_bot.reading.model import Reading
-from advisor_bot.reading.model_reading import TOOL as SITUATION_TOOL
+from advisor_bot.reading.model_reading import TOOL as SITUATION
 from advisor_bot.reading.model_reading import TOOL_DESCRIPTION, reconcile, situation_schema
 from advisor_bot.retrieve import Passage, Retrieval
 from advisor_bot.tools import TOOL_NAMES
@@ -48,7 +48,6 @@ from advisor_bot.tools import TOOL_NAMES
 log = logging.getLogger(__name__)
 
 SEARCH = "search_framework"
-SITUATION = SITUATION_TOOL
 _DECIDING = frozenset({"stage_recommendation", "profile_assessment"})
 
 
