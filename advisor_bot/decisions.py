@@ -13,6 +13,8 @@ from advisor_bot.reading.semantic import WORK_SECTIONS
 from advisor_bot.tools import ProfileResult, Provision, Toolbox
 
 _COMPATIBLE: dict[str, set[ModelName]] = {"CRO": {"CRO"}, "CDMO": {"CDMO"}, "Hybrid": {"Hybrid", "Integrated partner"}}
+# What each model brings: a hybrid (CRO + CDMO) or an integrated partner does a CDMO's work too.
+_PARTS: dict[ModelName, set[str]] = {"CRO": {"CRO"}, "CDMO": {"CDMO"}, "Hybrid": {"CRO", "CDMO"}, "Integrated partner": {"CRO", "CDMO"}}
 _MISSING = (
     ("stage", "Development stage (e.g. lead optimization, IND-enabling, Phase 1)"),
     ("quantity", "Quantity of material needed (mg, g, kg or tons)"),
@@ -91,13 +93,21 @@ def _enough_without_stage(profile: ProfileResult, reading: Reading | None) -> bo
     return len(support) >= 2 or decisive or any(_stated_now(a, reading) for a in support)
 
 
-def _contradicted(profile: ProfileResult, models: list[ModelName]) -> bool:
+def _contradicted(profile: ProfileResult, models: list[ModelName], situation: Situation) -> bool:
     """Whether a factor other than the stage favours a model the row does not offer; grams and
-    research-grade material do not count (the candidate-selection row needs multi-gram lots too)."""
+    research-grade material do not count (the candidate-selection row needs multi-gram lots too),
+    nor, when something else the user said backs one of the row's models, does a need every model
+    of the row covers ("up to a kilo, and one partner, no handover" at candidate selection, where
+    the row offers a hybrid (CRO + CDMO) or an integrated partner)."""
+    others = [a for a in profile.assessments if not a.factor.startswith("Stage")]
+    backed = any(_COMPATIBLE[a.favours] & set(models) for a in others) or (
+        bool(situation.single_partner) and "Integrated partner" in models
+    )
     return any(
-        not (_COMPATIBLE[a.favours] & set(models)) and (a.factor.split()[0], a.favours) not in _WEAK
-        for a in profile.assessments
-        if not a.factor.startswith("Stage")
+        not (_COMPATIBLE[a.favours] & set(models))
+        and (a.factor.split()[0], a.favours) not in _WEAK
+        and not (backed and all(a.favours in _PARTS[m] for m in models))
+        for a in others
     )
 
 
@@ -121,9 +131,7 @@ def recommend(
     stage_index = fw.stages.index(row) if row else None
     caveats: list[str] = []
     extra_citations: list[Citation] = []
-    if situation.single_partner and situation.transitioning and reading is not None and reading.stage_source == "meaning":
-        row = None  # one partner from research into regulated work: the integrated partner, whatever stage the words suggest
-    elif row is not None and reading is not None and reading.stage_source == "meaning" and _contradicted(profile, row.models):
+    if row is not None and reading is not None and reading.stage_source == "meaning" and _contradicted(profile, row.models, situation):
         # A stage read from a description, contradicted by a factor the user stated: the reading is not
         # sure enough to let it outvote that factor. Decide from the stated factors, or ask.
         unsure = reading.model_copy(update={"situation": situation.model_copy(update={"stage": None}), "stage_source": None})
@@ -134,18 +142,27 @@ def recommend(
         options = list(row.models)
         agree, disagree = _agreement(profile, options)
         model = _preferred(options, profile)
+        stated = " or ".join(options)
+        ahead = ""
         if situation.single_partner and ({"Hybrid", "Integrated partner"} & set(options)):
             model = "Integrated partner"
-        stated = " or ".join(options)
+        elif situation.single_partner and situation.transitioning:
+            # One partner from research into regulated work ("we're in discovery; when we get to
+            # manufacturing I'd rather not manage a handover"): the framework's way to avoid the
+            # transfer is the integrated partner; the row's model stays the alternative for today.
+            model, options = "Integrated partner", [*options, "Integrated partner"]
+            ahead = " You want one partner into manufacturing without a technology transfer; the framework names the integrated partner as the way to avoid it."
         if disagree == 0:
             confidence = "high" if len(options) == 1 or agree else "medium"
             why = f"The Project Stage Decision Matrix recommends {stated} for {row.stage}"
             if model != options[0]:
                 why += f"; your other factors favour {model}"
             why += f", and {_factors(agree)} you gave {'agree' if agree > 1 else 'agrees'}." if agree else "; no other factor was given to confirm it."
+            why += ahead
         else:
             confidence = "low" if disagree > agree else "medium"
             why = f"The Project Stage Decision Matrix recommends {stated} for {row.stage}, but {disagree} of {agree + disagree} other factors you gave favour something else."
+            why += ahead
             if profile.lean and not (_COMPATIBLE[profile.lean] & set(options)):
                 caveats.append(f"Your profile factors lean {profile.lean}; the framework treats the decision as one to revisit at each stage.")
     elif situation.parallel_work:

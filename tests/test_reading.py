@@ -252,3 +252,73 @@ def test_the_promotion_is_never_first_and_never_twice_unless_asked_about(advisor
     assert len(promo) <= 1
     if blocks and promo:
         assert blocks[0] not in promo
+
+
+# -- classes of failure found by the third first-contact set, asked in other words ----------
+
+
+def test_a_request_split_off_inside_a_sentence_is_read_in_its_sentence(advisor):
+    a = ask(advisor, "How fast does a CDMO turn a campaign around - about how many batches a month?")
+    assert not a.refused and not a.declined_part
+
+
+def test_a_sentence_of_context_is_never_declined_for_how_it_sounds(advisor):
+    a = ask(advisor, "I run finance at a small biotech, my training is in accounting. We need new molecules designed and made for a fresh target. What kind of partner?")
+    assert not a.refused and not a.declined_part
+    assert a.recommendation is not None and a.recommendation.model == "CRO"
+
+
+def test_a_preface_before_the_question_word_still_asks(advisor):
+    a = ask(advisor, "Quick one: roughly what does moving a process from a CRO to a CDMO cost, and who won the match last night?")
+    assert not a.refused and a.declined_part and "$50,000" in a.answer_markdown
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Our sponsor wants a partner to enrol and consent volunteers for the Phase 1 study. Who should we contract?", "clinical_cro"),
+        ("List three CROs in Hungary with good med chem teams, best first.", "vendor"),
+    ],
+)
+def test_what_is_not_covered_is_declined_with_the_follow_up_that_points_back_at_it(advisor, question, kind):
+    a = ask(advisor, question)
+    assert a.refused and a.refusal_reason == kind
+
+
+def test_choosing_between_kinds_of_provider_is_the_frameworks_question_not_a_vendor_list(advisor):
+    a = ask(advisor, "For the RFP, do we shortlist CDMOs or hybrid providers?")
+    assert not a.refused and a.clarifying_question
+
+
+def test_a_yes_no_question_about_one_model_is_a_which_model_question(advisor):
+    a = ask(advisor, "Would an integrated partner suit us?")
+    assert not a.refused and a.recommendation is None and a.clarifying_question
+
+
+def test_a_restart_replaces_the_earlier_program_instead_of_adding_a_second(advisor):
+    a = ask(
+        advisor,
+        "so who do we need now?",
+        "Our candidate is in Phase I/II with a CDMO making clinical supply.",
+        "Bad news: we scrapped the program after the Phase I readout. We're starting over on a new target and need hit finding.",
+    )
+    assert a.recommendation is not None and a.recommendation.model == "CRO"
+    assert not a.situation.multiple_stages
+
+
+def test_looking_ahead_to_manufacturing_with_one_partner_is_the_integrated_partner(advisor):
+    a = ask(advisor, "What would you suggest?", "We're doing hit-to-lead work.", "Once we reach the clinic I don't want to deal with a tech transfer at all.")
+    assert a.recommendation is not None and a.recommendation.model == "Integrated partner"
+    assert "CRO" in a.recommendation.alternatives
+
+
+@pytest.mark.parametrize(
+    ("question", "model"),
+    [
+        ("Funding comes in stage gates: research money now, supply money later if it works. Which model fits?", "Hybrid"),
+        ("A couple of our programs need grams; the most advanced one needs kilos. One partner type or a mix?", "Hybrid"),
+    ],
+)
+def test_mixed_budgets_and_mixed_volumes_favour_the_hybrid(advisor, question, model):
+    a = ask(advisor, question)
+    assert a.recommendation is not None and a.recommendation.model in (model, "Integrated partner")

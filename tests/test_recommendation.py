@@ -197,9 +197,15 @@ def test_recommendation_properties(situation: Situation):
         assert rec is not None
         row = TB.stage_recommendation(situation.stage).row
         assert row is not None and rec.stage == row.stage
-        # The one design liberty: a user who wants a single partner gets the integrated form of a Hybrid option.
-        assert rec.model in row.models or (rec.model == "Integrated partner" and "Hybrid" in row.models and situation.single_partner)
-        assert set(rec.alternatives) == set(row.models) - {rec.model}
+        # The one design liberty: a user who wants a single partner gets the integrated form of a Hybrid
+        # option, or the integrated partner when they want it into regulated work, with the row's model beside it.
+        assert rec.model in row.models or (
+            rec.model == "Integrated partner" and situation.single_partner and ("Hybrid" in row.models or situation.transitioning)
+        )
+        if rec.model in row.models:
+            assert set(rec.alternatives) == set(row.models) - {rec.model}
+        else:
+            assert set(row.models) - {rec.model} <= set(rec.alternatives)
     if not situation.known():
         assert rec is None
     if rec is None:

@@ -41,7 +41,9 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         rf"(?:should|do) (?:we|i) (?:just )?(?:use|choose|pick|keep|stay with|stick with) (?:[\w-]+ ){{0,3}}?{_PARTNER}",
         rf"(?:do|does|would) (?:we|i|you) (?:even |really |still )?need {_ORG}(?! ?(?:chemist|engineer|scientist|staff))",
         rf"(?:stay|stick) with {_ORG}|rule (?:out|in) {_ORG}",
-        rf"is {_ORG} (?:fine|enough|ok|okay|sufficient|right|the right)",
+        # "is a hybrid model right for us?", "would an integrated partner suit us?"
+        rf"(?:is|are|would|will) (?:an? |the )?(?:{_ORG}|hybrid|integrated(?: partner)?)(?: \w+)? "
+        r"(?:fine|enough|ok|okay|sufficient|right|the right|suitable|a good (?:fit|choice|idea)|best|suit|fit|work)",
         r"(?:fits?|suits?|favou?rs?|points? to|tilts?|leans? (?:to|toward|towards)) "
         r"(?:us|both|our (?:situation|portfolio|program|programme|case|needs))",
         r"(?<!pricing )(?<!contract )(?:model|approach|setup|partner|option) "
@@ -59,6 +61,11 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         r"(?:CRO|CDMO)s?\s*(?:vs\.?|versus|/)\s*(?:an? )?(?:hybrid|integrated)",
         r"what does (?:the|this|your) (?:framework|matrix|guide|article) (?:point to|recommend|suggest|say)",
         r"(?:integrated(?: partner)?|hybrid|CROs?|CDMOs?) or (?:something else|another (?:model|option)|a different (?:model|option)|separate \w+)",
+        # "moving it to a research-type organisation", "shift manufacturing over to a CDMO": a kind of
+        # provider for the work (moving to another of the same kind is a technology transfer)
+        r"(?:mov|switch|shift|transferr?)\w* (?:it|this|that|them|production|manufacturing|supply|the (?:work|program|programme|project)) "
+        r"(?:over |back )?to (?!another|a new|a different|a second)(?:an? |the )?(?:[\w-]+ ){0,2}"
+        r"(?:CRO|CDMO|organi[sz]ation|company|partner|provider|manufacturer)s?",
         # "my cofounder says we need a CDMO - is he right?"
         r"(?:says|said|thinks|claims|insists|suggests|told (?:me|us)) (?:that )?(?:we|i) (?:need|should (?:use|go with|hire|get)) "
         r"(?:an? )?(?:CRO|CDMO|hybrid|integrated)",
@@ -137,8 +144,10 @@ _ADVICE = rx(
     r"what do you (?:think|suggest|recommend)|help (?:us|me) (?:decide|choose)",
 )
 # A question, as opposed to a statement of facts ("We're in Phase 2 and need 40 kg GMP API").
+# The question word may open a clause after a preface: "Two things: roughly what does ... cost".
 _ASKS = re.compile(
-    r"(?i)\?|^\s*(?:what|which|who|whom|whose|how|when|where|why|should|can|could|would|will|do|does|did|is|are)\b"
+    r"(?i)\?|(?:^|[:;]|,\s*(?:and|but)\b)\s*(?:(?:roughly|so|and|but|also|first|then|ok|okay),?\s+)?"
+    r"(?:what|which|who|whom|whose|how|when|where|why|should|can|could|would|will|do|does|did|is|are)\b"
 )
 
 

@@ -23,13 +23,14 @@ from advisor_bot.reading import scope as scope_rules
 from advisor_bot.reading.cost import read_scenario
 from advisor_bot.reading.intents import asks, route
 from advisor_bot.reading.model import Declined, Evidence, Intent, Reading, Scope, SmallTalk, Source, StageOption
-from advisor_bot.reading.rules import clauses, mentions_another, negated_or_past, read_facts, stage_mentions, states_situation
+from advisor_bot.reading.rules import clauses, looks_ahead, mentions_another, negated_or_past, read_facts, restarts, stage_mentions, states_situation
 from advisor_bot.reading.semantic import Guess, SemanticReader
 from advisor_bot.reading.smalltalk import small_talk_by_rule
 from advisor_bot.situation import Situation
 
 _SUBJECT = re.compile(r"(?i)\b(CROs?|CDMOs?|contract (research|development|manufactur\w*)|outsourc\w*|tech(nology)? transfer)\b")
 _HOW_TO = re.compile(r"(?i)\bhow (?:do|can|should|would|to) (?:i|we|you|one)?\b|\bwhat (?:conditions|reagents?|temperature|solvent)\b")
+_FOLLOW_UP_WORDS = 8  # a request this short leans on what came before it
 _MIN_WORDS_TO_DECLINE = 4  # a sentence this short is a follow-up, judged with the conversation
 _SHORT_OPENING = 8  # words: longer opening messages are questions, whatever they sound like
 _MAX_SENTENCES = 12  # sentences embedded per turn; a pasted page is read by rule beyond that
@@ -179,7 +180,11 @@ class Reader:
                 for (start, end), g in zip(spans, self.semantic.guesses("intent", vectors)):
                     if g is None or not g.confident or g.label not in get_args(Intent) or g.label in intents:
                         continue
-                    if not self.use_rules or not route(query[start:end], situation=situation):
+                    # The rules read this sentence alone as something the whole question is not
+                    # about ("We're optimising the lead series." states facts, which alone reads
+                    # as a request for a verdict): that is a gap too.
+                    said = route(query[start:end], situation=situation) if self.use_rules else []
+                    if not said or not set(said) <= set(intents):
                         intents.append(g.label)  # type: ignore[arg-type]
         publisher = self.framework.doc.publisher
         if publisher and publisher.lower() in query.lower() and "publisher" not in intents:
@@ -210,10 +215,30 @@ class Reader:
         # Work the framework gives to a CRO or a CDMO ("work out the most stable salt form") is
         # in scope, however much it sounds like a chemistry question.
         work = self.semantic.guesses("work", vectors) if self.semantic is not None and vectors is not None else []
+        # A sentence that reads confidently as one of the framework's stages ("we start our first
+        # trial in patients next spring") is about the framework, whatever else it sounds like.
+        stage = self.semantic.guesses("stage", vectors) if self.semantic is not None and vectors is not None else []
+        # A request split off inside a sentence ("How fast can a CRO chemist iterate - roughly how
+        # many reactions a week?") is read in its sentence: declined by meaning only if the whole
+        # sentence reads as out of scope too.
+        # A new question joined on ("..., and who won the match?") is its own request, judged alone.
+        whole = scope_rules.sentences(text)
+        ends = [0] + [e for _, e in spans]
+        in_sentence = {
+            span: next((w for w in whole if w[0] <= span[0] and span[1] <= w[1]), span)
+            if re.fullmatch(r"\s*[-\u2013\u2014]\s*", text[prev : span[0]])
+            else span
+            for span, prev in zip(spans, ends)
+        }
+        outer = [w for w in dict.fromkeys(in_sentence.values()) if w not in spans]
+        outer_out: dict[tuple[int, int], bool] = {}
+        if outer and self.semantic is not None:
+            for w, g in zip(outer, self.semantic.guesses("scope", self.semantic.embed([text[a:b].strip() for a, b in outer]))):
+                outer_out[w] = g is not None and g.confident and g.label != "in"
         publisher = (self.framework.doc.publisher or "").lower()
         verdicts: list[scope_rules.SentenceVerdict] = []
         # Vectors stop at _MAX_SENTENCES; the sentences beyond are judged by rule alone.
-        for span, g, w in zip_longest(spans, meaning, work):
+        for span, g, w, st in zip_longest(spans, meaning, work, stage):
             sentence = text[span[0] : span[1]]
             kind = scope_rules.rule_kind(sentence) if self.use_rules else None
             source = "rule" if kind else None
@@ -222,7 +247,9 @@ class Reader:
             # About the framework's own publisher is a fair question, never a vendor to decline.
             if about_publisher and kind == "vendor":
                 kind = source = None
-            asks_framework = bool(route(sentence, situation=facts) or facts.known() or about_publisher)
+            reads_as_stage = st is not None and st.confident and not negated_or_past(sentence)
+            asks_framework = bool(route(sentence, situation=facts) or facts.known() or about_publisher or reads_as_stage)
+            in_context = outer_out.get(in_sentence[span], True)
             # By meaning only what a sentence is about, never that it names a vendor (that is a
             # name, read by rule), and never from a few words ("Who makes that?").
             substantive = len(sentence.split()) >= _MIN_WORDS_TO_DECLINE
@@ -232,7 +259,9 @@ class Reader:
             names_work = w is not None and w.confident and not _HOW_TO.search(sentence)
             substantive = substantive and not _SUBJECT.search(sentence) and not names_work
             by_meaning = g is not None and g.confident and g.label in scope_rules.SEMANTIC_KINDS and g.label != "out:vendor"
-            if kind is None and by_meaning and substantive and not asks_framework:
+            # Meaning declines requests, never context: "I'm a founder, my background is software."
+            requested = asks(sentence) or scope_rules.requests_something(sentence)
+            if kind is None and by_meaning and substantive and not asks_framework and in_context and requested:
                 kind, source = scope_rules.SEMANTIC_KINDS[g.label], "meaning"
             verdicts.append((span, kind, source))  # type: ignore[arg-type]
         return scope_rules.judge(text, verdicts)
@@ -281,6 +310,10 @@ class Reader:
         stages: list[str] = []
         for i, text in enumerate([*earlier, query]):
             now = self.read_turn(text, i)
+            if i and self.use_rules and restarts(text):
+                # "Change of plans - the lead failed. We're going back to a backup series": the earlier
+                # program is over; what this turn says is the situation, not a second program.
+                situation, evidence, options, source, stages = Situation(), [], [], None, []
             if self.use_rules and now.situation.stage and any(self.models[st] != self.models[now.situation.stage] for st in stages) and mentions_another(text):
                 # "We have one compound in discovery." ... "and we just in-licensed a second going into Phase 2":
                 # two programs at different stages, told across turns.
@@ -290,6 +323,14 @@ class Reader:
                     Evidence(field="multiple_stages", text=text, turn=i, start=0, end=len(text), source="rule")
                 ]
                 situation = situation.model_copy(update={"stage": None})
+            # ...but "and once we pick a candidate?" asks about that later stage.
+            ahead = next((e for e in now.evidence if e.field == "stage" and looks_ahead(text, e.start) and "?" not in text), None)
+            if ahead is not None and situation.stage:
+                # "We're doing hit-to-lead." ... "Once we reach the clinic I want no transfer": where the
+                # program is going, not where it is.
+                now.situation = now.situation.model_copy(update={"stage": None})
+                now.evidence = [e for e in now.evidence if e.field != "stage"]
+                now.stage_source = None
             if now.situation.stage:
                 stages.append(now.situation.stage)
             if now.stage_source == "meaning" and source in ("rule", "panel", "model") and situation.stage:
@@ -324,7 +365,19 @@ class Reader:
         # refers to the declined part; "FDA auditor clearance level 5." asks nothing.
         asked = asks(query) or stated_by_rule
         about = by_rule or bool(intents and _SUBJECT.search(query))  # a question about CROs/CDMOs, read by meaning
-        leftover = scope.verdict == "partial" and not (len(query.split()) >= 3 and about and asked)
+        # "...recruit and monitor patients for our trial. Which one should we hire?": what is left only
+        # points back at the declined part.
+        # A short request with no subject or facts of its own after a declined topic leans on that topic
+        # ("...enrol volunteers for the Phase 1 study. Who should we contract?").
+        topical = any(d.kind not in ("injection", "prompt_extraction") for d in scope.declined)
+        points_back = (
+            topical
+            and len(query.split()) <= _FOLLOW_UP_WORDS
+            and not _SUBJECT.search(query)
+            and not stated_by_rule
+            and set(rule_intents) <= {"recommend"}
+        )
+        leftover = scope.verdict == "partial" and (points_back or not (len(query.split()) >= 3 and about and asked))
         if leftover or not in_scope and relevant is not None and not relevant(query):
             off = Declined(kind="out_of_scope", text=query, reason=scope_rules.reason("out_of_scope"))
             scope = Scope(verdict="decline", declined=[*scope.declined, off])

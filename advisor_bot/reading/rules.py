@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
 from typing import Literal, NamedTuple
+
+import yaml
 
 from advisor_bot.situation import Column, Quantity, Situation
 
@@ -50,6 +54,15 @@ _NEGATION_REACH = 35  # characters before a cue: "we don't really need " but not
 _CLAUSE_WINDOW = 400  # characters looked back for a clause break; keeps long texts linear
 
 
+_AHEAD = re.compile(r"(?i)\b(?:once|when|by the time|if) (?:we|it|they|the \w+|our \w+)(?: [\w']+){0,3}\s*$")
+
+
+def looks_ahead(text: str, start: int) -> bool:
+    """Whether the words at ``start`` are where the program will be later ("once we reach the clinic"),
+    not where it is."""
+    return bool(_AHEAD.search(text[_clause_start(text, start) : start]))
+
+
 def _clause_start(text: str, pos: int) -> int:
     window = max(0, pos - _CLAUSE_WINDOW)
     return max((m.end() for m in _CLAUSE_BREAK.finditer(text, window, pos)), default=window)
@@ -81,6 +94,27 @@ def _denied(text: str, start: int, end: int) -> bool:
 def mentions_another(text: str) -> bool:
     """Whether ``text`` brings in another compound or program ("a second compound", "another asset")."""
     return bool(_ANOTHER.search(text) or _IN_LICENSED.search(text))
+
+
+@cache
+def _restart(kind: Literal["over", "again"]) -> re.Pattern[str]:
+    raw = yaml.safe_load((Path(__file__).parent / "data" / "restart.yaml").read_text(encoding="utf-8"))
+    return re.compile("|".join(f"(?:{p})" for p in raw[kind]), re.IGNORECASE)
+
+
+def restarts(text: str) -> bool:
+    """Whether ``text`` says the program described so far is over and the conversation starts again."""
+    return bool(_restart("over").search(text) or _restart("again").search(text))
+
+
+def _restart_end(text: str) -> int:
+    """Where the words about the program that is over end: the end of the sentence of the last
+    cue that something is over ("the lead failed in Phase II."), 0 without one."""
+    cues = list(_restart("over").finditer(text))
+    if not cues:
+        return 0
+    stop = re.search(r"[.?!;\n]", text[cues[-1].end() :])
+    return cues[-1].end() + stop.start() if stop else len(text)
 
 
 _IN_LICENSED = rx(r"in[- ]?licen[cs]ed|acquired (?:a|another) (?:compound|asset|program)")
@@ -257,17 +291,26 @@ def _stage(text: str, stages: Sequence[str]) -> tuple[str | None, bool | None, S
     ("we've finished lead op"), the latest of them, as the last known position."""
     labels = _resolve(stages)
     mentions = [m for m in _mentions(text) if m.key in labels]
-    distinct = {labels[m.key] for m in mentions}
-    if found := _PORTFOLIO.search(text) or (len(distinct) > 1 and _ANOTHER.search(text)):
+    # "the lead failed in Phase II; we're going back to a backup series": a stage in the past is not
+    # a second program.
+    ends = [0] + [m.end for m in mentions]
+    live = [m for m, prev in zip(mentions, ends) if not _is_past(text, m, prev) and not _denied(text, m.start, m.end)]
+    distinct = {labels[m.key] for m in live}
+    # After "the lead failed", the backup series is the one program left, not a second one.
+    portfolio = None if restarts(text) else _PORTFOLIO.search(text)
+    if found := portfolio or (len(distinct) > 1 and _ANOTHER.search(text)):
         span = found.span() if isinstance(found, re.Match) else (mentions[0].start, mentions[-1].end)
         return None, True, span
     if not mentions:
         return None, None, None
-    # "We're not doing discovery anymore" says where the program is not: no position at all.
-    mentions = [m for m in mentions if not _denied(text, m.start, m.end)]
+    # "We're not doing discovery anymore" says where the program is not: no position at all; nor
+    # does the stage of a program the turn says is over ("the lead failed in Phase II.").
+    over = _restart_end(text)
+    mentions = [m for m in mentions if not _denied(text, m.start, m.end) and m.start >= over]
     if not mentions:
         return None, None, None
     ends = [0] + [m.end for m in mentions]
+    # ...unless the turn says that program is over ("the lead failed in Phase II"): then no position.
     current = [m for m, prev in zip(mentions, ends) if not _is_past(text, m, prev)] or mentions
     chosen = ([m for m in current if m.named] or current)[-1]
     return labels[chosen.key], None, (chosen.start, chosen.end)
@@ -348,7 +391,13 @@ def _quantity(text: str) -> tuple[Quantity | None, Span | None]:
     return (best[0], best[1]) if best else (None, None)
 
 
-_SOME_OTHERS = rx(r"for (?:some|one|the first|a few)\b[^.?!]{0,60}\bfor (?:the )?others?\b|for the other(?: one)?|for others|some need\b")
+_NEED = r"(?:need|needs|require|requires|want|wants)"
+# "grams for some, kilos for others", "some of our compounds need grams, one needs kilograms"
+_SOME_OTHERS = rx(
+    r"for (?:some|one|the first|a few)\b[^.?!]{0,60}\bfor (?:the )?others?\b|for the other(?: one)?|for others",
+    rf"\b(?:some|a few|a couple|most|many|several|one|two|three)\b(?: [\w-]+){{0,4}}? {_NEED}\b[^.?!]{{0,60}}"
+    rf"\b(?:one|others?|the rest|another|a few|some|two|three)\b(?: [\w-]+){{0,3}}? {_NEED}\b",
+)
 
 
 def _mixed_volume(text: str) -> Span | None:
@@ -399,7 +448,7 @@ _BUDGET: _Cues = (
         r"(?:ring[- ]?fenced|set aside|earmarked|approved|committed) capital|capital (?:is |was )?(?:ring[- ]?fenced|approved|earmarked)",
     )),
     ("Hybrid", rx(
-        r"mixed budget|budget is mixed|stage[- ]gated?|tranches?|gated on (?:data|results|milestones)",
+        r"mixed budget|budget is mixed|stage[- ]gat(?:ed|es?|ing)|tranches?|gated on (?:data|results|milestones)",
         r"(?:stage|phase|milestone|gate)[- ]by[- ](?:stage|phase|milestone|gate)",
         r"(?:released|unlocked|funded|allocated|comes?|paid|arrives?|flows?) (?:in |out )?(?:per|at|by|on|with|against) (?:each |every |the )?milestones?",
         r"milestone[- ](?:based|driven|gated|linked) (?:funding|budget|money|financing|tranches?)",
@@ -470,7 +519,7 @@ _ONE_PARTNER = rx(
     r"(?:with )?no (?:hand-?offs?|hand-?overs?|tech(?:nology)? transfers?)(?: at all)?",
     r"integrated (?:CRO ?[/+] ?CDMO )?(?:partner|provider|CDMO)",
     r"(?:avoid|skip|eliminat|bypass|minimi[sz])\w* (?:the |any |a )?(?:tech(?:nology)?|process) transfer",
-    r"(?:rather not|not want to|don'?t want to|never again) (?:do |have |go through )?(?:a |any |another |the )?"
+    r"(?:rather not|not want to|don'?t want to|never again) (?:[\w-]+ ){0,3}?(?:a |any |another |the )?"
     r"(?:CRO ?(?:->|→|to) ?CDMO )?(?:hand-?over|hand-?off|tech(?:nology)? transfer)",
 )
 _SEVERAL_PARTNERS = rx(
@@ -518,17 +567,34 @@ _TRANSITION = rx(
     r"(?:mov\w*|transition\w*|go(?:ing)?|shift\w*|switch\w*|progress\w*) (?:from|out of) research[- ]grade",
     r"from research(?:[- ]grade)?(?: material)? (?:to|into|towards?) (?:regulated|c?GMP)",
     r"research[- ]grade (?:to|->|→) (?:regulated|c?GMP)",
+    # looking ahead from research: "when we get to manufacturing", "once we reach the clinic"
+    r"(?:when|once|after|by the time) (?:we|it|the \w+) (?:(?:get|gets|move|moves|go|goes|make it) (?:in)?to|reach|reaches|enter|enters) "
+    r"(?:c?GMP|manufactur\w*|commercial|the clinic|clinical|scale[- ]?up)",
 )
 
 
 _OPTION = re.compile(r"(?i)\bor\b|\bvs\.?\b|\bversus\b")
+_NAMES_OPTION = rx(r"integrated (?:CRO ?[/+] ?CDMO )?(?:partner|provider|CDMO)", r"one[- ]stop[- ]shop")
+_YES_NO = re.compile(r"(?i)\s*(?:would|will|is|are|does|do|could|can|might)\b[^.?!]*\?")
+
+
+def _sentence_at(text: str, at: int) -> str:
+    start = max(text.rfind(c, 0, at) for c in ".?!\n") + 1
+    stops = [i for i in (text.find(c, at) for c in ".?!\n") if i >= 0]
+    return text[start : min(stops) + 1 if stops else len(text)]
 
 
 def _single_partner(text: str) -> tuple[bool | None, Span | None]:
     # Both kinds of cue usually mean a comparison ("one-stop shop vs separate vendors"),
     # not a preference, so that says nothing.
     # "Hybrid or integrated partner?" names an option to compare, not a wish for one partner.
-    flags = [f for f in _flags(text, _ONE_PARTNER, _SEVERAL_PARTNERS) if not _OPTION.search(text[max(0, f[0][0] - 12) : f[0][1] + 12])]
+    # "Would an integrated partner suit us?" asks about the option; it states no wish either.
+    flags = [
+        f
+        for f in _flags(text, _ONE_PARTNER, _SEVERAL_PARTNERS)
+        if not _OPTION.search(text[max(0, f[0][0] - 12) : f[0][1] + 12])
+        and not (_NAMES_OPTION.fullmatch(text[f[0][0] : f[0][1]]) and _YES_NO.match(_sentence_at(text, f[0][0])))
+    ]
     polarities = {polarity for _, polarity in flags}
     return (polarities.pop(), flags[0][0]) if len(polarities) == 1 else (None, None)
 

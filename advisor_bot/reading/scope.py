@@ -51,6 +51,8 @@ class _Rules(BaseModel):
     harmful: re.Pattern[str]
     vendor: re.Pattern[str]
     vendor_question: re.Pattern[str]
+    model_kinds: re.Pattern[str]
+    request: re.Pattern[str]
 
 
 @cache
@@ -67,6 +69,8 @@ def rules() -> _Rules:
         ),
         vendor=re.compile(rf"\b({' '.join(raw['vendors'].split())})\b", re.IGNORECASE),
         vendor_question=re.compile(raw["vendor_question"], flags),
+        model_kinds=re.compile(raw["model_kinds"], flags),
+        request=re.compile(rf"\b({'|'.join(raw['request_words'])})\b", flags),
     )
 
 
@@ -109,12 +113,25 @@ def rule_kind(sentence: str) -> DeclineKind | None:
     for kind in ("synthesis_request", "prompt_extraction", "injection", "clinical_cro", "regulator_fees", "legal", "careers"):
         if any(p.search(sentence) for p in r.patterns.get(kind, [])):  # type: ignore[call-overload]
             return kind  # type: ignore[return-value]
-    if r.vendor.search(sentence) and r.vendor_question.search(sentence) or any(p.search(sentence) for p in r.patterns["vendor"]):
+    if r.vendor.search(sentence) and r.vendor_question.search(sentence):
+        return "vendor"
+    if any(p.search(sentence) for p in r.patterns["vendor"]) and not _between_kinds(sentence):
         return "vendor"
     for kind in ("chemistry", "out_of_scope"):
         if any(p.search(sentence) for p in r.patterns.get(kind, [])):  # type: ignore[call-overload]
             return kind  # type: ignore[return-value]
     return None
+
+
+def requests_something(sentence: str) -> bool:
+    """Whether a sentence without a question mark still asks for something ("Please translate ...")."""
+    return bool(rules().request.search(sentence))
+
+
+def _between_kinds(sentence: str) -> bool:
+    """Whether the sentence weighs two or more kinds of provider against each other."""
+    kinds = {re.sub(r"s$", "", m.group().lower().split()[0]) for m in rules().model_kinds.finditer(sentence)}
+    return len(kinds) >= 2
 
 
 SentenceVerdict = tuple[tuple[int, int], DeclineKind | None, Literal["rule", "meaning"] | None]
