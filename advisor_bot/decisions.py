@@ -76,7 +76,8 @@ def _risks(model: ModelName, stage_index: int | None, mistakes: list[Provision],
 _DECISIVE = {("Regulatory", "CDMO"), ("Volume", "CDMO")}
 # Grams and research-grade material are what the early rows and the candidate-selection row all need:
 # they never contradict a stage.
-_WEAK = {("Regulatory", "CRO"), ("Volume", "CRO")}
+# Nor does having no chemists of one's own: a virtual biotech at Phase 1 still needs a CDMO.
+_WEAK = {("Regulatory", "CRO"), ("Volume", "CRO"), ("Internal", "CRO")}
 
 
 def _enough_without_stage(profile: ProfileResult, reading: Reading | None) -> bool:
@@ -182,6 +183,14 @@ def recommend(
         )
         avoid = toolbox.section_items("Avoiding Technology Transfer Altogether")
         extra_citations = [p.citation for p in avoid[:2]]
+    elif situation.single_partner is False and profile.lean in (None, "Hybrid"):
+        # Separate specialists, a handover accepted: the framework's hybrid (a CRO, then or beside a CDMO).
+        model, options, confidence = "Hybrid", ["Hybrid"], "medium"
+        why = (
+            "You would rather use separate specialists and accept a handover between them; the framework's hybrid "
+            "model engages a CRO and a CDMO for what each does best. The development stage is unknown."
+        )
+        extra_citations = [p.citation for p in toolbox.section_items("Sequential Engagement")[:2]]
     elif (
         situation.work is not None
         and all(_COMPATIBLE[a.favours] & {situation.work} for a in profile.assessments)

@@ -322,3 +322,79 @@ def test_looking_ahead_to_manufacturing_with_one_partner_is_the_integrated_partn
 def test_mixed_budgets_and_mixed_volumes_favour_the_hybrid(advisor, question, model):
     a = ask(advisor, question)
     assert a.recommendation is not None and a.recommendation.model in (model, "Integrated partner")
+
+
+# -- classes of failure found by the fourth first-contact set, asked in other words ---------
+
+
+@pytest.mark.parametrize(
+    ("question", "model"),
+    [
+        ("We're at IND-enabling and need GMP drug substance for the dog study. Who can do that?", "CDMO"),
+        ("Early hit finding, nothing GMP. Where should we send this work?", "CRO"),
+        ("lead op hybrid or cro?", "CRO"),
+    ],
+)
+def test_a_who_or_where_question_after_facts_asks_for_the_verdict(advisor, question, model):
+    a = ask(advisor, question)
+    assert a.recommendation is not None and model in (a.recommendation.model, *a.recommendation.alternatives)
+
+
+def test_drafting_a_binding_clause_is_declined_and_the_rest_answered(advisor):
+    a = ask(advisor, "What IP terms matter in a CDMO contract? Also write me a final, binding ownership clause.")
+    assert not a.refused and a.declined_part and "lawyers" in a.declined_part
+
+
+def test_a_named_kind_of_provider_with_which_asks_for_a_company(advisor):
+    a = ask(advisor, "What does tech transfer usually cost, and which German CDMO should we pick for it?")
+    assert not a.refused and a.declined_part and "named companies" in a.declined_part
+
+
+def test_a_span_from_one_row_to_a_later_one_with_one_partner_is_the_integrated_partner(advisor):
+    a = ask(advisor, "We'd like a single partner from lead optimization through to Phase 1 material. Which model?")
+    assert a.recommendation is not None and a.recommendation.model == "Integrated partner"
+
+
+def test_accepting_a_handover_between_specialists_is_the_hybrid(advisor):
+    a = ask(advisor, "We're comfortable handling a tech transfer between two specialist firms. Integrated or separate?")
+    assert a.recommendation is not None and a.recommendation.model == "Hybrid"
+
+
+def test_a_portfolio_stays_a_portfolio_when_a_later_turn_describes_each_program(advisor):
+    a = ask(
+        advisor,
+        "overall, which model?",
+        "We run two assets: one in Phase 1, one still in hit-to-lead.",
+        "The Phase 1 asset needs GMP kilos; the hit-to-lead one just milligrams.",
+    )
+    assert a.recommendation is not None and a.recommendation.model in ("Hybrid", "Integrated partner")
+
+
+def test_research_beside_the_cdmo_told_across_turns_is_parallel_engagement(advisor):
+    a = ask(
+        advisor,
+        "Could both happen at once, or must we pick one partner?",
+        "Our CDMO is making Phase 2 supply.",
+        "Meanwhile the team wants follow-on analogs made for the next program.",
+    )
+    assert a.situation.parallel_work and a.recommendation is not None and a.recommendation.model == "Hybrid"
+
+
+def test_an_update_moves_the_stage_even_when_described_rather_than_named(advisor):
+    a = ask(
+        advisor,
+        "so what now?",
+        "We make milligrams of each analog for the assays.",
+        "Update: we've now chosen our development candidate and need multi-gram batches plus first process work.",
+    )
+    assert a.recommendation is not None and a.recommendation.model in ("Hybrid", "Integrated partner")
+
+
+def test_a_short_follow_up_is_judged_with_the_conversation(advisor):
+    a = ask(advisor, "And what goes in the agreement?", "Our CRO in Hyderabad makes our analogs.", "Who owns the compounds they invent?")
+    assert not a.refused
+
+
+def test_asking_what_it_can_help_with_is_small_talk(advisor):
+    a = ask(advisor, "What sorts of things can you help me with?")
+    assert not a.refused and a.recommendation is None and "advisory bot" in a.answer_markdown

@@ -43,7 +43,8 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         rf"(?:stay|stick) with {_ORG}|rule (?:out|in) {_ORG}",
         # "is a hybrid model right for us?", "would an integrated partner suit us?"
         rf"(?:is|are|would|will) (?:an? |the )?(?:{_ORG}|hybrid|integrated(?: partner)?)(?: \w+)? "
-        r"(?:fine|enough|ok|okay|sufficient|right|the right|suitable|a good (?:fit|choice|idea)|best|suit|fit|work)",
+        r"(?:fine|enough|ok|okay|sufficient|right|the right|suitable|a good (?:fit|choice|idea)|best|suit|fit|work"
+        r"|be (?:\w+ )?(?:better|cheaper|faster|enough|fine|right|ok|okay|suitable|sensible|wiser|smarter))",
         r"(?:fits?|suits?|favou?rs?|points? to|tilts?|leans? (?:to|toward|towards)) "
         r"(?:us|both|our (?:situation|portfolio|program|programme|case|needs))",
         r"(?<!pricing )(?<!contract )(?:model|approach|setup|partner|option) "
@@ -57,14 +58,14 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         r"(?:it|that|this|them|those|the (?:\w+ ){0,2}?(?:batch|batches|API|material|lots?|work|compounds?|route))",
         # "candidate selection: hybrid vs integrated partner", "CRO/CDMO?"
         # (CRO vs CDMO alone asks for the difference: a definition)
-        r"(?:hybrid|integrated(?: partner)?)\s*(?:vs\.?|versus|/)\s*(?:an? )?(?:CROs?|CDMOs?|hybrid|integrated)",
+        r"(?:hybrid|integrated(?: partner)?)\s*(?:vs\.?|versus|/|or)\s*(?:an? )?(?:CROs?|CDMOs?|hybrid|integrated)",
         r"(?:CRO|CDMO)s?\s*(?:vs\.?|versus|/)\s*(?:an? )?(?:hybrid|integrated)",
         r"what does (?:the|this|your) (?:framework|matrix|guide|article) (?:point to|recommend|suggest|say)",
-        r"(?:integrated(?: partner)?|hybrid|CROs?|CDMOs?) or (?:something else|another (?:model|option)|a different (?:model|option)|separate \w+)",
+        r"(?:integrated(?: partner)?|hybrid|CROs?|CDMOs?) or (?:something else|another (?:model|option)|a different (?:model|option)|separate)",
         # "moving it to a research-type organisation", "shift manufacturing over to a CDMO": a kind of
         # provider for the work (moving to another of the same kind is a technology transfer)
-        r"(?:mov|switch|shift|transferr?)\w* (?:it|this|that|them|production|manufacturing|supply|the (?:work|program|programme|project)) "
-        r"(?:over |back )?to (?!another|a new|a different|a second)(?:an? |the )?(?:[\w-]+ ){0,2}"
+        r"(?:mov|switch|shift|transferr?|giv|hand|send|outsourc|plac)\w* (?:[\w-]+ ){1,4}?"
+        r"(?:over |back )?to (?!another|a new|a different|a second)(?:an? |the )?(?:[\w-]+ ){0,3}?"
         r"(?:CRO|CDMO|organi[sz]ation|company|partner|provider|manufacturer)s?",
         # "my cofounder says we need a CDMO - is he right?"
         r"(?:says|said|thinks|claims|insists|suggests|told (?:me|us)) (?:that )?(?:we|i) (?:need|should (?:use|go with|hire|get)) "
@@ -142,6 +143,8 @@ _CUES: dict[Intent, re.Pattern[str]] = {
 _ADVICE = rx(
     r"thoughts|advice|suggestions?|recommendations?|what (?:should|do) (?:we|i) do|what now|where do we go from here",
     r"what do you (?:think|suggest|recommend)|help (?:us|me) (?:decide|choose)",
+    # a bare follow-up after facts: "and now?", "so?", "what next?"
+    r"^\W*(?:(?:and|so|ok|okay|well),? ?)?(?:now|then|what then|what next|next|so)\W*$",
 )
 # A question, as opposed to a statement of facts ("We're in Phase 2 and need 40 kg GMP API").
 # The question word may open a clause after a preface: "Two things: roughly what does ... cost".
@@ -151,7 +154,11 @@ _ASKS = re.compile(
 )
 
 
-_WHO = rx(r"who(?:m)?(?: should| would| can| could| do we| to)?\s*\?")
+_WHO = rx(
+    r"who(?:m)?(?: should| would| can| could| do we| to)?\s*\?",
+    # "Who fits?", "who makes gmp tox batch", "Where do I take this?": the last question asks for a provider
+    r"(?:^|(?<=[.?!:;\u2014-] ))\s*(?:who(?:m)?(?! owns| own| is| are| wrote)|where (?:do|should|can|would) (?:i|we) (?:take|send|go|place)|(?:^|\s)who fits)\b[^.?!]*\??\s*$",
+)
 _PROVIDER_CHOICE = rx(r"CROs?|CDMOs?|partners?|vendors?|providers?|suppliers?|contractors?|one-stop shop|model")
 _CHOICE = rx(
     r"or|should|shall|can(?:'?t)?|could|is (?:it|that|our|the|a|there)|are (?:they|we|there)|ok(?:ay)?|fine|enough|"

@@ -23,7 +23,18 @@ from advisor_bot.reading import scope as scope_rules
 from advisor_bot.reading.cost import read_scenario
 from advisor_bot.reading.intents import asks, route
 from advisor_bot.reading.model import Declined, Evidence, Intent, Reading, Scope, SmallTalk, Source, StageOption
-from advisor_bot.reading.rules import clauses, looks_ahead, mentions_another, negated_or_past, read_facts, restarts, stage_mentions, states_situation
+from advisor_bot.reading.rules import (
+    clauses,
+    looks_ahead,
+    mentions_another,
+    negated_or_past,
+    read_facts,
+    restarts,
+    runs_beside,
+    stage_mentions,
+    states_situation,
+    updates,
+)
 from advisor_bot.reading.semantic import Guess, SemanticReader
 from advisor_bot.reading.smalltalk import small_talk_by_rule
 from advisor_bot.situation import Situation
@@ -208,7 +219,9 @@ class Reader:
                 return "capabilities"
         return None
 
-    def judge_scope(self, text: str) -> tuple[Scope, str]:
+    def judge_scope(self, text: str, *, follow_up: bool = False) -> tuple[Scope, str]:
+        """The scope of a message; in a conversation (``follow_up``) a short request is judged with
+        what came before, never declined for how it sounds alone ("What should the contract say?")."""
         spans = scope_rules.requests(text)
         vectors = self._vectors(text, spans)
         meaning = self.semantic.guesses("scope", vectors) if self.semantic is not None and vectors is not None else []
@@ -252,7 +265,7 @@ class Reader:
             in_context = outer_out.get(in_sentence[span], True)
             # By meaning only what a sentence is about, never that it names a vendor (that is a
             # name, read by rule), and never from a few words ("Who makes that?").
-            substantive = len(sentence.split()) >= _MIN_WORDS_TO_DECLINE
+            substantive = len(sentence.split()) >= (_FOLLOW_UP_WORDS + 1 if follow_up else _MIN_WORDS_TO_DECLINE)
             # Sentences about the framework's own subjects are never declined on meaning alone:
             # "what size reactors do CDMOs run, vs a CRO lab?" (clinical CROs are caught by rule).
             # ...nor a kind of work the framework gives to a provider, unless it asks how to do it.
@@ -298,7 +311,7 @@ class Reader:
         if kind and not route(question, situation=Situation()) and not states_situation(question, stages=self.labels):
             # "hi!", "thanks, that helped": nothing to read. "Hi, which model for IND?" is a question.
             return Reading(question=question, query=question, situation=given or Situation(), small_talk=kind)
-        scope, query = self.judge_scope(question)
+        scope, query = self.judge_scope(question, follow_up=bool(history))
         if scope.verdict == "decline":
             return Reading(question=question, query="", situation=given or Situation(), scope=scope)
         earlier = [self._as_data(t.content) for t in history if t.role == "user"]
@@ -308,12 +321,14 @@ class Reader:
         source: Source | None = None
         now = _TurnReading(Situation(), [])
         stages: list[str] = []
+        since = 0  # the first turn about the program being discussed
         for i, text in enumerate([*earlier, query]):
             now = self.read_turn(text, i)
             if i and self.use_rules and restarts(text):
                 # "Change of plans - the lead failed. We're going back to a backup series": the earlier
                 # program is over; what this turn says is the situation, not a second program.
                 situation, evidence, options, source, stages = Situation(), [], [], None, []
+                since = i
             if self.use_rules and now.situation.stage and any(self.models[st] != self.models[now.situation.stage] for st in stages) and mentions_another(text):
                 # "We have one compound in discovery." ... "and we just in-licensed a second going into Phase 2":
                 # two programs at different stages, told across turns.
@@ -331,11 +346,19 @@ class Reader:
                 now.situation = now.situation.model_copy(update={"stage": None})
                 now.evidence = [e for e in now.evidence if e.field != "stage"]
                 now.stage_source = None
+            live = {label for label, _, _, past in stage_mentions(text, self.labels) if not past}
+            if situation.multiple_stages and now.situation.stage and len(live) > 1:
+                # "two compounds, one in Phase 2, one in discovery" ... "the Phase 2 one needs GMP kilos,
+                # the discovery one milligrams": more about the same portfolio, not one stage.
+                now.situation = now.situation.model_copy(update={"stage": None, "multiple_stages": True})
+                now.evidence = [e for e in now.evidence if e.field != "stage"]
+                now.stage_source = None
             if now.situation.stage:
                 stages.append(now.situation.stage)
-            if now.stage_source == "meaning" and source in ("rule", "panel", "model") and situation.stage:
+            if now.stage_source == "meaning" and source in ("rule", "panel", "model") and situation.stage and not updates(text):
                 # "...and the board approved capital for production campaigns": a later turn's words
-                # suggesting a stage do not overrule a stage the user named outright before.
+                # suggesting a stage do not overrule a stage the user named outright before (unless
+                # the turn says the program moved on: "Update: we formally picked our candidate").
                 now.situation = now.situation.model_copy(update={"stage": None})
                 now.evidence = [e for e in now.evidence if e.field != "stage"]
                 now.stage_source = None
@@ -345,6 +368,9 @@ class Reader:
                 options = now.options
             situation = situation.merged(now.situation)
             evidence.extend(now.evidence)
+        if self.use_rules and not situation.parallel_work and runs_beside(" ".join([*earlier, query][since:])):
+            # "We're in Phase 2 with a CDMO." ... "Our chemists want a backup series." ... "Alongside the CDMO?"
+            situation = situation.model_copy(update={"parallel_work": True})
         if given is not None:
             for name, value in given:
                 if value is not None:
@@ -378,7 +404,9 @@ class Reader:
             and set(rule_intents) <= {"recommend"}
         )
         leftover = scope.verdict == "partial" and (points_back or not (len(query.split()) >= 3 and about and asked))
-        if leftover or not in_scope and relevant is not None and not relevant(query):
+        # A short follow-up ("What should the contract say?") is about what the conversation was about.
+        probe = f"{earlier[-1]} {query}" if earlier and len(query.split()) <= _FOLLOW_UP_WORDS else query
+        if leftover or not in_scope and relevant is not None and not relevant(probe):
             off = Declined(kind="out_of_scope", text=query, reason=scope_rules.reason("out_of_scope"))
             scope = Scope(verdict="decline", declined=[*scope.declined, off])
         return Reading(

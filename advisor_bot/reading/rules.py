@@ -97,9 +97,14 @@ def mentions_another(text: str) -> bool:
 
 
 @cache
-def _restart(kind: Literal["over", "again"]) -> re.Pattern[str]:
+def _restart(kind: Literal["over", "again", "update"]) -> re.Pattern[str]:
     raw = yaml.safe_load((Path(__file__).parent / "data" / "restart.yaml").read_text(encoding="utf-8"))
     return re.compile("|".join(f"(?:{p})" for p in raw[kind]), re.IGNORECASE)
+
+
+def updates(text: str) -> bool:
+    """Whether ``text`` says the program has moved on ("Update: we formally picked our candidate")."""
+    return bool(_restart("update").search(text))
 
 
 def restarts(text: str) -> bool:
@@ -479,6 +484,9 @@ _IP: _Cues = (
         r"composition[- ]of[- ]matter (?:patent|is (?:already )?(?:patented|filed|covered))",
         r"structure (?:is )?(?:already )?(?:public|published|disclosed|patented|in (?:our|the|a) patent)",
         r"(?:value|IP|edge|advantage|secret|know-how) (?:is |lies |sits )?(?:now |really |mostly )*in (?:the|our) (?:manufacturing |production )?process",
+        # "the molecule is off-patent; our whole edge is a cheaper manufacturing process"
+        r"(?:value|IP|edge|advantage|moat|differentiat\w*) (?:is|lies|sits) (?:in )?(?:a |the |our )?(?:[\w-]+ ){0,2}(?:manufacturing|production) (?:process|route)",
+        r"off[- ]patent|generic molecule|(?:structure|molecule) (?:is|was) (?:old|known|public)",
     )),
     ("Hybrid", rx(
         r"(?:varies|variable|differs|mixed) (?:across|between|by) (?:the |our )?(?:portfolio|programs|compounds|assets)",
@@ -526,7 +534,7 @@ _SEVERAL_PARTNERS = rx(
     r"separate (?:vendors|partners|providers|companies|suppliers)|best[- ]of[- ]breed",
     r"specialist (?:[\w-]+ ){0,2}(?:CROs?|CDMOs?|vendors?|partners?|providers?)",
     r"(?:two|different|multiple|several) (?:vendors|partners|providers|suppliers)|dual[- ]sourc\w*|second source",
-    r"(?:willing|happy|ok|okay|fine|prepared) to (?:manage|handle|accept|do|run) (?:a |the |one )?(?:hand-?over|hand-?off|tech(?:nology)? transfer)",
+    r"(?:willing|happy|ok|okay|fine|prepared|comfortable)(?: to)? (?:manag|handl|accept|do|run)\w* (?:a |the |one )?(?:[\w-]+ )?(?:hand-?over|hand-?off|tech(?:nology)? transfer)",
 )
 
 
@@ -546,7 +554,8 @@ def _gmp(text: str) -> tuple[bool | None, Span | None]:
 
 # Research work beside a CDMO that already manufactures: the framework's parallel engagement.
 _PARALLEL_WORK = rx(
-    r"back[- ]?up routes?|alternative routes?|second(?:ary)? routes?|route (?:backup|alternatives?)",
+    r"back[- ]?up routes?|alternative routes?|second(?:ary)? routes?|route (?:backup|alternatives?)|second[- ]generation (?:route|process)s?",
+    r"back[- ]?up (?:series|compounds?|molecules?)",
     r"impurit\w* (?:investigation|mechanism|work)s?|investigat\w* (?:the |an? )?impurit\w*",
     r"follow[- ]on (?:programs?|programmes?|analogs?|analogues?|series|compounds?)",
 )
@@ -555,6 +564,11 @@ _PARALLEL_CUE = rx(
     r"(?:our|the|a) CDMO (?:is|are|makes|making|manufactur\w*|produc\w*|runs|running)",
     r"made (?:at|by) (?:a|our|the) CDMO|current (?:route|process)",
 )
+
+
+def runs_beside(text: str) -> bool:
+    """Whether ``text`` (a turn or a conversation) describes research work running beside a CDMO's manufacturing."""
+    return _parallel(text) is not None
 
 
 def _parallel(text: str) -> Span | None:
@@ -573,9 +587,30 @@ _TRANSITION = rx(
 )
 
 
+def _spanning(text: str, stages: Sequence[str]) -> re.Match[str] | None:
+    """ "from candidate nomination all the way through Phase 2 supply": one span of work from an
+    earlier row of the matrix into a later one."""
+    labels = _resolve(stages)
+    order = {label: i for i, label in enumerate(stages)}
+    for m in _FROM_TO.finditer(text):
+        inside = [labels[x.key] for x in _mentions(text[m.start() : m.end()]) if x.key in labels]
+        if len({order[s] for s in inside}) > 1:
+            return m
+    return None
+
+
+_FROM_TO = re.compile(r"(?i)\bfrom\b[^.?!;]{3,60}?\b(?:all the way )?(?:through|to|into|until|up to)\b[^.?!;,]{3,50}")
 _OPTION = re.compile(r"(?i)\bor\b|\bvs\.?\b|\bversus\b")
 _NAMES_OPTION = rx(r"integrated (?:CRO ?[/+] ?CDMO )?(?:partner|provider|CDMO)", r"one[- ]stop[- ]shop")
 _YES_NO = re.compile(r"(?i)\s*(?:would|will|is|are|does|do|could|can|might)\b[^.?!]*\?")
+
+
+def _around(text: str, span: Span) -> str:
+    """Where an "or" makes a cue one option of several: close by, or anywhere before it in a question
+    ("Could both happen at once, or must we pick one partner?")."""
+    before = 40 if "?" in _sentence_at(text, span[0]) else 12
+    start = max(0, span[0] - before, max(text.rfind(c, 0, span[0]) for c in ".?!\n") + 1 if before > 12 else 0)
+    return text[start : span[1] + 12]
 
 
 def _sentence_at(text: str, at: int) -> str:
@@ -592,7 +627,7 @@ def _single_partner(text: str) -> tuple[bool | None, Span | None]:
     flags = [
         f
         for f in _flags(text, _ONE_PARTNER, _SEVERAL_PARTNERS)
-        if not _OPTION.search(text[max(0, f[0][0] - 12) : f[0][1] + 12])
+        if not _OPTION.search(_around(text, f[0]))
         and not (_NAMES_OPTION.fullmatch(text[f[0][0] : f[0][1]]) and _YES_NO.match(_sentence_at(text, f[0][0])))
     ]
     polarities = {polarity for _, polarity in flags}
@@ -608,7 +643,7 @@ def read_facts(text: str, *, stages: Sequence[str]) -> tuple[Situation, dict[str
     quantity, quantity_span = _quantity(text)
     gmp, gmp_span = _gmp(text)
     single, single_span = _single_partner(text)
-    transition = _TRANSITION.search(text)
+    transition = _TRANSITION.search(text) or _spanning(text, stages)
     mixed = _mixed_volume(text)
     parallel = _parallel(text)
     columns = {name: _column(text, cues) for name, cues in (("budget", _BUDGET), ("timeline", _TIMELINE), ("in_house", _IN_HOUSE), ("ip_sensitivity", _IP))}
