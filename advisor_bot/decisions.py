@@ -183,8 +183,9 @@ def recommend(
         )
         avoid = toolbox.section_items("Avoiding Technology Transfer Altogether")
         extra_citations = [p.citation for p in avoid[:2]]
-    elif situation.single_partner is False and profile.lean in (None, "Hybrid"):
-        # Separate specialists, a handover accepted: the framework's hybrid (a CRO, then or beside a CDMO).
+    elif situation.single_partner is False and profile.lean in (None, "Hybrid") and reading is not None and "transition" in reading.intents:
+        # Weighing an integrated partner against separate specialists, a handover accepted: the
+        # framework's hybrid (a CRO, then or beside a CDMO). Alone, "separate vendors" says no stage.
         model, options, confidence = "Hybrid", ["Hybrid"], "medium"
         why = (
             "You would rather use separate specialists and accept a handover between them; the framework's hybrid "

@@ -398,3 +398,35 @@ def test_a_short_follow_up_is_judged_with_the_conversation(advisor):
 def test_asking_what_it_can_help_with_is_small_talk(advisor):
     a = ask(advisor, "What sorts of things can you help me with?")
     assert not a.refused and a.recommendation is None and "advisory bot" in a.answer_markdown
+
+
+# -- classes of failure found by the fifth first-contact set, asked in other words ----------
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Our CDMO's batch record shows three recrystallisations and a 40% yield loss. Is that a red flag?",
+        "Our general counsel thinks a non-exclusive license to improvements is fine for us. What does the framework say?",
+        "The board asked me whether we use a research lab or a manufacturer. How do I answer?",
+    ],
+)
+def test_a_short_question_leaning_on_the_sentence_before_it_is_not_declined(advisor, question):
+    assert not ask(advisor, question).refused
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "which protecting group works best for a secondary amine here?",
+        "How should we plan a 14-day rat tox study - group sizes and dose levels?",
+        "Should we capitalize or expense the CRO invoices under IFRS?",
+        "Which CROs in Spain have done ADC linker work?",
+    ],
+)
+def test_other_professions_questions_are_declined(advisor, question):
+    assert ask(advisor, question).refused
+
+
+def test_a_terse_query_naming_a_declined_topic_is_still_declined(advisor):
+    assert ask(advisor, "best cdmos germany ranked").refused

@@ -64,7 +64,7 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         r"(?:integrated(?: partner)?|hybrid|CROs?|CDMOs?) or (?:something else|another (?:model|option)|a different (?:model|option)|separate)",
         # "moving it to a research-type organisation", "shift manufacturing over to a CDMO": a kind of
         # provider for the work (moving to another of the same kind is a technology transfer)
-        r"(?:mov|switch|shift|transferr?|giv|hand|send|outsourc|plac)\w* (?:[\w-]+ ){1,4}?"
+        r"(?:mov|switch|shift|transferr?|giv|hand|send|outsourc|plac)\w* (?:(?!from\b)[\w-]+ ){1,4}?"
         r"(?:over |back )?to (?!another|a new|a different|a second)(?:an? |the )?(?:[\w-]+ ){0,3}?"
         r"(?:CRO|CDMO|organi[sz]ation|company|partner|provider|manufacturer)s?",
         # "my cofounder says we need a CDMO - is he right?"

@@ -254,6 +254,14 @@ class Reader:
         for span, g, w, st in zip_longest(spans, meaning, work, stage):
             sentence = text[span[0] : span[1]]
             kind = scope_rules.rule_kind(sentence) if self.use_rules else None
+            # A statement that only mentions a declined topic while stating something the framework
+            # covers is context for the question after it: "Our lawyer says a license is as good as
+            # assignment. Does the article agree?". A message of one sentence ("top 10 cdmos india")
+            # is a request however it is worded; orders to the assistant are declined wherever they stand.
+            requested = asks(sentence) or scope_rules.requests_something(sentence)
+            covered = set(route(sentence, situation=Situation())) - {"recommend", "publisher"}
+            if kind in scope_rules.TOPICAL and not requested and len(spans) > 1 and covered:
+                kind = None
             source = "rule" if kind else None
             facts, _ = read_facts(sentence, stages=self.labels)
             about_publisher = bool(publisher) and publisher in sentence.lower()
@@ -272,9 +280,14 @@ class Reader:
             names_work = w is not None and w.confident and not _HOW_TO.search(sentence)
             substantive = substantive and not _SUBJECT.search(sentence) and not names_work
             by_meaning = g is not None and g.confident and g.label in scope_rules.SEMANTIC_KINDS and g.label != "out:vendor"
-            # Meaning declines requests, never context: "I'm a founder, my background is software."
-            requested = asks(sentence) or scope_rules.requests_something(sentence)
-            if kind is None and by_meaning and substantive and not asks_framework and in_context and requested:
+            # Meaning declines requests, never context ("I'm a founder, my background is software"), nor
+            # a short question leaning on the sentences before it ("...5 equivalents at high dilution.
+            # Should I be worried?").
+            # (A request joined on inside a sentence, ", and who won the match?", stands alone.)
+            leans_back = (
+                span in whole and bool(re.search(r"\w", text[: span[0]])) and len(sentence.split()) <= _FOLLOW_UP_WORDS
+            )
+            if kind is None and not leans_back and by_meaning and substantive and not asks_framework and in_context and requested:
                 kind, source = scope_rules.SEMANTIC_KINDS[g.label], "meaning"
             verdicts.append((span, kind, source))  # type: ignore[arg-type]
         return scope_rules.judge(text, verdicts)

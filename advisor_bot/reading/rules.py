@@ -344,8 +344,8 @@ WORD_VALUES = {
 }  # fmt: skip
 _MULTIPLIERS = {"hundred": 100, "thousand": 1000}
 _Unit = Literal["mg", "g", "kg", "t"]
-_UNIT_STARTS: tuple[tuple[_Unit, tuple[str, ...]], ...] = (("mg", ("mg", "milli")), ("kg", ("kg", "kilo")), ("g", ("g",)))
-_UNIT = r"milligrams?|mgs?|grams?|gms?|g(?!-)|kilograms?|kilos?|kgs?|metric (?:tons?|tonnes?)|tonnes?|tons?|mt|t(?!-)"
+_UNIT_STARTS: tuple[tuple[_Unit, tuple[str, ...]], ...] = (("mg", ("mg", "milli", "mili")), ("kg", ("kg", "kilo")), ("g", ("g",)))
+_UNIT = r"milligrams?|mill?igrams?|mgs?|grams?|gms?|g(?!-)|kilograms?|kilos?|kgs?|metric (?:tons?|tonnes?)|tonnes?|tons?|mt|t(?!-)"
 NUMBER_WORDS = "|".join(sorted((re.escape(w) for w in WORD_VALUES), key=len, reverse=True))
 _AMOUNT = re.compile(
     rf"(?<![\w.,])(?:(?P<digits>\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?|\.\d+)|(?P<words>{NUMBER_WORDS}))"
@@ -399,7 +399,7 @@ def _quantity(text: str) -> tuple[Quantity | None, Span | None]:
 _NEED = r"(?:need|needs|require|requires|want|wants)"
 # "grams for some, kilos for others", "some of our compounds need grams, one needs kilograms"
 _SOME_OTHERS = rx(
-    r"for (?:some|one|the first|a few)\b[^.?!]{0,60}\bfor (?:the )?others?\b|for the other(?: one)?|for others",
+    r"for (?:some|one|the first|a few)\b[^.?!]{0,60}\bfor (?:the )?(?:others?|another|the rest)\b|for the other(?: one)?|for others",
     rf"\b(?:some|a few|a couple|most|many|several|one|two|three)\b(?: [\w-]+){{0,4}}? {_NEED}\b[^.?!]{{0,60}}"
     rf"\b(?:one|others?|the rest|another|a few|some|two|three)\b(?: [\w-]+){{0,3}}? {_NEED}\b",
 )
@@ -599,7 +599,8 @@ def _spanning(text: str, stages: Sequence[str]) -> re.Match[str] | None:
     return None
 
 
-_FROM_TO = re.compile(r"(?i)\bfrom\b[^.?!;]{3,60}?\b(?:all the way )?(?:through|to|into|until|up to)\b[^.?!;,]{3,50}")
+# a span of work ("all the way through", "until"), not a move ("moving from lead op into IND")
+_FROM_TO = re.compile(r"(?i)\bfrom\b[^.?!;]{3,60}?\b(?:all the way (?:to|into|through)|through|until|up to)\b[^.?!;,]{3,50}")
 _OPTION = re.compile(r"(?i)\bor\b|\bvs\.?\b|\bversus\b")
 _NAMES_OPTION = rx(r"integrated (?:CRO ?[/+] ?CDMO )?(?:partner|provider|CDMO)", r"one[- ]stop[- ]shop")
 _YES_NO = re.compile(r"(?i)\s*(?:would|will|is|are|does|do|could|can|might)\b[^.?!]*\?")

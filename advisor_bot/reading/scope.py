@@ -36,6 +36,8 @@ _JOINT = re.compile(
     r"|\band (?=(?:can|could|would|will|what|how|who|where|is|are|do|does|should|please|tell|give|write|recommend)\b))"
 )
 _WHOLE_SENTENCE = {"prompt_extraction", "synthesis_request"}
+# Kinds declined for what a request is about; a statement that only mentions such a topic is context.
+TOPICAL: frozenset[DeclineKind] = frozenset({"legal", "careers", "out_of_scope", "chemistry", "regulator_fees", "vendor"})
 _PRICE = re.compile(r"(?i)\b(charge\w*|price\w*|quote\w*|cost\w*|rates?|fees?|per kg|how much|cheap\w*|expensive|affordable)\b")
 
 
