@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import BaseModel, Field
 
 from advisor_bot.citations import Citation
@@ -35,6 +37,11 @@ class Answer(BaseModel):
     notices: list[str] = Field(default_factory=list, description="Things the user should know about this answer.")
     unsupported_figures: int = Field(default=0, description="Figures the LLM engine removed: in no passage, tool result or user message.")
     timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+def user_words(fields: Sequence[str], evidence: Sequence[Evidence]) -> list[str]:
+    """The user's own words that set any of ``fields``, each once, in the order they were said."""
+    return list(dict.fromkeys(e.text for e in evidence if e.field in fields))
 
 
 def small_talk_answer(reading: Reading, *, engine: str, corpus_version: str) -> Answer:
