@@ -40,8 +40,10 @@ class Answer(BaseModel):
 
 
 def user_words(fields: Sequence[str], evidence: Sequence[Evidence]) -> list[str]:
-    """The user's own words that set any of ``fields``, each once, in the order they were said."""
-    return list(dict.fromkeys(e.text for e in evidence if e.field in fields))
+    """The user's own words that set any of ``fields``, each once, in the order they were said; words
+    inside longer ones kept ("IND-enabling" within "IND-enabling studies") are not repeated."""
+    words = list(dict.fromkeys(e.text for e in evidence if e.field in fields))
+    return [w for w in words if not any(w != other and w.casefold() in other.casefold() for other in words)]
 
 
 def small_talk_answer(reading: Reading, *, engine: str, corpus_version: str) -> Answer:

@@ -170,11 +170,13 @@ def lead_markdown(chosen: Sequence[Sentence], refs: References) -> str:
 
 
 def risk_line(text: str, source: Citation | None, cite: Cite) -> str:
-    """A risk as its title and the framework's first sentence about it, with its reference."""
+    """A risk as its title and the framework's telling sentence about it, with its reference."""
     if source is None:
         return f"- {risk_title(text)}"
-    said = sentences(source)
-    detail = f": {said[0].text}" if said and said[0].text not in text else ""
+    # The sentence that states a figure (the cost or time at stake) says the most; else the first.
+    said = [s for s in sentences(source) if s.text not in text]
+    best = next((s for s in said if figures(s.text)), said[0] if said else None)
+    detail = f": {best.text}" if best else ""
     return f"- **{risk_title(text)}**{detail} {cite(source)}"
 
 

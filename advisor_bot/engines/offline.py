@@ -99,7 +99,8 @@ class OfflineEngine:
         else:
             # Answer first, from the framework's own sentences, unless a tool's section is the answer or
             # the only question is which model (then the question about the stage is the answer).
-            if not tools.leads and set(reading.intents) - {"recommend"}:
+            only_which_model = tools.clarifying is not None and set(reading.intents) <= {"recommend"}
+            if not tools.leads and not only_which_model:
                 readable = [passage_citation(p) for p in retrieval.passages if about_publisher or not p.promotional]
                 blocks.append(lead_markdown(lead_sentences(question, [*tools.quotes, *readable], context), refs))
             if tools.clarifying:
