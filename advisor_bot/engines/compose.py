@@ -53,6 +53,10 @@ class References:
             inside = known.document == c.document and known.start <= c.start and c.end <= known.end
             if inside or known.quote.strip() == c.quote.strip():
                 return known
+            if known.document == c.document and c.start <= known.start and known.end <= c.end:
+                # The new passage holds one already cited: it takes that one's place (and number).
+                self.citations[i] = c
+                return c
             rows = known.quote.startswith("|") and c.quote.startswith("|") and known.section == c.section
             if rows and known.document == c.document and (0 <= c.start - known.end <= 1 or 0 <= known.start - c.end <= 1):
                 start, end = min(known.start, c.start), max(known.end, c.end)
