@@ -36,7 +36,8 @@ run: ingest
 # The offline eval of all six question sets (720 questions) gates CI: bounds sit a margin below
 # today's numbers (evals/README.md), except the zero-tolerance ones (fabricated figures,
 # must-not-include violations, errors) and wrong recommendations (3.0% today, bound 3.5%: a wrong
-# verdict is worse than a question, so it is held tightly).
+# verdict is worse than a question, so it is held tightly). Answer length is held to what a reader takes
+# in at a glance: p50 <= 1,200 characters without a recommendation, <= 2,000 with one.
 EVAL_DATA := test-output/eval-data
 EVAL_SETS := evals/questions.jsonl evals/holdout.jsonl evals/probe.jsonl evals/first-contact-1.jsonl evals/first-contact-2.jsonl \
 	evals/first-contact-3.jsonl evals/first-contact-4.jsonl evals/first-contact-5.jsonl
@@ -46,7 +47,8 @@ EVAL_GATES := \
 	--fail-under citation_section_hit_rate=0.95 --fail-under required_figure_recall=0.93 \
 	--fail-under verbatim_citation_rate=1 --fail-under refusal_precision=0.92 --fail-under refusal_recall=0.93 \
 	--fail-under partial_decline_rate=0.9 \
-	--fail-over fabricated_figures=0 --fail-over must_not_include_violations=0 --fail-over errors=0
+	--fail-over fabricated_figures=0 --fail-over must_not_include_violations=0 --fail-over errors=0 \
+	--fail-over answer_chars_p50_without_recommendation=1200 --fail-over answer_chars_p50_with_recommendation=2000
 
 test: install browser
 	$(BIN)/lint-imports

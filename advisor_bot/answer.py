@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import BaseModel, Field
 
 from advisor_bot.citations import Citation
@@ -35,6 +37,13 @@ class Answer(BaseModel):
     notices: list[str] = Field(default_factory=list, description="Things the user should know about this answer.")
     unsupported_figures: int = Field(default=0, description="Figures the LLM engine removed: in no passage, tool result or user message.")
     timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+def user_words(fields: Sequence[str], evidence: Sequence[Evidence]) -> list[str]:
+    """The user's own words that set any of ``fields``, each once, in the order they were said; words
+    inside longer ones kept ("IND-enabling" within "IND-enabling studies") are not repeated."""
+    words = list(dict.fromkeys(e.text for e in evidence if e.field in fields))
+    return [w for w in words if not any(w != other and w.casefold() in other.casefold() for other in words)]
 
 
 def small_talk_answer(reading: Reading, *, engine: str, corpus_version: str) -> Answer:

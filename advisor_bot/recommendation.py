@@ -55,3 +55,12 @@ class Recommendation(BaseModel):
     missing_information: list[str] = Field(default_factory=list)
     caveats: list[str] = Field(default_factory=list)
     citations: list[Citation] = Field(default_factory=list)
+
+    def why_it_stands(self, factor: FactorAssessment) -> str | None:
+        """For a factor that favours another model than the verdict: why the verdict stands anyway."""
+        models = {self.model, *self.alternatives}
+        if factor.favours in models or (factor.favours == "Hybrid" and "Integrated partner" in models):
+            return None
+        if self.stage:
+            return f"{self.model} still fits: the development stage ({self.stage}) decides first in the framework's matrix."
+        return f"{self.model} still fits: the other factors you gave outweigh this one."

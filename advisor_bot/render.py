@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from advisor_bot.citations import Citation
 from advisor_bot.framework import Fact
 from advisor_bot.recommendation import CostEstimate, Recommendation
 from advisor_bot.tools import PricingResult, ProvisionsResult, TransitionResult, money
 
 PROMO_LABEL = "publisher's promotion"
+Cite = Callable[[Citation], str]
 
 
 def ref(c: Citation) -> str:
@@ -16,9 +19,14 @@ def ref(c: Citation) -> str:
     return f"[{c.section.split(' > ')[-1]}](/framework#{c.anchor}){promo}"
 
 
-def cost_markdown(cost: CostEstimate) -> str:
+def linked_ref(c: Citation) -> str:
+    return f"({ref(c)})"
+
+
+def cost_markdown(cost: CostEstimate, *, cite: Cite = linked_ref) -> str:
+    """The itemised estimate; ``cite`` renders each item's source (default: a link named after its section)."""
     lines = ["| Item | Low | High | Basis |", "|---|---|---|---|"]
-    lines += [f"| {i.label} | {money(i.low)} | {money(i.high)} | {i.basis} ({ref(i.citation)}) |" for i in cost.items]
+    lines += [f"| {i.label} | {money(i.low)} | {money(i.high)} | {i.basis} {cite(i.citation)} |" for i in cost.items]
     lines.append(f"| **Total** | **{money(cost.low)}** | **{money(cost.high)}** | |")
     notes = "".join(f"\n- {n}" for n in cost.notes)
     return "\n".join(lines) + (f"\n\nAssumptions and limits:{notes}" if notes else "")
@@ -47,14 +55,22 @@ def recommendation_markdown(rec: Recommendation) -> str:
     return "\n\n".join(out)
 
 
-def pricing_markdown(result: PricingResult, *, limit: int = 4) -> str:
-    rows = ["| Provider | Model | Best for | Risk allocation |", "|---|---|---|---|"]
-    rows += [f"| {m.provider} | {m.name} | {m.best_for} | {m.risk} ({ref(m.citation)}) |" for m in result.models[:limit]]
-    return "**Pricing models**\n\n" + "\n".join(rows)
+def _sentence_case(cell: str) -> str:
+    """A table cell continuing a sentence: 'Client bears...' -> 'client bears...', but 'CRO bears...' stays."""
+    return cell if cell[:2].isupper() else cell[:1].lower() + cell[1:]
 
 
-def provisions_markdown(result: ProvisionsResult, *, limit: int = 8) -> str:
-    return f"**{result.title}**\n" + "\n".join(f"- {p.text} ({ref(p.citation)})" for p in result.items[:limit])
+def pricing_markdown(result: PricingResult, *, limit: int = 3, cite: Cite = linked_ref) -> str:
+    """The pricing models that fit the question best: how each is priced (the figures), what it suits, who bears the risk."""
+    lines = [
+        f"- **{m.name}** ({m.provider}): {m.structure}. Best for: {_sentence_case(m.best_for)}. Risk: {_sentence_case(m.risk)} {cite(m.citation)}"
+        for m in result.models[:limit]
+    ]
+    return "**Pricing models**\n" + "\n".join(lines)
+
+
+def provisions_markdown(result: ProvisionsResult, *, limit: int = 8, cite: Cite = linked_ref) -> str:
+    return f"**{result.title}**\n" + "\n".join(f"- {p.text} {cite(p.citation)}" for p in result.items[:limit])
 
 
 def transition_markdown(result: TransitionResult) -> str:
@@ -64,19 +80,19 @@ def transition_markdown(result: TransitionResult) -> str:
     return "\n".join(out)
 
 
-def facts_markdown(facts: list[Fact]) -> str:
+def facts_markdown(facts: list[Fact], *, cite: Cite = linked_ref) -> str:
     lines = []
     for f in facts:
         low, high = f.span
         fmt = money if f.unit.startswith("USD") else (lambda x: f"{x:g}")
         value = fmt(low) + (f"-{fmt(high)}" if high != low else "")
-        lines.append(f"- {f.label}: **{value}** {f.unit.removeprefix('USD').strip()} ({ref(f.citation)})")
+        lines.append(f"- {f.label}: **{value}** {f.unit.removeprefix('USD').strip()} {cite(f.citation)}")
     return "**Figures from the framework**\n" + "\n".join(lines)
 
 
-def publisher_markdown(publisher: str | None, promotional: list[Citation]) -> str:
+def publisher_markdown(publisher: str | None, promotional: list[Citation], *, cite: Cite = linked_ref) -> str:
     who = f"The framework is published by **{publisher}**" if publisher else "The framework's publisher"
-    parts = ", ".join(ref(c) for c in promotional) or "none"
+    parts = ", ".join(f"*{c.section.split(' > ')[-1]}* {cite(c)}" for c in promotional) or "none"
     return (
         f"{who}. These sections are the publisher's own promotion, labelled wherever they are quoted: {parts}. "
         "Recommendations here come from the decision matrices only, never from those sections."

@@ -6,6 +6,7 @@ import re
 from typing import Literal
 
 import bm25s
+import numpy as np
 import Stemmer
 from pydantic import BaseModel, Field
 
@@ -71,6 +72,7 @@ class Retriever:
         tokens = lexical_tokens([c.text for c in self.chunks])
         self._bm25.index(tokens, show_progress=False)
         self._vocabulary = frozenset(t for doc in tokens for t in doc)
+        self._text_vectors: dict[str, np.ndarray] = {}
 
     def coverage(self, question: str) -> float:
         terms = [t for t in lexical_tokens([question])[0] if t not in _FUNCTION_WORDS and not t.isdigit()]
@@ -88,15 +90,41 @@ class Retriever:
         )
         return [(self.chunks[int(d)].id, float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
+    def _fuse(self, *rankings: list[tuple[str, float]]) -> dict[str, float]:
+        """Reciprocal-rank fusion: each ranking adds 1 / (rrf_k + rank) to the ids it ranks."""
+        fused: dict[str, float] = {}
+        for ranking in rankings:
+            for rank, (key, _) in enumerate(ranking):
+                fused[key] = fused.get(key, 0.0) + 1.0 / (self.settings.rrf_k + rank + 1)
+        return fused
+
+    def rank_texts(self, question: str, texts: list[str], *, prior: list[int] | None = None) -> list[int]:
+        """Indices of ``texts`` (e.g. the sentences of retrieved passages), best first, by the same
+        hybrid scoring as ``search``: BM25 over these texts and cosine to the question, fused by rank
+        with ``prior``, a ranking the caller already has (e.g. by the rank of each text's passage)."""
+        if not texts:
+            return []
+        missing = [t for t in dict.fromkeys(texts) if t not in self._text_vectors]
+        if missing:
+            # Corpus sentences recur across questions; each is embedded once per process.
+            self._text_vectors.update(zip(missing, (np.asarray(v) for v in self.embedder.embed_documents(missing)), strict=True))
+        query = np.asarray(self.embedder.embed_query(question))
+        vectors = np.stack([self._text_vectors[t] for t in texts])
+        cosine = vectors @ query / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(query) + 1e-12)
+        dense = sorted(((str(i), float(c)) for i, c in enumerate(cosine)), key=lambda x: -x[1])
+        bm25 = bm25s.BM25()
+        bm25.index(lexical_tokens(texts), show_progress=False)
+        docs, scores = bm25.retrieve(lexical_tokens([question]), k=len(texts), show_progress=False)
+        lexical = [(str(int(d)), float(sc)) for d, sc in zip(docs[0], scores[0], strict=True) if sc > 0]
+        fused = self._fuse(dense, lexical, [(str(i), 0.0) for i in prior or []])
+        return sorted(range(len(texts)), key=lambda i: (-fused.get(str(i), 0.0), i))
+
     def search(self, question: str, *, k: int | None = None, mode: Mode = "hybrid") -> Retrieval:
         k = k or self.settings.top_k
         n = max(self.settings.candidates, k)
         dense = self.dense(question, n=n) if mode != "bm25" else []
         lexical = self.lexical(question, n=n) if mode != "dense" else []
-        fused: dict[str, float] = {}
-        for ranking in (dense, lexical):
-            for rank, (cid, _) in enumerate(ranking):
-                fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.settings.rrf_k + rank + 1)
+        fused = self._fuse(dense, lexical)
         dense_of, lexical_of = dict(dense), dict(lexical)
         top = sorted(fused, key=lambda cid: (-fused[cid], cid))[:k]
         passages = []

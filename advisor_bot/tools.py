@@ -231,9 +231,13 @@ class Toolbox:
                 notes.append("The framework says complex cGMP syntheses 'can exceed' this per-kg range, so the high end is not a ceiling.")
             else:
                 notes.append("The simple-process band is stated for multi-hundred-kilogram scale.")
-        if scenario.process_development:
+        # The framework prices a CDMO campaign in one passage: per-kg manufacturing and the process
+        # development that comes before production, so a campaign is budgeted with both.
+        if scenario.process_development or scenario.kg:
             f = fw.fact("process_development_fee")
             items.append(CostItem(label="CDMO process development", low=f.span[0], high=f.span[1], basis=f"{_range(f)} before production begins", citation=f.citation))
+            if not scenario.process_development:
+                notes.append("Process development is included because production at a CDMO starts with it; leave it out if your process already runs at that CDMO.")
         if scenario.technology_transfer:
             f, d = fw.fact("tech_transfer_cost"), fw.fact("tech_transfer_duration")
             items.append(CostItem(label="Technology transfer", low=f.span[0], high=f.span[1], basis=f"{_range(f)} over {d.low:g}-{d.span[1]:g} months, excluding process modification", citation=f.citation))

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from advisor_bot.config import PROJECT_ROOT, Settings
 from advisor_bot.feedback import FeedbackStore
+from ui.app import EXAMPLES
 from ui.server import create_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -110,8 +111,10 @@ def _ask(page: Page, question: str) -> None:
 
 def test_page_chat_sources_recommendation_situation_feedback_memo(page: Page, url: str, settings: Settings) -> None:
     problems = _watch(page)
+    page.set_viewport_size({"width": 1400, "height": 900})
     page.goto(url)
     expect(page.locator("#engine-badge")).to_contain_text("No answer yet")
+    expect(page.locator("#sit-quantity input")).to_have_value("")  # empty, not "0", before anything is said
     page.evaluate(_RECORD_GROWTH)
     _ask(page, WHICH_MODEL)
 
@@ -120,7 +123,7 @@ def test_page_chat_sources_recommendation_situation_feedback_memo(page: Page, ur
     expect(page.locator("#recommendation .rec-model")).to_have_text("CDMO")
     growth = [n for n in page.evaluate("window.answerLengths") if n > 0]
     assert len(growth) >= 3 and growth == sorted(growth), f"the answer should stream in pieces: {growth}"
-    expect(page.locator("#engine-badge")).to_contain_text("offline engine")
+    expect(page.locator("#engine-badge")).to_contain_text("Answered offline from the framework (version ")
     expect(page.locator("#question textarea")).to_have_value("")
 
     card = page.locator("#recommendation .rec-card")
@@ -137,12 +140,16 @@ def test_page_chat_sources_recommendation_situation_feedback_memo(page: Page, ur
     anchor = (first_link.get_attribute("href") or "").removeprefix("/framework#")
     assert anchor
     expect(sources.first.locator("mark").first).to_be_visible()
-    expect(page.locator("#sources .source.promotional .promo-label").first).to_contain_text("Publisher")
+    # The publisher's promotion is no source for a question about IND-enabling material.
+    expect(page.locator("#sources .source.promotional")).to_have_count(0)
     page.screenshot(path=OUTPUT / "page-answer.png", full_page=True)
 
     stage = page.locator("#sit-stage input")
     expect(stage).to_have_value("IND-enabling studies")
     expect(page.locator("#sit-quantity input")).to_have_value("2")
+    said = card.locator("table.factors td.said")
+    expect(said.first).to_contain_text("“")  # the user's own words, quoted
+    assert "“2 kg”" in " ".join(said.all_text_contents())
     stage.click()
     page.get_by_role("option", name="Hit identification / lead discovery", exact=True).click()
     expect(card.locator(".rec-facts")).to_contain_text("Hit identification / lead discovery")
@@ -163,6 +170,14 @@ def test_page_chat_sources_recommendation_situation_feedback_memo(page: Page, ur
     memo = Path(download.value.path()).read_text(encoding="utf-8")
     assert download.value.suggested_filename == f"decision-memo-{date.today().isoformat()}.md"
     assert date.today().isoformat() in memo and "## Recommendation: **CRO**" in memo and "## Citations" in memo
+    # The memo is what the screen shows: the question, the situation as finally set (the panel's edit
+    # marked), the verdict, and the same sources in the same order.
+    assert f"## Question\n\n{WHICH_MODEL}" in memo
+    assert "- Development stage: Hit identification / lead discovery *(set in the panel)*" in memo
+    assert "- Quantity: 2 kg\n" in memo or "- Quantity: 2 kg" in memo.splitlines()
+    shown = [(h or "").split("#")[1] for h in page.locator("#sources .source a.section-path").evaluate_all("els => els.map(e => e.getAttribute('href'))")]
+    in_memo = list(dict.fromkeys(re.findall(r"/framework#([\w-]+)\n", memo)))
+    assert in_memo == shown
 
     page.screenshot(path=OUTPUT / "page-situation-changed.png", full_page=True)
 
@@ -176,7 +191,8 @@ def test_page_chat_sources_recommendation_situation_feedback_memo(page: Page, ur
 def test_embed_is_compact_and_shows_markup_as_text(page: Page, url: str) -> None:
     page.set_viewport_size({"width": 400, "height": 760})
     problems = _watch(page)
-    page.goto(f"{url}/embed/")
+    page.goto(f"{url}/embed")  # as typed into a wiki: without the slash
+    assert page.url == f"{url}/embed/"
     _ask(page, WHICH_MODEL)
     expect(page.locator("#chat .bot").last).to_contain_text("Recommendation: CDMO")
     assert page.locator("footer, .page-head").count() == 0, "no header or footer in the frame"
@@ -214,3 +230,117 @@ def test_readme_snippets_embed_the_app_in_another_site(page: Page, wiki: tuple[s
     expect(component.locator(f"#full-link a[href='{app_url}/']")).to_be_attached()
     page.screenshot(path=OUTPUT / "wiki.png", full_page=True)
     assert problems == [], problems
+
+
+# -- the answer view -----------------------------------------------------------------------------
+
+# Where the newest answer's first line is, against the window and the chat box that scrolls it.
+_VERDICT_BOX = """() => {
+    const bots = document.querySelectorAll('#chat .bot');
+    const first = bots[bots.length - 1].querySelector('h2, p, li');
+    const r = first.getBoundingClientRect();
+    let box = first.parentElement;
+    while (box && !/(auto|scroll)/.test(getComputedStyle(box).overflowY)) box = box.parentElement;
+    const b = (box || document.documentElement).getBoundingClientRect();
+    return {text: first.textContent, top: r.top, bottom: r.bottom, boxTop: b.top, boxBottom: b.bottom, height: innerHeight};
+}"""
+
+# Table cells whose content overflows them (a clipped column or a word that cannot fit).
+_OVERFLOWING_CELLS = """(root) => [...root.querySelectorAll('td, th')]
+    .filter(c => c.getClientRects().length && c.scrollWidth > c.clientWidth + 1).map(c => c.textContent)"""
+
+# Figures and ranges of figures rendered on more than one line.
+_WRAPPED_MONEY = """(root) => {
+    const wrapped = [];
+    const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+        for (const m of node.textContent.matchAll(/\\$[\\d,]+(?:\\u2060?-\\u2060?\\$[\\d,]+)?/g)) {
+            const range = document.createRange();
+            range.setStart(node, m.index);
+            range.setEnd(node, m.index + m[0].length);
+            const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+            if (lines.size > 1) wrapped.push(m[0]);
+        }
+    }
+    return wrapped;
+}"""
+
+
+def _verdict_in_view(page: Page, first_line: str) -> None:
+    box = page.evaluate(_VERDICT_BOX)
+    assert first_line in box["text"], box
+    assert box["boxTop"] - 1 <= box["top"] and box["bottom"] <= min(box["boxBottom"], box["height"]) + 1, box
+
+
+def test_the_page_shows_the_start_of_each_new_answer(page: Page, url: str) -> None:
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(url)
+    _ask(page, "When should we move to a CDMO?")
+    bot = page.locator("#chat .bot")
+    expect(bot.last).to_contain_text("The transition typically occurs when your compound advances from lead optimization")
+    expect(page.locator("#engine-badge")).to_contain_text("Answered offline")
+    _verdict_in_view(page, "The transition typically occurs")
+    _ask(page, WHICH_MODEL)  # the chat now holds more than its box shows: the view must move to the new answer
+    expect(bot).to_have_count(2)
+    expect(bot.last).to_contain_text("Recommendation: CDMO")
+    expect(page.locator("#recommendation .rec-model")).to_have_text("CDMO")
+    _verdict_in_view(page, "Recommendation: CDMO")
+    page.screenshot(path=OUTPUT / "page-verdict.png")
+
+
+def test_the_embed_reads_at_400_px(page: Page, url: str) -> None:
+    page.set_viewport_size({"width": 400, "height": 700})
+    page.goto(f"{url}/embed/")
+    chips = page.locator("#examples .example-chip")
+    for chip in chips.all():
+        text = chip.text_content() or ""
+        assert text.strip() in EXAMPLES and chip.evaluate("c => c.scrollWidth <= c.clientWidth"), text
+    chips.first.click()
+    expect(page.locator("#question textarea")).to_have_value(EXAMPLES[0])
+    _ask(page, "What would two CRO chemists cost for nine months, and what does technology transfer cost?")
+    bot = page.locator("#chat .bot")
+    expect(bot.last).to_contain_text("$50,000")
+    _ask(page, "We need 40 kg of GMP API for IND-enabling studies. Which partner, and what would it cost?")
+    expect(bot).to_have_count(2)
+    expect(bot.last).to_contain_text("Recommendation: CDMO")
+    _verdict_in_view(page, "Recommendation: CDMO")
+    page.locator("#recommendation-panel").get_by_text("Recommendation").click()
+    page.locator("#sources-panel").get_by_text("Sources").click()
+    expect(page.locator("#recommendation table.costs")).to_be_visible()
+    expect(page.locator("#sources .source").first).to_be_visible()
+    for root in ("#chat", "#recommendation", "#sources"):
+        assert page.locator(root).evaluate(_OVERFLOWING_CELLS) == [], root
+        assert page.locator(root).evaluate(_WRAPPED_MONEY) == [], root
+    assert page.locator("#chat table").count() >= 1, "the cost table is in the answer"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 400
+    page.screenshot(path=OUTPUT / "embed-400.png", full_page=True)
+
+
+def _panels(page: Page) -> dict[str, object]:
+    return {
+        "card": page.locator("#recommendation .rec-card").inner_html(),
+        "sources": page.locator("#sources .sources").inner_html(),
+        "situation": [page.locator(f"#sit-{f} :is(input, textarea)").first.input_value() for f in ("stage", "quantity", "timeline", "budget")],
+        "labels": [page.locator(f"#{b}").text_content() for b in ("thumbs-up", "thumbs-down", "memo")],
+        "enabled": [page.locator(f"#{b}").is_enabled() for b in ("thumbs-up", "thumbs-down", "memo")],
+        "chat": page.locator("#chat .user, #chat .bot").all_inner_texts(),
+    }
+
+
+def test_an_empty_question_changes_nothing_and_a_refusal_cannot_be_rated(page: Page, url: str) -> None:
+    page.goto(url)
+    _ask(page, WHICH_MODEL)
+    expect(page.locator("#recommendation .rec-model")).to_have_text("CDMO")
+    expect(page.locator("#memo")).to_be_enabled()
+    before = _panels(page)
+    # The queue's event stream closes when the session has nothing left to run: the empty submit is done.
+    with page.expect_request_finished(lambda r: "/queue/data" in r.url):
+        _ask(page, "   ")
+    expect(page.get_by_text("The question is empty.")).to_be_visible()
+    after = _panels(page)
+    assert {k: v for k, v in after.items() if v != before[k]} == {}
+
+    _ask(page, "what's the weather in Paris tomorrow?")
+    expect(page.locator("#chat .bot").last).to_contain_text("outsourcing chemical development")
+    for button in ("thumbs-up", "thumbs-down", "memo"):
+        expect(page.locator(f"#{button}")).to_be_disabled()

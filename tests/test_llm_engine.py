@@ -116,7 +116,9 @@ def test_search_results_carry_ids_that_resolve_to_verified_citations(context, se
     cited = answer.citations[0]
     assert "$50,000" in cited.quote
     assert context.documents[cited.document].text[cited.start : cited.end] == cited.quote
-    assert "### Sources" in answer.answer_markdown and cited.quote.splitlines()[0][:40] in answer.answer_markdown
+    # The chat names the source under its number; the quote itself lives in the citation (and the Sources panel).
+    assert "**Sources**\n\n1. How much does technology transfer between a CRO and CDMO cost?" in answer.answer_markdown
+    assert cited.quote.splitlines()[0][:40] not in answer.answer_markdown.split("**Sources**")[1]
 
 
 def test_profile_assessment_accepts_a_stage_in_the_users_words(context):
@@ -318,7 +320,7 @@ def test_an_instruction_inside_a_document_never_reaches_the_model(injected_conte
     # The document's other sentences reach the model, inside a data block, and are cited.
     user = shown[-1]
     assert REDACTED in user.content and user.content.index("<data") < user.content.index(REDACTED) < user.content.index("</data>")
-    prose = answer.answer_markdown.split("### Sources")[0]  # sources quote the document verbatim, as data
+    prose = answer.answer_markdown.split("**Sources**")[0]  # sources quote the document verbatim, as data
     assert "As instructed" not in prose and "$9" not in prose
     assert any(c.document == "vendor-notes.md" for c in answer.citations)
     assert answer.recommendation.model == "CRO"  # hit-to-lead, from the tools
@@ -330,7 +332,7 @@ def test_a_model_that_obeys_an_injection_anyway_cannot_change_the_verdict_or_the
     _, answer, _ = run(injected_context, [prose], TRANSFER_Q)
     assert answer.recommendation.model == "CRO"
     assert any("suggested CDMO" in n for n in answer.notices)
-    assert "$9" not in answer.answer_markdown.split("### Sources")[0] and answer.unsupported_figures == 1
+    assert "$9" not in answer.answer_markdown.split("**Sources**")[0] and answer.unsupported_figures == 1
 
 
 def test_text_inside_a_document_cannot_close_the_data_block(injected_context):

@@ -235,9 +235,11 @@ def test_unsure_between_stages_asks_between_the_likely_ones(advisor):
     reading = Reading(question="Which model?", query="Which model?", situation=Situation(), stage_options=options, intents=["recommend"])
     out = OfflineEngine.run_tools(reading, advisor.context)
     assert out.recommendation is None and out.clarifying is not None
-    assert "lead optimization or at preclinical candidate selection" in out.clarifying
-    assert "**CRO or Hybrid**" in out.clarifying and "**Hybrid (CRO + CDMO) or Integrated partner**" not in out.clarifying
-    assert out.clarifying.count("?") == 1
+    text, rows = out.clarifying
+    assert "lead optimization or at preclinical candidate selection" in text
+    assert "**CRO or Hybrid**" in text and "**Hybrid (CRO + CDMO) or Integrated partner**" not in text
+    assert text.count("?") == 1
+    assert [r.quote.split("|")[1].strip() for r in rows] == ["Lead optimization", "Preclinical candidate selection"]
 
 
 @pytest.mark.parametrize(

@@ -321,21 +321,32 @@ def test_cdmo_ftes_carry_the_development_premium():
 
 def test_forty_kg_of_a_complex_api():
     cost = TB.estimate_cost(CostScenario(kg=40, complexity="complex"))
-    (item,) = cost.items
+    item, development = cost.items
     assert (item.low, item.high) == (400_000, 2_000_000)
     assert "$10,000-$50,000 per kilogram" in item.citation.quote
     assert any("exceed" in n for n in cost.notes), "the article's 'can exceed' must reach the user"
 
 
+def test_a_campaign_is_budgeted_with_the_process_development_fee_of_the_same_passage():
+    cost = TB.estimate_cost(CostScenario(kg=40, complexity="complex"))
+    item, development = cost.items
+    assert development.label == "CDMO process development" and (development.low, development.high) == (100_000, 500_000)
+    assert development.citation.section == item.citation.section == "Cost Structures: How CROs and CDMOs Price Their Services > CDMO Pricing Models"
+    assert (cost.low, cost.high) == (500_000, 2_500_000)
+    assert any("Process development is included" in n for n in cost.notes)
+    stated = TB.estimate_cost(CostScenario(kg=40, complexity="complex", process_development=True))
+    assert len(stated.items) == 2 and not any("Process development is included" in n for n in stated.notes)
+
+
 def test_kg_without_complexity_is_priced_complex_and_says_so():
     cost = TB.estimate_cost(CostScenario(kg=40))
-    assert (cost.low, cost.high) == (400_000, 2_000_000)
+    assert (cost.low, cost.high) == (500_000, 2_500_000)
     assert any("not stated" in n.lower() for n in cost.notes)
 
 
 def test_simple_process_per_kg():
     cost = TB.estimate_cost(CostScenario(kg=500, complexity="simple"))
-    assert (cost.low, cost.high) == (100_000, 500_000)
+    assert (cost.items[0].low, cost.items[0].high) == (100_000, 500_000)
     assert "$200-$1,000 per kilogram" in cost.items[0].citation.quote
 
 
@@ -425,7 +436,7 @@ def test_cost_estimate_properties(scenario: CostScenario):
         bool(scenario.route_scouting),
         bool(scenario.analogs),
         bool(scenario.kg),
-        scenario.process_development,
+        scenario.process_development or bool(scenario.kg),  # a campaign includes its process development
         scenario.technology_transfer,
     ]
     assert len(cost.items) == sum(stated)

@@ -39,7 +39,7 @@ GENERIC_FAILURE = "Something went wrong on our side; the error has been logged. 
 
 Turns = list[dict[str, str]]
 Update = dict[gr.components.Component, object]
-Control = gr.Dropdown | gr.Number | gr.Radio
+Control = gr.Dropdown | gr.Textbox | gr.Radio
 
 
 def failure_message(exc: Exception) -> str:
@@ -98,6 +98,7 @@ class ChatView:
             show_label=False,
             height=340 if compact else 520,
             latex_delimiters=[],  # answers are full of dollar amounts, never LaTeX
+            autoscroll=False,  # ui/static/answer-view.html shows the start of a new answer instead of its end
             sanitize_html=True,
             allow_tags=False,
             buttons=["copy"],
@@ -115,7 +116,12 @@ class ChatView:
                 autofocus=not compact,
             )
             self.ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1, min_width=80)
-        gr.Examples(EXAMPLES[:2] if compact else EXAMPLES, inputs=[self.question], label="Examples")
+        # Buttons, not gr.Examples: Gradio cuts an example's text short, and a chip must read in full.
+        with gr.Row(elem_id="examples", equal_height=False):
+            self.examples = [
+                gr.Button(text, size="sm", variant="secondary", elem_classes="example-chip", min_width=160)
+                for text in (EXAMPLES[:2] if compact else EXAMPLES)
+            ]
         self.notices = rendered(elem_id="notices")
         if compact:
             with gr.Accordion("Recommendation", open=False, elem_id="recommendation-panel"):
@@ -148,7 +154,8 @@ class ChatView:
                 stage = gr.Dropdown(panel.stage_choices(framework), value=panel.NOT_SAID, label="Development stage", elem_id="sit-stage")
                 gmp = gr.Radio(panel.GMP_CHOICES, value=panel.NOT_SAID, label="cGMP material needed?", elem_id="sit-gmp")
             with gr.Row():
-                quantity = gr.Number(label="Quantity", minimum=0, elem_id="sit-quantity")
+                # A text box: Gradio's number box shows "0" for a quantity nobody has said.
+                quantity = gr.Textbox(label="Quantity", placeholder="not said", max_lines=1, max_length=20, elem_id="sit-quantity")
                 unit = gr.Dropdown(list(panel.UNITS), value="kg", label="Unit", elem_id="sit-unit")
             columns = {
                 field: gr.Dropdown(panel.column_choices(framework, field), value=panel.NOT_SAID, label=label, elem_id=f"sit-{field}")
@@ -174,6 +181,10 @@ class ChatView:
             base += [self.memo, self.up, self.down, self.feedback_status, self.pinned_note, *self.controls.values()]
         return base
 
+    def unchanged(self) -> Update:
+        """An update that leaves every output as it is (an empty dict is not one to Gradio)."""
+        return {self.chat: gr.skip()}
+
     def links(self, request: gr.Request | None) -> str:
         """Where framework links point: relative on the page; absolute in /embed, which a
         ``<gradio-app>`` web component renders inside another site's page."""
@@ -195,9 +206,11 @@ class ChatView:
         if self.compact:
             return out
         values = panel.to_panel(answer.situation)
-        out.update({self.controls[name]: getattr(values, name) for name in panel.FIELDS})
-        out[self.memo] = gr.DownloadButton(value=self._memo(answers, request), interactive=True)
-        out[self.up] = out[self.down] = gr.Button(interactive=True)
+        out.update({self.controls[name]: values.shown(name) for name in panel.FIELDS})
+        # A refusal has nothing to rate or to record as a decision.
+        usable = not answer.refused
+        out[self.memo] = gr.DownloadButton(value=self._memo(answers, pinned, request) if usable else None, interactive=usable)
+        out[self.up] = out[self.down] = gr.Button(interactive=usable)
         out[self.feedback_status] = ""
         out[self.pinned_note] = self._pins(pinned)
         return out
@@ -207,12 +220,12 @@ class ChatView:
         pins = ", ".join(views.field_label(k) for k in pinned.known())
         return f"Set by you, overriding the chat: **{pins}**" if pins else ""
 
-    def _memo(self, answers: list[Answer], request: gr.Request | None) -> str:
+    def _memo(self, answers: list[Answer], pinned: Situation, request: gr.Request | None) -> str:
         folder = Path(self.shell.memos.name) / ((request.session_hash if request else None) or "anonymous")
         folder.mkdir(parents=True, exist_ok=True)
         today = date.today()
         path = folder / f"decision-memo-{today.isoformat()}.md"
-        path.write_text(views.memo_markdown(answers, today=today, base_url=_base_url(request)), encoding="utf-8")
+        path.write_text(views.memo_markdown(answers, pinned=pinned, today=today, base_url=_base_url(request)), encoding="utf-8")
         return str(path)
 
     # ---- events ----------------------------------------------------------------------
@@ -231,6 +244,8 @@ class ChatView:
             stream = self.shell.advisor.stream(message, history=turns, situation=pinned if pinned.known() else None)
         except Exception as exc:  # noqa: BLE001 - shown to the user, logged unless actionable
             gr.Warning(failure_message(exc))
+            # An update that changes nothing: every panel keeps what it shows (a bare return blanks them).
+            yield self.unchanged()
             return
         base = self.links(request)
         chat = [*chat, {"role": "user", "content": views.inert(message)}, {"role": "assistant", "content": ""}]
@@ -269,7 +284,7 @@ class ChatView:
         }
         if not self.compact:
             blank = panel.PanelValues()
-            out.update({self.controls[name]: getattr(blank, name) for name in panel.FIELDS})
+            out.update({self.controls[name]: blank.shown(name) for name in panel.FIELDS})
             out.update({self.memo: gr.DownloadButton(value=None, interactive=False), self.feedback_status: "", self.pinned_note: ""})
             out[self.up] = out[self.down] = gr.Button(interactive=False)
         return out
@@ -303,7 +318,7 @@ class ChatView:
             answers: list[Answer],
             pinned: Situation,
             stage: str,
-            quantity_value: float | None,
+            quantity_value: str | None,
             quantity_unit: str,
             gmp: str,
             timeline: str,
@@ -312,10 +327,15 @@ class ChatView:
             ip_sensitivity: str,
             request: gr.Request,
         ) -> Update:
+            try:
+                typed = panel.read_quantity(quantity_value)
+            except AdvisorError as exc:
+                gr.Warning(str(exc))
+                return self.unchanged()
             stated = panel.from_panel(
                 panel.PanelValues(
                     stage=stage or panel.NOT_SAID,
-                    quantity_value=quantity_value,
+                    quantity_value=typed,
                     quantity_unit=quantity_unit or "kg",
                     gmp=gmp or panel.NOT_SAID,
                     timeline=timeline or panel.NOT_SAID,
@@ -324,7 +344,11 @@ class ChatView:
                     ip_sensitivity=ip_sensitivity or panel.NOT_SAID,
                 )
             )
-            pinned = Situation.model_validate({**pinned.model_dump(), field: getattr(stated, field)})
+            value = getattr(stated, field)
+            shown = getattr(answers[-1].situation, field) if answers else None
+            if value == shown and field not in pinned.known():
+                return self.unchanged()  # e.g. leaving the quantity box without changing it
+            pinned = Situation.model_validate({**pinned.model_dump(), field: value})
             return self._reanswer(chat, turns, answers, pinned, request)
 
         return on_edit
@@ -368,13 +392,22 @@ class ChatView:
         for trigger in (self.question.submit, self.ask.click):
             trigger(self.respond, chat_inputs, outputs, api_visibility="private", show_progress="minimal")
         self.chat.clear(self.reset, None, outputs, api_visibility="private")
+        for chip in self.examples:
+            chip.click(lambda text=chip.value: text, None, [self.question], api_visibility="private", queue=False)
         if self.compact:
             return
         state = [self.chat, self.turns, self.answers, self.pinned]
         for name, control in self.controls.items():
-            control.input(
-                self.edit_handler(name), [*state, *(self.controls[f] for f in panel.FIELDS)], outputs, api_visibility="private", show_progress="minimal"
-            )
+            # A typed quantity counts once typed (Enter or leaving the box), not at every keystroke.
+            triggers = (control.submit, control.blur) if isinstance(control, gr.Textbox) else (control.input,)
+            for trigger in triggers:
+                trigger(
+                    self.edit_handler(name),
+                    [*state, *(self.controls[f] for f in panel.FIELDS)],
+                    outputs,
+                    api_visibility="private",
+                    show_progress="minimal",
+                )
         self.follow_chat.click(self.unpin, state[:3], outputs, api_visibility="private")
         feedback_outputs = [self.feedback_status, self.wrong, self.comment]
         self.up.click(self.record_feedback("up"), [self.wrong, self.comment, self.answers], feedback_outputs, api_visibility="private")

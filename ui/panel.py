@@ -10,6 +10,7 @@ from typing import get_args
 
 from pydantic import BaseModel
 
+from advisor_bot.errors import InvalidQuestionError
 from advisor_bot.framework import Framework
 from advisor_bot.situation import Column, Quantity, Situation
 
@@ -34,6 +35,11 @@ class PanelValues(BaseModel):
     budget: str = NOT_SAID
     in_house: str = NOT_SAID
     ip_sensitivity: str = NOT_SAID
+
+
+    def shown(self, name: str) -> str | None:
+        """What the form control for ``name`` displays."""
+        return quantity_text(self.quantity_value) if name == "quantity_value" else getattr(self, name)
 
 
 FIELDS: tuple[str, ...] = tuple(PanelValues.model_fields)
@@ -81,6 +87,25 @@ def from_panel(values: PanelValues) -> Situation:
             **{f: getattr(values, f) or None for f in COLUMN_FIELDS},
         }
     )
+
+
+def quantity_text(value: float | None) -> str:
+    """What the quantity box shows: empty until a quantity is said (a number box would show "0")."""
+    return "" if value is None else f"{value:g}"
+
+
+def read_quantity(text: str | None) -> float | None:
+    """The quantity typed in the box; blank is "not said"."""
+    text = (text or "").strip().replace(",", "")
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1e9:
+        raise InvalidQuestionError(f"Quantity {text!r} is not a positive number; type e.g. 2 or 0.5, or leave it empty.")
+    return value
 
 
 def panel_field(name: str) -> str:

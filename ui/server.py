@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -141,6 +141,13 @@ def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
         "max_file_size": "1mb",
         "pwa": False,
     }
+
+    @app.get("/embed", include_in_schema=False)
+    def embed_slash(request: Request) -> RedirectResponse:
+        """/embed without its slash is what people type into a wiki's iframe; the app lives at /embed/."""
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"/embed/{query}", status_code=307)
+
     # Mount order matters: "/" would otherwise swallow "/embed".
     gr.mount_gradio_app(
         app,
@@ -149,11 +156,19 @@ def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
         footer_links=[],
         mcp_server=False,
         css_paths=[STATIC / "app.css", STATIC / "embed.css"],
+        head_paths=[STATIC / "answer-view.html"],
         **common,
     )
     page = build_page(shell, register_tools=lambda: register_tools(advisor, gate=gate))
     gr.mount_gradio_app(
-        app, _queued(page, settings), path="/", footer_links=["api"], mcp_server=True, css_paths=[STATIC / "app.css"], **common
+        app,
+        _queued(page, settings),
+        path="/",
+        footer_links=["api"],
+        mcp_server=True,
+        css_paths=[STATIC / "app.css"],
+        head_paths=[STATIC / "answer-view.html"],
+        **common,
     )
 
     app.add_middleware(SecurityMiddleware, auth=settings.auth, frame_ancestors=settings.frame_ancestors)

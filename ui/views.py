@@ -12,10 +12,11 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import date
 
-from advisor_bot.answer import Answer
+from advisor_bot.answer import Answer, user_words
 from advisor_bot.citations import Citation
 from advisor_bot.corpus import Document
-from advisor_bot.recommendation import Recommendation
+from advisor_bot.reading.model import Evidence
+from advisor_bot.recommendation import FactorAssessment, Recommendation
 from advisor_bot.situation import Situation
 from advisor_bot.render import PROMO_LABEL, money, recommendation_markdown
 
@@ -40,12 +41,22 @@ def linked(markdown: str, *, base_url: str) -> str:
 
 
 def chat_markdown(markdown: str, *, base_url: str = "") -> str:
-    return linked(inert(markdown), base_url=base_url)
+    return unbroken(linked(inert(markdown), base_url=base_url))
+
+
+# A hyphen inside a range of figures ("$50,000-$200,000", "15-30%"): a line must not break there.
+_RANGE_HYPHEN = re.compile(r"(?<=\d)-(?=\$?\d)")
+_WORD_JOINER = "\u2060"
+
+
+def unbroken(text: str) -> str:
+    """Figures and ranges of figures kept on one line: word joiners either side of a range's hyphen."""
+    return _RANGE_HYPHEN.sub(f"{_WORD_JOINER}-{_WORD_JOINER}", text)
 
 
 def _e(value: object) -> str:
     # Line breaks become <br>: a blank line would end the HTML block in the Markdown panel.
-    return html.escape(str(value), quote=True).replace("\n", "<br>")
+    return unbroken(html.escape(str(value), quote=True).replace("\n", "<br>"))
 
 
 def framework_link(c: Citation, *, base_url: str) -> str:
@@ -54,13 +65,23 @@ def framework_link(c: Citation, *, base_url: str) -> str:
     return f'<a href="{_e(base_url)}/framework#{_e(c.anchor)}" target="_blank" rel="noopener">{label}</a>{promo}'
 
 
+def _source_link(c: Citation, text: str, *, base_url: str) -> str:
+    """A link to the cited section, named "source" when the text already says the section's title."""
+    if c.section.split(" > ")[-1] not in text:
+        return framework_link(c, base_url=base_url)
+    return f'<a href="{_e(base_url)}/framework#{_e(c.anchor)}" target="_blank" rel="noopener">source</a>'
+
+
+_ANSWERED_BY = {"offline": "Answered offline from the framework", "llm": "Answered by a language model from the framework"}
+
+
 def engine_badge(answer: Answer | None) -> str:
+    """What answered, in plain words, and which version of the framework it read."""
     if answer is None:
         return '<div class="engine-badge idle">No answer yet</div>'
-    return (
-        '<div class="engine-badge">Answered by the '
-        f"<strong>{_e(answer.engine)}</strong> engine · corpus {_e(answer.corpus_version[:12])}</div>"
-    )
+    said = _ANSWERED_BY.get(answer.engine, f"Answered by the {answer.engine} engine from the framework")
+    return f'<div class="engine-badge" data-engine="{_e(answer.engine)}">{_e(said)} (version {_e(answer.corpus_version[:12])})</div>'
+
 
 
 def _list(items: Iterable[str], *, ordered: bool = False) -> str:
@@ -74,10 +95,16 @@ def recommendation_card(answer: Answer | None, *, base_url: str = "") -> str:
     if rec is None:
         hint = "Ask which model fits your program, e.g. <em>Should we use a CRO or a CDMO for IND-enabling studies?</em>"
         return f'<div class="rec-card empty">{hint}</div>'
-    return f'<div class="rec-card">{_recommendation_body(rec, base_url)}</div>'
+    return f'<div class="rec-card">{_recommendation_body(rec, answer.evidence, base_url)}</div>'
 
 
-def _recommendation_body(rec: Recommendation, base_url: str) -> str:
+def _said(f: FactorAssessment, evidence: Sequence[Evidence]) -> str:
+    """The user's own words for a factor, quoted; the matrix's reading of them only when no words were kept."""
+    words = user_words(f.fields, evidence)
+    return "<br>".join(f"“{_e(w)}”" for w in words) if words else _e(f.value)
+
+
+def _recommendation_body(rec: Recommendation, evidence: Sequence[Evidence], base_url: str) -> str:
     parts = [
         '<div class="rec-head"><span class="rec-kicker">Recommended model</span>'
         f'<span class="rec-model">{_e(rec.model)}</span>'
@@ -93,8 +120,10 @@ def _recommendation_body(rec: Recommendation, base_url: str) -> str:
         parts.append(f'<p class="rec-facts">{" · ".join(facts)}</p>')
     if rec.factors:
         rows = "".join(
-            f"<tr><td>{_e(f.factor)}</td><td>{_e(f.value)}</td><td class='favours'>{_e(f.favours)}</td>"
-            f"<td>{_e(f.reason)} ({framework_link(f.citation, base_url=base_url)})</td></tr>"
+            f"<tr><td>{_e(f.factor)}</td><td class='said'>{_said(f, evidence)}</td><td class='favours'>{_e(f.favours)}</td>"
+            f"<td>{_e(f.reason)} ({framework_link(f.citation, base_url=base_url)})"
+            + (f"<p class='stands'>{_e(note)}</p>" if (note := rec.why_it_stands(f)) else "")
+            + "</td></tr>"
             for f in rec.factors
         )
         parts.append(
@@ -116,7 +145,7 @@ def _recommendation_body(rec: Recommendation, base_url: str) -> str:
         if cost.notes:
             parts.append(_list(_e(n) for n in cost.notes))
     if rec.risks:
-        parts.append("<h4>Risks</h4>" + _list(_e(r.text) + (f" ({framework_link(r.citation, base_url=base_url)})" if r.citation else "") for r in rec.risks))
+        parts.append("<h4>Risks</h4>" + _list(_e(r.text) + (f" ({_source_link(r.citation, r.text, base_url=base_url)})" if r.citation else "") for r in rec.risks))
     if rec.next_steps:
         parts.append("<h4>Next steps</h4>" + _list((_e(s) for s in rec.next_steps), ordered=True))
     if rec.missing_information:
@@ -162,28 +191,35 @@ def _context(doc: Document | None, c: Citation) -> tuple[str, str]:
 
 
 def sources_panel(answer: Answer | None, documents: dict[str, Document], *, base_url: str = "") -> str:
-    """Each cited passage: its section path, a deep link, and the quote highlighted in its context."""
+    """Each cited section once, numbered as the answer's references [n] number it: its path, a deep
+    link, and each quoted passage highlighted in its context."""
     if answer is None or not answer.citations:
         note = "Cited passages appear here." if answer is None else "This answer cites no passage."
         return f'<div class="sources empty">{note}</div>'
+    sections: dict[str, list[Citation]] = {}
+    for c in answer.citations:
+        sections.setdefault(c.anchor, []).append(c)
     items = []
-    for n, c in enumerate(answer.citations, 1):
-        doc = documents.get(c.document)
-        before, after = _context(doc, c)
-        table = _quoted_table(doc, c)
-        text = table or f'{"…" if before else ""}{_e(before)}<mark>{_e(c.quote)}</mark>{_e(after)}{"…" if after else ""}'
+    for n, cited in enumerate(sections.values(), 1):
+        head = cited[0]
+        texts = []
+        for c in cited:
+            doc = documents.get(c.document)
+            before, after = _context(doc, c)
+            table = _quoted_table(doc, c)
+            texts.append(table or f'{"…" if before else ""}{_e(before)}<mark>{_e(c.quote)}</mark>{_e(after)}{"…" if after else ""}')
         promo = (
             f'<span class="promo-label">{_e(PROMO_LABEL.capitalize())}: the publisher describing its own services</span>'
-            if c.promotional
+            if head.promotional
             else ""
         )
         items.append(
-            f'<li class="source{" promotional" if c.promotional else ""}" data-anchor="{_e(c.anchor)}">'
+            f'<li class="source{" promotional" if head.promotional else ""}" data-anchor="{_e(head.anchor)}">'
             f'<div class="source-head"><span class="source-n">[{n}]</span> '
-            f'<a class="section-path" href="{_e(base_url)}/framework#{_e(c.anchor)}" target="_blank" rel="noopener">{_e(c.section)}</a>'
+            f'<a class="section-path" href="{_e(base_url)}/framework#{_e(head.anchor)}" target="_blank" rel="noopener">{_e(head.section)}</a>'
             f"{promo}</div>"
-            f'<div class="source-text">{text}</div>'
-            "</li>"
+            + "".join(f'<div class="source-text">{t}</div>' for t in texts)
+            + "</li>"
         )
     return f'<ol class="sources">{"".join(items)}</ol>'
 
@@ -194,33 +230,36 @@ def notices(answer: Answer | None) -> str:
     return '<div class="notices">' + _list(_e(n) for n in answer.notices) + "</div>"
 
 
-def memo_markdown(answers: Sequence[Answer], *, today: date, base_url: str) -> str:
-    """The conversation as a decision memo: recommendation, conversation, citations, date."""
-    decided = [(a.recommendation, a.situation) for a in answers if a.recommendation is not None]
+def memo_markdown(answers: Sequence[Answer], *, pinned: Situation | None = None, today: date, base_url: str) -> str:
+    """The decision memo: what the screen shows for the latest answer (its question, the situation as
+    finally set with the panel's edits marked, the answer, the verdict and its citations), then the
+    earlier questions."""
     last = answers[-1]
+    set_in_panel = set((pinned or Situation()).known())
     out = [
         "# Decision memo: outsourcing model for chemical development",
         f"- Date: {today.isoformat()}",
         f"- Engine: {last.engine}; corpus version {last.corpus_version}",
         "- Source: the framework's text, quoted verbatim; check each citation before relying on it.",
+        "## Question",
+        last.question,
     ]
-    if decided:
-        rec, situation = decided[-1]
-        out.append(recommendation_markdown(rec))  # opens with its own "## Recommendation" heading
-        known = situation.known()
-        if known:
-            out += ["## Situation as understood", "\n".join(f"- {field_label(k)}: {v}" for k, v in known.items())]
+    known = last.situation.known()
+    if known:
+        lines = [f"- {field_label(k)}: {v}" + (" *(set in the panel)*" if k in set_in_panel else "") for k, v in known.items()]
+        out += ["## Situation as finally set", "\n".join(lines)]
+    out += ["## Answer", last.answer_markdown]
+    if last.recommendation is not None:
+        out.append(recommendation_markdown(last.recommendation))  # opens with its own "## Recommendation" heading
     else:
-        out += ["## Recommendation", "No recommendation was made in this conversation."]
-    out.append("## Conversation")
-    for a in answers:
-        out += [f"### Q: {a.question}", a.answer_markdown]
-    cited = list({(c.document, c.start, c.end): c for a in answers for c in a.citations}.values())
-    if cited:
+        out += ["## Recommendation", "No recommendation was made for this question."]
+    if last.citations:
         out.append("## Citations")
-        for n, c in enumerate(cited, 1):
+        for n, c in enumerate(last.citations, 1):
             promo = f" ({PROMO_LABEL})" if c.promotional else ""
             quote = "\n".join(f"> {line}" for line in c.quote.split("\n"))
             out += [f"{n}. **{c.section}**{promo}, {c.document} characters {c.start}-{c.end}: {base_url}/framework#{c.anchor}", quote]
+    if len(answers) > 1:
+        out += ["## Earlier in the conversation", "\n".join(f"- {a.question}" for a in answers[:-1])]
     # The memo leaves the app, so its links must name the server.
     return linked("\n\n".join(out), base_url=base_url) + "\n"

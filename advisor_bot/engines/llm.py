@@ -34,11 +34,12 @@ from advisor_bot.config import Settings
 from advisor_bot.decisions import decide
 from advisor_bot.engines.base import EngineContext
 from advisor_bot.engines.offline import OfflineEngine
-from advisor_bot.engines.passages import passage_citation, pick_passages, render_quote, verified
+from advisor_bot.engines.compose import References, verdict_markdown
+from advisor_bot.engines.passages import passage_citation, pick_passages
 from advisor_bot.grounding import Evidence, ProseGuard, SentenceBuffer, conflicting, data_block, normal_corpus, with_ids
 from advisor_bot.prompts import render
 from advisor_bot.recommendation import CostEstimate, Recommendation
-from advisor_bot.render import cost_markdown, recommendation_markdown
+from advisor_bot.render import cost_markdown
 from advisor_bot.reading.model import Reading
 from advisor_bot.reading.model_reading import TOOL as SITUATION
 from advisor_bot.reading.model_reading import TOOL_DESCRIPTION, reconcile, situation_schema
@@ -417,20 +418,20 @@ class _Run:
             notices.append(f"{self.scrubbed} instruction-like sentence(s) in retrieved text were withheld from the model.")
         if not guard.cited:
             notices.append("The model's text cites no passage of the framework.")
-        tool_citations = rec.citations if rec else [i.citation for i in cost.items] if cost else []
-        citations, withheld = verified([*guard.cited, *tool_citations], context)
-        notices.extend(withheld)
-
+        # Numbered as the prose numbers them (guard.cited in order), then what the tools cite.
+        refs = References(documents=context.documents, by_citation=True)
+        for c in guard.cited:
+            refs.number(c)
         blocks = []
         if rec is not None:
-            blocks.append(recommendation_markdown(rec))
+            blocks.append(verdict_markdown(rec, refs, evidence=self.reading.evidence))
         elif cost is not None:
-            blocks.append("**Cost estimate**\n\n" + cost_markdown(cost))
-        if guard.cited:
-            sources = [f"**[{i}]** {render_quote(c, context)}" for i, c in enumerate(guard.cited, 1)]
-            blocks.append("### Sources\n\n" + "\n\n".join(sources))
+            blocks.append("**Cost estimate**\n\n" + cost_markdown(cost, cite=refs.mark))
+        notices.extend(refs.notices)
         if notices:
             blocks.append("**Notes**\n" + "\n".join(f"- {n}" for n in notices))
+        blocks.append(refs.footer())
+        citations = refs.ordered()
         for b in blocks:
             self.shown.append("\n\n" + b)
             yield "\n\n" + b

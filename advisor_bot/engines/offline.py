@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from advisor_bot.answer import Answer
@@ -12,34 +11,23 @@ from advisor_bot.turns import Turn, retrieval_query
 from advisor_bot.citations import Citation
 from advisor_bot.decisions import decide
 from advisor_bot.engines.base import EngineContext
-from advisor_bot.engines.passages import passage_citation, pick_passages, render_quote, verified
+from advisor_bot.engines.compose import MAX_SOURCES, References, compose, lead_markdown, lead_sentences, risk_line, verdict_markdown
+from advisor_bot.engines.passages import passage_citation, pick_passages
 from advisor_bot.recommendation import CostEstimate, Recommendation
 from advisor_bot.render import (
-    PROMO_LABEL,
+    Cite,
     cost_markdown,
     facts_markdown,
     pricing_markdown,
     provisions_markdown,
     publisher_markdown,
-    recommendation_markdown,
     transition_markdown,
 )
 from advisor_bot.reading.model import Reading
-from advisor_bot.retrieve import Retrieval, lexical_tokens
+from advisor_bot.retrieve import Retrieval
 
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
-
-
-def best_sentence(question: str, text: str) -> str:
-    """The sentence of ``text`` sharing the most stemmed terms with the question."""
-    wanted = set(lexical_tokens([question])[0])
-    sentences = [
-        s.strip().removeprefix("- ") for s in _SENTENCE.findall(text) if len(s.split()) >= 4 and not s.lstrip().startswith("|")
-    ]
-    if not sentences:
-        return ""
-    return max(sentences, key=lambda s: (len(wanted & set(lexical_tokens([s])[0])), -sentences.index(s)))
-
+# Provisions (IP terms, regulatory duties, mistakes) shown in the chat: the ones that fit best; the rest are a click away.
+PROVISIONS = 3
 
 def clarifying_question(reading: Reading, context: EngineContext) -> tuple[str, list[Citation]]:
     """One question about the stage: between the likely rows when the reading has them, else every row."""
@@ -71,17 +59,20 @@ def clarifying_question(reading: Reading, context: EngineContext) -> tuple[str, 
     return text, [r.citation for r in stages]
 
 
+Section = Callable[[Cite], str]
+
+
 @dataclass(frozen=True)
 class ToolOutput:
-    """What the tools contributed: Markdown blocks, their citations, the typed results,
-    and passages worth quoting in full under Sources."""
+    """What the tools contributed: Markdown blocks (rendered with the answer's numbered references),
+    the typed results, and passages the tools chose to cite."""
 
-    sections: list[str]
-    citations: list[Citation]
+    sections: list[Section]
     recommendation: Recommendation | None
     cost: CostEstimate | None
     quotes: list[Citation]
-    clarifying: str | None = None
+    clarifying: tuple[str, list[Citation]] | None = None
+    leads: bool = False  # a tool's section answers the question itself (the risks asked about), so it comes first
 
 
 class OfflineEngine:
@@ -99,40 +90,50 @@ class OfflineEngine:
         timings["tools"] = round((time.perf_counter() - began) * 1000, 2)
 
         began = time.perf_counter()
-        passages = pick_passages(retrieval, limit=context.settings.quotes, about_publisher="publisher" in reading.intents)
-        # What the tools chose to quote (the publisher's own sections, when asked about) comes first.
-        spans = [(c.document, c.start, c.end) for c in tools.quotes] + [(p.document, p.start, p.end) for p in passages]
-        citations, notices = verified([*tools.citations, *(passage_citation(p) for p in passages)], context)
-        quoted = sorted(
-            (c for c in citations if (c.document, c.start, c.end) in spans),
-            key=lambda c: spans.index((c.document, c.start, c.end)),
+        about_publisher = "publisher" in reading.intents
+        passages = pick_passages(retrieval, limit=context.settings.quotes, about_publisher=about_publisher)
+        refs = References(documents=context.documents)
+        blocks: list[str] = []
+        if tools.recommendation is not None:
+            blocks.append(verdict_markdown(tools.recommendation, refs, evidence=reading.evidence, risks_asked="mistakes" in reading.intents))
+        else:
+            # Answer first, from the framework's own sentences, unless a tool's section is the answer or
+            # the only question is which model (then the question about the stage is the answer).
+            only_which_model = tools.clarifying is not None and set(reading.intents) <= {"recommend"}
+            if not tools.leads and not only_which_model:
+                readable = [passage_citation(p) for p in retrieval.passages if about_publisher or not p.promotional]
+                blocks.append(lead_markdown(lead_sentences(question, [*tools.quotes, *readable], context), refs))
+            if tools.clarifying:
+                text, stage_rows = tools.clarifying
+                marks = "".join(dict.fromkeys(refs.mark(c) for c in stage_rows))
+                said = f"{text} {marks}"
+                blocks.append(f"**To make this specific to you:** {said}" if blocks else said)
+        blocks.extend(section(refs.mark) for section in tools.sections)
+        # The publisher sells integrated partnering: its promotion is a source only when the question
+        # is about the publisher or an integrated partner is in question.
+        rec = tools.recommendation
+        promotion_relevant = about_publisher or bool(reading.situation.single_partner) or (
+            rec is not None and "Integrated partner" in [rec.model, *rec.alternatives]
         )
-        if "publisher" not in reading.intents:
-            promo = [c for c in quoted if c.promotional][:1]
-            quoted = [c for c in quoted if not c.promotional] + promo
-        parts = list(tools.sections)
-        if quoted:
-            names = ", ".join(dict.fromkeys(f"*{c.section.split(' > ')[-1]}*" for c in quoted))
-            parts.append(f"The framework addresses this in {names}.")
-            first = next((c for c in quoted if not c.promotional), quoted[0])
-            if lead := best_sentence(question, first.quote):
-                label = f" (*{PROMO_LABEL}*)" if first.promotional else ""
-                parts.append(f"Most relevant{label}: “{lead}”")
-            parts.append("### Sources")
-            parts.extend(render_quote(c, context) for c in quoted)
+        # The best remaining passages back the answer as sources, up to the limit a reader scans.
+        for p in passages:
+            if refs.sections >= MAX_SOURCES:
+                break
+            if not p.promotional or promotion_relevant:
+                refs.number(passage_citation(p))
         timings["compose"] = round((time.perf_counter() - began) * 1000, 2)
         return Answer(
             question=reading.question,
-            answer_markdown="\n\n".join(parts),
-            citations=citations,
+            answer_markdown=compose(blocks, refs),
+            citations=refs.ordered(),
             recommendation=tools.recommendation,
             cost_estimate=tools.cost if tools.recommendation is None else None,
-            clarifying_question=tools.clarifying,
+            clarifying_question=tools.clarifying[0] if tools.clarifying else None,
             situation=reading.situation,
             evidence=reading.evidence,
             engine=self.name,
             corpus_version=context.corpus_version,
-            notices=notices,
+            notices=refs.notices,
             timings_ms=timings,
         )
 
@@ -147,54 +148,54 @@ class OfflineEngine:
 
     @staticmethod
     def run_tools(reading: Reading, context: EngineContext) -> ToolOutput:
-        """Markdown sections and citations from the tools the reading's intents call for."""
+        """Markdown sections from the tools the reading's intents call for."""
         tb = context.toolbox
         question, intents, provider = reading.query, reading.intents, reading.provider
-        sections: list[str] = []
-        cites: list[Citation] = []
+        sections: list[Section] = []
         quotes: list[Citation] = []
         clarifying = None
+        leads = False
         recommendation, cost = decide(reading, toolbox=tb)
-        if "recommend" in intents:
-            if recommendation is None:
-                text, stage_cites = clarifying_question(reading, context)
-                clarifying = text
-                sections.append(text)
-                cites.extend(stage_cites)
-            else:
-                sections.append(recommendation_markdown(recommendation))
-                cites.extend(recommendation.citations)
+        if "recommend" in intents and recommendation is None:
+            clarifying = clarifying_question(reading, context)
         if cost is not None and recommendation is None:
-            sections.append("**Cost estimate**\n\n" + cost_markdown(cost))
-            cites.extend(i.citation for i in cost.items)
+            sections.append(lambda cite: "**Cost estimate**\n\n" + cost_markdown(cost, cite=cite))
+            quotes.extend(i.citation for i in cost.items)
         if "cost" in intents and cost is None:
             # Nothing to multiply out: show the framework's own figures that the question is about.
             facts = tb.relevant_facts(question)
             if facts:
-                sections.append(facts_markdown(facts))
-                cites.extend(f.citation for f in facts)
+                sections.append(lambda cite: facts_markdown(facts, cite=cite))
+                quotes.extend(f.citation for f in facts)
+        elif {"pricing", "transfer", "transition"} & set(intents):
+            # The sentences stating the framework's figures on the topic may answer best.
+            quotes.extend(f.citation for f in tb.relevant_facts(question))
         if "publisher" in intents:
             promo = tb.promotional_sections()
-            sections.append(publisher_markdown(tb.framework.doc.publisher, promo))
-            cites.extend(promo)
+            sections.append(lambda cite: publisher_markdown(tb.framework.doc.publisher, promo, cite=cite))
             quotes.extend(promo)
         if "pricing" in intents:
-            result = tb.pricing_models(provider, question)
-            sections.append(pricing_markdown(result))
-            cites.extend(m.citation for m in result.models[:4])
+            pricing = tb.pricing_models(provider, question)
+            sections.append(lambda cite: pricing_markdown(pricing, cite=cite))
+            quotes.extend(m.citation for m in pricing.models[:1])
         for intent, call in (
             ("ip", lambda: tb.ip_checklist(provider, focus=question)),
             ("regulatory", lambda: tb.regulatory_roles(provider, focus=question)),
-            ("mistakes", lambda: tb.common_mistakes(question)),
         ):
             if intent in intents:
                 result = call()
-                sections.append(provisions_markdown(result, limit=5))
-                cites.extend(p.citation for p in result.items[:5])
+                sections.append(lambda cite, result=result: provisions_markdown(result, limit=PROVISIONS, cite=cite))
+                quotes.extend(p.citation for p in result.items[:PROVISIONS])
+        if "mistakes" in intents and recommendation is None:
+            # With a verdict, its own risks (those that fit the situation) answer this, in full.
+            mistakes = tb.common_mistakes(question).items[:PROVISIONS]
+            sections.append(lambda cite: "**What could go wrong**\n" + "\n".join(risk_line(p.text, p.citation, cite) for p in mistakes))
+            quotes.extend(p.citation for p in mistakes)
+            leads = not clarifying
         if "transition" in intents or "transfer" in intents:
-            result = tb.transition_options()
-            sections.append(transition_markdown(result))
-            cites.extend(p.citation for o in result.options for p in o.points[:1])
+            transition = tb.transition_options()
+            sections.append(lambda cite: transition_markdown(transition))
+            quotes.extend(p.citation for o in transition.options for p in o.points[:1])
         return ToolOutput(
-            sections=sections, citations=cites, recommendation=recommendation, cost=cost, quotes=quotes, clarifying=clarifying
+            sections=sections, recommendation=recommendation, cost=cost, quotes=quotes, clarifying=clarifying, leads=leads
         )

@@ -1,12 +1,8 @@
-"""Passages to quote and cite, shared by both engines: which to pick, how to show them, and
-which citations survive verification against the corpus."""
+"""Passages to quote and cite, shared by both engines: which to pick, and each as a citation."""
 
 from __future__ import annotations
 
-from advisor_bot.citations import Citation, verify_citation
-from advisor_bot.engines.base import EngineContext
-from advisor_bot.errors import CitationError
-from advisor_bot.render import PROMO_LABEL
+from advisor_bot.citations import Citation
 from advisor_bot.retrieve import Passage, Retrieval
 
 
@@ -31,33 +27,3 @@ def pick_passages(retrieval: Retrieval, *, limit: int, about_publisher: bool = F
     if not about_publisher:
         picked.sort(key=lambda p: p.promotional)  # stable: the rest keep their rank
     return picked
-
-
-def render_quote(c: Citation, context: EngineContext) -> str:
-    """A citation as Markdown: table rows keep their header so they read as a table."""
-    label = f" — *{PROMO_LABEL}*" if c.promotional else ""
-    if c.quote.startswith("|") and "\n" not in c.quote:
-        text = context.documents[c.document].text
-        table_start = text.rfind("\n\n", 0, c.start) + 2
-        header = text[table_start : text.index("\n", table_start)]
-        body = f"{header}\n|{'---|' * header.count('|', 1)}\n{c.quote}"
-    else:
-        # Tables stay tables (a '>' before each row would break them); prose is blockquoted.
-        blocks = c.quote.split("\n\n")
-        body = "\n\n".join(
-            b if b.lstrip().startswith("|") else "\n".join(f"> {line}" if line else ">" for line in b.split("\n"))
-            for b in blocks
-        )
-    return f"**{c.section}**{label} ([open](/framework#{c.anchor}))\n\n{body}"
-
-
-def verified(citations: list[Citation], context: EngineContext) -> tuple[list[Citation], list[str]]:
-    """Unique citations that match the corpus verbatim, and a notice per dropped one."""
-    kept: dict[tuple[str, int, int], Citation] = {}
-    notices = []
-    for c in citations:
-        try:
-            kept.setdefault((c.document, c.start, c.end), verify_citation(c, context.documents))
-        except CitationError as exc:
-            notices.append(str(exc))
-    return list(kept.values()), notices

@@ -38,7 +38,7 @@ MetricValue = float | None
 
 class Metric(BaseModel):
     label: str
-    kind: Literal["rate", "number", "count", "ms"]
+    kind: Literal["rate", "number", "count", "ms", "chars"]
     lower_is_better: bool = False
 
 
@@ -63,6 +63,12 @@ METRICS: dict[str, Metric] = {
     "refusal_recall": Metric(label="Refusal recall", kind="rate"),
     "errors": Metric(label="Questions that raised an error", kind="count", lower_is_better=True),
     "fallbacks": Metric(label="Answers from a fallback engine", kind="count", lower_is_better=True),
+    "answer_chars_p50": Metric(label="Answer length p50 (answers given)", kind="chars", lower_is_better=True),
+    "answer_chars_p95": Metric(label="Answer length p95 (answers given)", kind="chars", lower_is_better=True),
+    "answer_chars_p50_without_recommendation": Metric(label="Answer length p50, no recommendation", kind="chars", lower_is_better=True),
+    "answer_chars_p95_without_recommendation": Metric(label="Answer length p95, no recommendation", kind="chars", lower_is_better=True),
+    "answer_chars_p50_with_recommendation": Metric(label="Answer length p50, with a recommendation", kind="chars", lower_is_better=True),
+    "answer_chars_p95_with_recommendation": Metric(label="Answer length p95, with a recommendation", kind="chars", lower_is_better=True),
     "latency_p50_ms": Metric(label="Latency p50", kind="ms", lower_is_better=True),
     "latency_p95_ms": Metric(label="Latency p95", kind="ms", lower_is_better=True),
 }
@@ -196,6 +202,8 @@ class QuestionScore(BaseModel):
     fell_back: bool = Field(default=False, description="Answered by another engine than the one under test.")
     citations: int = 0
     verbatim_citations: int = 0
+    answer_chars: int | None = Field(default=None, description="Characters of answer_markdown, for an answer that was given (not refused).")
+    recommended: bool = False
     latency_ms: float
 
 
@@ -307,6 +315,8 @@ def score(
         fell_back=fell_back,
         citations=len(answer.citations),
         verbatim_citations=verbatim,
+        answer_chars=None if answer.refused else len(answer.answer_markdown),
+        recommended=answer.recommendation is not None,
         latency_ms=attempt.latency_ms,
         **retrieval,
     )
@@ -322,6 +332,16 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 def _share(hits: float, total: int) -> MetricValue:
     return hits / total if total else None
+
+
+def _lengths(scores: Sequence[QuestionScore]) -> dict[str, MetricValue]:
+    """How long the answers a reader gets are (refusals excluded), overall and split by whether they recommend."""
+    groups = {
+        "": [s.answer_chars for s in scores if s.answer_chars is not None],
+        "_without_recommendation": [s.answer_chars for s in scores if s.answer_chars is not None and not s.recommended],
+        "_with_recommendation": [s.answer_chars for s in scores if s.answer_chars is not None and s.recommended],
+    }
+    return {f"answer_chars_p{q}{suffix}": percentile(values, q) for suffix, values in groups.items() for q in (50, 95)}
 
 
 def summarise(results: Sequence[QuestionResult]) -> dict[str, MetricValue]:
@@ -359,6 +379,7 @@ def summarise(results: Sequence[QuestionResult]) -> dict[str, MetricValue]:
         "refusal_recall": _share(len(refused & expected_refusal), len(expected_refusal)),
         "errors": len(scores) - len(answered),
         "fallbacks": sum(s.fell_back for s in scores),
+        **_lengths(scores),
         "latency_p50_ms": round(p50, 2) if p50 is not None else None,
         "latency_p95_ms": round(p95, 2) if p95 is not None else None,
     }

@@ -96,6 +96,8 @@ def fmt(metric: str, value: MetricValue) -> str:
         return f"{value:.0f} ms"
     if kind == "count":
         return f"{value:g}"
+    if kind == "chars":
+        return f"{value:,.0f} chars"
     return f"{value:+.3f}" if metric.endswith("_lift") else f"{value:.3f}"
 
 
@@ -134,6 +136,17 @@ def category_table(run: EvalRun) -> str:
         if run.baseline:
             row.append(fmt(f"retrieval_recall_at_{K}", run.baseline.by_category[category][f"retrieval_recall_at_{K}"]))
         rows.append(row)
+    return _table(header, rows)
+
+
+LENGTH_METRICS = ("answer_chars_p50", "answer_chars_p95", "answer_chars_p50_without_recommendation", "answer_chars_p50_with_recommendation")
+
+
+def length_table(run: EvalRun) -> str:
+    """Answer length (characters of answer_markdown, refusals excluded) per category, then overall."""
+    header = ["Category", "p50", "p95", "p50 no rec.", "p50 with rec."]
+    rows = [[c, *(fmt(m, metrics[m]) for m in LENGTH_METRICS)] for c, metrics in run.ours.by_category.items()]
+    rows.append(["**all**", *(fmt(m, run.ours.metrics[m]) for m in LENGTH_METRICS)])
     return _table(header, rows)
 
 
@@ -218,6 +231,7 @@ def render(run: EvalRun, *, gates: Sequence[Gate] = ()) -> str:
     if gates:
         parts.append("\n".join(f"- {g.describe()}" for g in gates))
     parts += ["## By category", category_table(run), f"![Metrics by category]({CHART})"]
+    parts += ["## Answer length by category", length_table(run)]
     if run.warnings:
         parts += ["## Question-set warnings", "\n".join(f"- {w}" for w in run.warnings)]
     failed = sum(not r.scores.passed for r in run.ours.results)

@@ -1,0 +1,226 @@
+"""The answer a reader sees, composed the same way for both engines: the answer first (the verdict,
+or the framework's own sentences that answer the question), then the recommendation's key lines
+once, then numbered references. Full quotes live in ``Answer.citations`` and the Sources panel,
+never again in the chat text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from advisor_bot.citations import Citation, verify_citation
+from advisor_bot.corpus import Document
+from advisor_bot.engines.base import EngineContext
+from advisor_bot.errors import CitationError
+from advisor_bot.figures import figures
+from advisor_bot.answer import user_words
+from advisor_bot.reading.model import Evidence
+from advisor_bot.recommendation import Recommendation
+from advisor_bot.render import PROMO_LABEL, Cite, cost_markdown
+
+# A reader of a wiki sidebar takes in one short paragraph: at most this many sentences and characters.
+LEAD_SENTENCES = 3
+LEAD_CHARS = 420
+MAX_SOURCES = 5
+# Sentence ends: a stop, then space and something that starts a sentence ("e.g. the" does not).
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z$“\"(*])")
+_LIST_MARK = re.compile(r"^(?:[-*+]|\d+\.)\s+")
+_MIN_WORDS = 6
+
+
+@dataclass
+class References:
+    """Verified citations, and a number for each cited section in order of first use (``by_citation``:
+    a number per citation instead, as the LLM engine's prose numbers them). Identical passages (the
+    same span, or the same text elsewhere) are kept once, as is a span inside one already kept;
+    adjacent rows of one table join into one citation, so a matrix row set is one passage, not six."""
+
+    documents: dict[str, Document]
+    by_citation: bool = False
+    citations: list[Citation] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    _numbers: dict[str, int] = field(default_factory=dict)
+
+    def _kept(self, c: Citation) -> Citation:
+        if self.by_citation:
+            # The prose numbered each citation already; merging two would break its numbers.
+            same = [k for k in self.citations if (k.document, k.start, k.end) == (c.document, c.start, c.end)]
+            if not same:
+                self.citations.append(c)
+            return same[0] if same else c
+        for i, known in enumerate(self.citations):
+            inside = known.document == c.document and known.start <= c.start and c.end <= known.end
+            if inside or known.quote.strip() == c.quote.strip():
+                return known
+            if known.document == c.document and c.start <= known.start and known.end <= c.end:
+                # The new passage holds one already cited: it takes that one's place (and number).
+                self.citations[i] = c
+                return c
+            rows = known.quote.startswith("|") and c.quote.startswith("|") and known.section == c.section
+            if rows and known.document == c.document and (0 <= c.start - known.end <= 1 or 0 <= known.start - c.end <= 1):
+                start, end = min(known.start, c.start), max(known.end, c.end)
+                self.citations[i] = known.model_copy(update={"start": start, "end": end, "quote": self.documents[c.document].text[start:end]})
+                return self.citations[i]
+        self.citations.append(c)
+        return c
+
+    def _key(self, c: Citation) -> str:
+        return f"{c.document}:{c.start}" if self.by_citation else c.anchor
+
+    def number(self, c: Citation) -> int | None:
+        """The number of the citation's section, or None if the quote does not match the corpus (a notice says so)."""
+        try:
+            verify_citation(c, self.documents)
+        except CitationError as exc:
+            self.notices.append(str(exc))
+            return None
+        kept = self._kept(c)
+        return self._numbers.setdefault(self._key(kept), len(self._numbers) + 1)
+
+    @property
+    def sections(self) -> int:
+        return len(self._numbers)
+
+    def ordered(self) -> list[Citation]:
+        """The citations in the order of their numbers: what ``Answer.citations`` holds."""
+        return sorted(self.citations, key=lambda c: self._numbers[self._key(c)])
+
+    def mark(self, c: Citation) -> str:
+        """``[[n]](/framework#anchor)``: the number, linked to the cited section ("" if withheld)."""
+        n = self.number(c)
+        return f"[[{n}]](/framework#{c.anchor})" if n else ""
+
+    def footer(self) -> str:
+        """One line per source, so a promotional label sits on its own source's line only."""
+        firsts = {self._numbers[self._key(c)]: c for c in reversed(self.ordered())}
+        if not firsts:
+            return ""
+        # Titles only: each number in the text links to its section already.
+        lines = [f"{n}. {c.section.split(' > ')[-1]}" + (f" — *{PROMO_LABEL}*" if c.promotional else "") for n, c in sorted(firsts.items())]
+        return "**Sources**\n\n" + "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    source: Citation
+    position: int  # offset in its document, to keep the framework's order
+
+
+def sentences(source: Citation) -> list[Sentence]:
+    """The whole prose sentences of a cited passage, list markers stripped; table rows, headings and
+    a sentence cut off at the passage's end are not sentences."""
+    out = []
+    lines = source.quote.split("\n")
+    for n, line in enumerate(lines):
+        line = _LIST_MARK.sub("", line.strip())
+        if not line or line.startswith(("|", "#", ">")):
+            continue
+        parts = [p.strip() for p in _SENTENCE_END.split(line)]
+        for k, s in enumerate(parts):
+            # A list item's last sentence may go without a stop; the quote's last line may be cut off.
+            ends_line = k + 1 == len(parts) and n + 1 < len(lines)
+            if len(s.split()) >= _MIN_WORDS and (s.endswith((".", "!", "?")) or ends_line):
+                text = s if s.endswith((".", "!", "?")) else s + "."
+                out.append(Sentence(text=text, source=source, position=source.start + source.quote.find(s)))
+    return out
+
+
+def lead_sentences(question: str, sources: Sequence[Citation], context: EngineContext) -> list[Sentence]:
+    """The one to three sentences of ``sources`` (best first) that best answer the question, by the
+    retriever's hybrid scoring (each sentence read under its heading, its source's rank counted as
+    a third ranking), within a short paragraph."""
+    candidates = [s for c in _unique(sources) for s in sentences(c)]
+    headed = [f"{s.source.section.split(' > ')[-1]}: {s.text}" for s in candidates]
+    order = context.retriever.rank_texts(question, headed, prior=list(range(len(candidates))))
+    chosen: list[Sentence] = []
+    if order and candidates[order[0]].text.endswith("?"):
+        # A question the framework asks is answered by the sentence after it: that one comes too.
+        first = candidates[order[0]]
+        after = [c for c in candidates if c.source.section == first.source.section and c.position > first.position]
+        if after:
+            order = [order[0], candidates.index(min(after, key=lambda c: c.position)), *order[1:]]
+    # Only the best few compete for the paragraph: a weak sentence never joins for want of better.
+    for i in order[: LEAD_SENTENCES + 2]:
+        s = candidates[i]
+        # After the best sentence: more of its section (one thought), or a sentence stating a figure.
+        if chosen and (any(c.text == s.text for c in chosen) or (s.source.section != chosen[0].source.section and not figures(s.text))):
+            continue
+        if chosen and sum(len(c.text) for c in chosen) + len(s.text) > LEAD_CHARS:
+            break
+        chosen.append(s)
+        if len(chosen) == LEAD_SENTENCES:
+            break
+    # The best sentence's passage first; within a passage, the framework's own order reads best.
+    firsts = list(dict.fromkeys(s.source.section for s in chosen))
+    return sorted(chosen, key=lambda s: (firsts.index(s.source.section), s.position))
+
+
+def _unique(sources: Sequence[Citation]) -> list[Citation]:
+    seen: dict[tuple[str, int, int], Citation] = {}
+    for c in sources:
+        seen.setdefault((c.document, c.start, c.end), c)
+    return list(seen.values())
+
+
+def lead_markdown(chosen: Sequence[Sentence], refs: References) -> str:
+    """The chosen sentences as one paragraph, each section's numbered reference after its last sentence."""
+    out = []
+    for i, s in enumerate(chosen):
+        last = i + 1 == len(chosen) or chosen[i + 1].source.section != s.source.section
+        out.append(f"{s.text} {refs.mark(s.source)}" if last else s.text)
+    return " ".join(out)
+
+
+def risk_line(text: str, source: Citation | None, cite: Cite) -> str:
+    """A risk as its title and the framework's telling sentence about it, with its reference."""
+    if source is None:
+        return f"- {risk_title(text)}"
+    # The sentence that states a figure (the cost or time at stake) says the most; else the first.
+    said = [s for s in sentences(source) if s.text not in text]
+    best = next((s for s in said if figures(s.text)), said[0] if said else None)
+    detail = f": {best.text}" if best else ""
+    return f"- **{risk_title(text)}**{detail} {cite(source)}"
+
+
+def verdict_markdown(rec: Recommendation, refs: References, *, evidence: Sequence[Evidence], risks_asked: bool = False) -> str:
+    """The recommendation's key lines, once: the verdict sentence, why, and what each factor was read
+    from (the user's own words); cost, risks and steps compactly (the risks in full when asked
+    about: those that fit this situation). The card shows the rest."""
+    stage_ref = refs.mark(rec.citations[0]) if rec.citations else ""
+    alt = f" (also fits: {', '.join(rec.alternatives)})" if rec.alternatives else ""
+    out = [f"## Recommendation: **{rec.model}**{alt} {stage_ref}".rstrip(), f"*{rec.confidence.capitalize()} confidence:* {rec.confidence_reason}"]
+    lines = []
+    if rec.stage and not any(f.factor.startswith("Stage") for f in rec.factors):
+        lines.append(f"- **Stage:** {rec.stage}")
+    for f in rec.factors:
+        said = "; ".join(f"“{w}”" for w in user_words(f.fields, evidence)) or f.value
+        why = f" — {note}" if (note := rec.why_it_stands(f)) else ""
+        lines.append(f"- **{f.factor}:** {said} → {f.favours} {refs.mark(f.citation)}{why}")
+    if lines:
+        out.append("\n".join(lines))
+    if rec.cost_estimate and rec.cost_estimate.items:
+        out.append(cost_markdown(rec.cost_estimate, cite=refs.mark))
+    if rec.risks and risks_asked:
+        out.append("**What could go wrong here**\n" + "\n".join(risk_line(r.text, r.citation, refs.mark) for r in rec.risks))
+    elif rec.risks:
+        out.append("**Watch out for:** " + "; ".join(f"{risk_title(r.text)} {refs.mark(r.citation) if r.citation else ''}".rstrip() for r in rec.risks[:2]))
+    if rec.next_steps:
+        out.append(f"**Next step:** {rec.next_steps[0]}")
+    if rec.missing_information:
+        out.append("**To be surer, tell me:** " + "; ".join(m[0].lower() + m[1:] for m in rec.missing_information[:3]) + ".")
+    return "\n\n".join(out)
+
+
+_MISTAKE = re.compile(r"^Mistake \d+:\s*")
+
+
+def risk_title(text: str) -> str:
+    """'Mistake 4: Neglecting Quality Agreement Alignment: ...' -> 'Neglecting quality agreement alignment'."""
+    title = _MISTAKE.sub("", text).split(":")[0].strip()
+    return title[:1] + " ".join(w if w.isupper() else w.lower() for w in title[1:].split(" "))
+
+
+def compose(blocks: Sequence[str], refs: References) -> str:
+    return "\n\n".join([*(b for b in blocks if b), refs.footer()]).strip()
