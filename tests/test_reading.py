@@ -432,3 +432,18 @@ def test_other_professions_questions_are_declined(advisor, question):
 
 def test_a_terse_query_naming_a_declined_topic_is_still_declined(advisor):
     assert ask(advisor, "best cdmos germany ranked").refused
+
+
+# -- classes of failure found by the sixth first-contact set, asked in other words ----------
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "The CDMO offered me a QA manager job at 90k. How can I push that higher?",
+        "our TLC spots streak on silica with a free amine, how do i stop that",
+        "What does the MHRA charge to review a clinical trial application for Phase 1?",
+    ],
+)
+def test_a_request_about_something_else_is_declined_whatever_framework_words_it_uses(advisor, question):
+    assert ask(advisor, question).refused

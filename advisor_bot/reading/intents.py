@@ -151,6 +151,8 @@ _ADVICE = rx(
 _ASKS = re.compile(
     r"(?i)\?|(?:^|[:;]|,\s*(?:and|but)\b)\s*(?:(?:roughly|so|and|but|also|first|then|ok|okay),?\s+)?"
     r"(?:what|which|who|whom|whose|how|when|where|why|should|can|could|would|will|do|does|did|is|are)\b"
+    # "..., how do i fix it": a question clause after a comma, question mark forgotten
+    r"|,\s*(?:how|what|which|who|why|where|when) (?:do|does|did|can|could|should|would|is|are|to)\b"
 )
 
 

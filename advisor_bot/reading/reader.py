@@ -41,6 +41,7 @@ from advisor_bot.situation import Situation
 
 _SUBJECT = re.compile(r"(?i)\b(CROs?|CDMOs?|contract (research|development|manufactur\w*)|outsourc\w*|tech(nology)? transfer)\b")
 _HOW_TO = re.compile(r"(?i)\bhow (?:do|can|should|would|to) (?:i|we|you|one)?\b|\bwhat (?:conditions|reagents?|temperature|solvent)\b")
+_CERTAIN_OUT = 0.8  # probability of being out of scope (any kind) above which meaning outweighs a stage or a cost word in the sentence
 _FOLLOW_UP_WORDS = 8  # a request this short leans on what came before it
 _MIN_WORDS_TO_DECLINE = 4  # a sentence this short is a follow-up, judged with the conversation
 _SHORT_OPENING = 8  # words: longer opening messages are questions, whatever they sound like
@@ -248,10 +249,26 @@ class Reader:
         if outer and self.semantic is not None:
             for w, g in zip(outer, self.semantic.guesses("scope", self.semantic.embed([text[a:b].strip() for a, b in outer]))):
                 outer_out[w] = g is not None and g.confident and g.label != "in"
+        # A short sentence after others leans on them ("...5 equivalents at high dilution. Should I
+        # be worried?", "I got an offer at 115k. How do I negotiate it up?"): judged by meaning
+        # together with the sentence before it.
+        leaning = {
+            span: (prev_start, span[1])
+            for span, (prev_start, _) in zip(spans[1:], spans)
+            if span in whole and len(text[span[0] : span[1]].split()) <= _FOLLOW_UP_WORDS
+        }
+        # How sure the reading is that a request is outside, whichever kind it is.
+        outside = [1.0 - p.get("in", 0.0) for p in self.semantic.probabilities("scope", vectors)] if self.semantic is not None and vectors is not None else []
+        if leaning and self.semantic is not None:
+            joined_vectors = self.semantic.embed([text[a:b].strip() for a, b in leaning.values()])
+            by_span = dict(zip(leaning, self.semantic.guesses("scope", joined_vectors)))
+            out_by_span = dict(zip(leaning, (1.0 - p.get("in", 0.0) for p in self.semantic.probabilities("scope", joined_vectors))))
+            meaning = [by_span.get(span, g) for span, g in zip(spans, meaning)]
+            outside = [out_by_span.get(span, o) for span, o in zip(spans, outside)]
         publisher = (self.framework.doc.publisher or "").lower()
         verdicts: list[scope_rules.SentenceVerdict] = []
         # Vectors stop at _MAX_SENTENCES; the sentences beyond are judged by rule alone.
-        for span, g, w, st in zip_longest(spans, meaning, work, stage):
+        for span, g, w, st, out in zip_longest(spans, meaning, work, stage, outside):
             sentence = text[span[0] : span[1]]
             kind = scope_rules.rule_kind(sentence) if self.use_rules else None
             # A statement that only mentions a declined topic while stating something the framework
@@ -269,7 +286,12 @@ class Reader:
             if about_publisher and kind == "vendor":
                 kind = source = None
             reads_as_stage = st is not None and st.confident and not negated_or_past(sentence)
-            asks_framework = bool(route(sentence, situation=facts) or facts.known() or about_publisher or reads_as_stage)
+            said = route(sentence, situation=facts)
+            asks_framework = bool(said or facts.known() or about_publisher or reads_as_stage)
+            # Very sure it is about something else: a trial's sample size or a regulator's fee is not
+            # made the framework's by naming a phase or asking what it costs. A request for the
+            # verdict, the publisher and anything naming a CRO or CDMO stay in scope.
+            certain = out is not None and out >= _CERTAIN_OUT and "recommend" not in said and not about_publisher
             in_context = outer_out.get(in_sentence[span], True)
             # By meaning only what a sentence is about, never that it names a vendor (that is a
             # name, read by rule), and never from a few words ("Who makes that?").
@@ -278,16 +300,12 @@ class Reader:
             # "what size reactors do CDMOs run, vs a CRO lab?" (clinical CROs are caught by rule).
             # ...nor a kind of work the framework gives to a provider, unless it asks how to do it.
             names_work = w is not None and w.confident and not _HOW_TO.search(sentence)
-            substantive = substantive and not _SUBJECT.search(sentence) and not names_work
+            substantive = substantive and not names_work and not _SUBJECT.search(sentence)
             by_meaning = g is not None and g.confident and g.label in scope_rules.SEMANTIC_KINDS and g.label != "out:vendor"
-            # Meaning declines requests, never context ("I'm a founder, my background is software"), nor
-            # a short question leaning on the sentences before it ("...5 equivalents at high dilution.
-            # Should I be worried?").
-            # (A request joined on inside a sentence, ", and who won the match?", stands alone.)
-            leans_back = (
-                span in whole and bool(re.search(r"\w", text[: span[0]])) and len(sentence.split()) <= _FOLLOW_UP_WORDS
-            )
-            if kind is None and not leans_back and by_meaning and substantive and not asks_framework and in_context and requested:
+            # Meaning declines requests, never context ("I'm a founder, my background is software").
+            # A short sentence leaning on the one before is judged with it (above), so it counts as long.
+            substantive = substantive or span in leaning and not names_work and not _SUBJECT.search(sentence)
+            if kind is None and by_meaning and substantive and (certain or not asks_framework) and in_context and requested:
                 kind, source = scope_rules.SEMANTIC_KINDS[g.label], "meaning"
             verdicts.append((span, kind, source))  # type: ignore[arg-type]
         return scope_rules.judge(text, verdicts)
@@ -416,7 +434,9 @@ class Reader:
             and not stated_by_rule
             and set(rule_intents) <= {"recommend"}
         )
-        leftover = scope.verdict == "partial" and (points_back or not (len(query.split()) >= 3 and about and asked))
+        # "I got an offer at 115k. How do I negotiate it up?": what is left only set up the declined request.
+        context_only = not asks(query) and not scope_rules.requests_something(query) and not states_situation(query, stages=self.labels)
+        leftover = scope.verdict == "partial" and (points_back or context_only or not (len(query.split()) >= 3 and about and asked))
         # A short follow-up ("What should the contract say?") is about what the conversation was about.
         probe = f"{earlier[-1]} {query}" if earlier and len(query.split()) <= _FOLLOW_UP_WORDS else query
         if leftover or not in_scope and relevant is not None and not relevant(probe):
