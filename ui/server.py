@@ -123,7 +123,8 @@ def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
         except AdvisorError as exc:
             body = Health(status="unavailable", engine=advisor.engine.name, detail=str(exc))
             return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
-        return Health(status="ok", engine=advisor.engine.name, corpus_version=version)
+        problem = advisor.problem()
+        return Health(status="degraded" if problem else "ok", engine=advisor.engine.name, corpus_version=version, detail=problem)
 
     @app.get("/framework", response_class=HTMLResponse, include_in_schema=False)
     def framework() -> HTMLResponse:
