@@ -76,12 +76,8 @@ class Advisor:
                 )
             return self._context
 
-    def problem(self) -> str | None:
-        """Why answers are degraded right now (the health check's reason), or None."""
-        return self.engine.problem()
-
-    def ingest(self, extra: Sequence[Path] = (), *, progress: bool = False) -> IngestReport:
-        report = self.index.ingest(extra, progress=progress)
+    def ingest(self, extra: Sequence[Path] = (), *, progress: bool = False, rebuild: bool = False) -> IngestReport:
+        report = self.index.ingest(extra, progress=progress, rebuild=rebuild)
         with self._lock:
             self._context = None
         return report

@@ -64,3 +64,11 @@ class FeedbackError(AdvisorError):
 
 class EngineUnavailableError(AdvisorError):
     """The request named an engine this server does not run."""
+
+
+class IndexDamagedError(IndexMissingError):
+    """The index store exists but cannot be read: a damaged or foreign database file."""
+
+
+class DataDirError(AdvisorError):
+    """The data directory cannot be written (read-only, full, or not a folder)."""

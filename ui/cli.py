@@ -45,12 +45,13 @@ def _advisor(settings: Settings) -> Advisor:
 @app.command()
 def ingest(
     paths: Annotated[list[Path] | None, typer.Argument(help="Extra .md/.txt files or folders, indexed with the corpus folder.")] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Build the index afresh (e.g. after it was damaged) and switch to it.")] = False,
 ) -> None:
     """Index the corpus folder (plus PATHs). Idempotent: only changed sections are re-embedded."""
     enforce_offline()
     settings = _settings()
     try:
-        report = _advisor(settings).ingest(paths or [], progress=sys.stderr.isatty())
+        report = _advisor(settings).ingest(paths or [], progress=sys.stderr.isatty(), rebuild=rebuild)
     except AdvisorError as exc:
         _fail(exc)
     typer.echo(

@@ -123,8 +123,12 @@ def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
         except AdvisorError as exc:
             body = Health(status="unavailable", engine=advisor.engine.name, detail=str(exc))
             return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
-        problem = advisor.problem()
-        return Health(status="degraded" if problem else "ok", engine=advisor.engine.name, corpus_version=version, detail=problem)
+        if broken := advisor.index.problem():
+            # Answers would fail: a probe should stop sending traffic here.
+            body = Health(status="degraded", engine=advisor.engine.name, corpus_version=version, detail=broken)
+            return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
+        slow = advisor.engine.problem()
+        return Health(status="degraded" if slow else "ok", engine=advisor.engine.name, corpus_version=version, detail=slow)
 
     @app.get("/framework", response_class=HTMLResponse, include_in_schema=False)
     def framework() -> HTMLResponse:
