@@ -54,6 +54,24 @@ class Settings(BaseSettings):
     )
     concurrency: int = Field(default=2, ge=1, le=64, description="Questions answered at once; the rest wait.")
     queue_size: int = Field(default=64, ge=1, le=10000, description="Page requests that may wait for a turn.")
+    # Limits (ui/limits.py, docs/security.md): every queue and rate is bounded; the excess gets 429/503 with Retry-After.
+    api_queue: int = Field(default=16, ge=0, le=1000, description="API/MCP questions that may wait for a slot; more get 503 at once.")
+    queue_wait: float = Field(default=30.0, gt=0, description="Seconds a queued API/MCP question waits for a slot before 503.")
+    rate_limit: str = Field(default="120/minute", description="Questions per client address through the API, in the `limits` notation.")
+    feedback_rate_limit: str = Field(default="10/minute;200/day", description="Feedback entries per client address.")
+    max_request_kib: int = Field(default=256, ge=16, le=16384, description="Largest request body accepted, in KiB.")
+    max_history_items: int = Field(default=100, ge=0, le=10000, description="Messages a request's history may hold (the last max_history_turns are read).")
+
+    @field_validator("rate_limit", "feedback_rate_limit")
+    @classmethod
+    def _rates(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a rate like '120/minute' or '10/minute;200/day'.") from exc
+        return value
 
     @field_validator("auth")
     @classmethod

@@ -22,9 +22,10 @@ from advisor_bot.advisor import Advisor
 from advisor_bot.answer import Answer
 from advisor_bot.config import Settings
 from advisor_bot.errors import AdvisorError
-from advisor_bot.feedback import Feedback, FeedbackStore
+from advisor_bot.feedback import COMMENT_CHARS, Feedback, FeedbackStore
 from advisor_bot.situation import Situation
 from ui import panel, views
+from ui.limits import Rates
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class Shell:
     advisor: Advisor
     settings: Settings
     feedback: FeedbackStore
+    feedback_rates: Rates
     # Memos are written here for Gradio to copy into its cache; removed when the process ends.
     memos: tempfile.TemporaryDirectory[str]
 
@@ -335,11 +337,14 @@ class ChatView:
         return self._reanswer(chat, turns, answers, Situation(), request)
 
     def record_feedback(self, rating: Literal["up", "down"]) -> Callable[..., Update]:
-        def on_click(wrong: bool, comment: str, answers: list[Answer]) -> Update:
+        def on_click(wrong: bool, comment: str, answers: list[Answer], request: gr.Request) -> Update:
             if not answers:
                 return {self.feedback_status: "Ask a question first."}
+            if len(comment or "") > COMMENT_CHARS:
+                return {self.feedback_status: f"Your comment is {len(comment):,} characters long; keep it under {COMMENT_CHARS:,}."}
             last = answers[-1]
             try:
+                self.shell.feedback_rates.hit(request.client.host if request and request.client else "unknown")
                 entry = self.shell.feedback.record(
                     Feedback(
                         rating=rating,
@@ -411,5 +416,6 @@ def make_shell(advisor: Advisor, settings: Settings) -> Shell:
         advisor=advisor,
         settings=settings,
         feedback=FeedbackStore(settings.data_dir / "feedback.sqlite3"),
+        feedback_rates=Rates(settings.feedback_rate_limit, what="feedback entries"),
         memos=tempfile.TemporaryDirectory(prefix="advisor-bot-memos-"),
     )

@@ -162,4 +162,4 @@ def feedback_export(
         write_questions(questions, as_eval)
     except AdvisorError as exc:
         _fail(exc)
-    typer.echo(f"{len(questions)} complaint(s) written to {as_eval}; fill in their expected fields, then add them to your question set.")
+    typer.echo(f"{len(questions)} complaint(s) written to {as_eval}; review each, fill in its expected fields and remove 'unverified', then add them to your question set.")

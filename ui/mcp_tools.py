@@ -9,7 +9,6 @@ returns JSON text.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from types import UnionType
 from typing import Literal, TypedDict, Union, get_args, get_origin
@@ -21,6 +20,7 @@ from advisor_bot.advisor import Advisor
 from advisor_bot.errors import AdvisorError
 from advisor_bot.situation import Situation
 from advisor_bot.tools import CostScenario, Toolbox
+from ui.limits import Admission
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def _json(produce: Callable[[], BaseModel]) -> str:
         raise gr.Error("The tool failed on the server; the error has been logged.") from exc
 
 
-def register_tools(advisor: Advisor, *, gate: threading.Semaphore) -> None:
+def register_tools(advisor: Advisor, *, admission: Admission) -> None:
     """Add the endpoints to the Blocks being built (call inside ``with gr.Blocks()``)."""
 
     def toolbox() -> Toolbox:
@@ -84,7 +84,7 @@ def register_tools(advisor: Advisor, *, gate: threading.Semaphore) -> None:
 
         def run() -> BaseModel:
             given = Situation.model_validate(situation) if situation else None
-            with gate:
+            with admission.ticket(None), admission.slot():
                 return advisor.ask(question, history=list(history or []), situation=given)
 
         return _json(run)
@@ -162,5 +162,5 @@ def register_tools(advisor: Advisor, *, gate: threading.Semaphore) -> None:
         common_mistakes,
     ):
         # Unqueued: MCP then calls the function in-process instead of looping back over
-        # HTTP, which would need the basic-auth password; ``gate`` bounds the heavy one.
+        # HTTP, which would need the basic-auth password; ``admission`` bounds the heavy one.
         gr.api(fn, api_name=fn.__name__, queue=False)

@@ -8,7 +8,6 @@ chat at ``/embed`` and the page (with its MCP server) at ``/``.
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 
 import gradio as gr
@@ -16,18 +15,20 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi_offline import FastAPIOffline
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from advisor_bot.advisor import Advisor
 from advisor_bot.answer import Answer
 from advisor_bot.turns import Turn
 from advisor_bot.config import Settings
-from advisor_bot.errors import AdvisorError, InvalidQuestionError, EngineUnavailableError
+from advisor_bot.errors import AdvisorError, InvalidQuestionError, EngineUnavailableError, OverloadedError, RateLimitedError
 from advisor_bot.situation import Situation
 from ui.app import EXAMPLES, build_embed, build_page, make_shell
 from ui.framework_page import framework_html
+from ui.limits import Admission
 from ui.mcp_tools import register_tools
 from ui.security import SecurityMiddleware
 
@@ -46,6 +47,14 @@ class AskRequest(BaseModel):
     situation: Situation | None = Field(default=None, description="Facts that override what is read from the conversation.")
     engine: str | None = Field(default=None, description="Engine to answer with; GET /api/health names the one this server runs.")
 
+    @field_validator("situation", mode="before")
+    @classmethod
+    def _known_fields(cls, value: object) -> object:
+        # Situation ignores extra keys elsewhere; here a misspelt field must not be dropped silently.
+        if isinstance(value, dict) and (unknown := sorted(set(value) - set(Situation.model_fields))):
+            raise ValueError(f"unknown field(s) {', '.join(map(repr, unknown))}; known: {', '.join(Situation.model_fields)}")
+        return value
+
 
 class Health(BaseModel):
     status: str
@@ -59,7 +68,9 @@ class Problem(BaseModel):
 
 
 def _status(exc: AdvisorError) -> int:
-    """Bad input is the caller's to fix (400); anything else is the server's state (409)."""
+    """Bad input is the caller's to fix (400); too much of it 429/503; anything else is the server's state (409)."""
+    if isinstance(exc, OverloadedError):
+        return 429 if isinstance(exc, RateLimitedError) else 503
     return 400 if isinstance(exc, InvalidQuestionError | EngineUnavailableError) else 409
 
 
@@ -74,8 +85,8 @@ def _validation_message(exc: RequestValidationError) -> str:
 def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
     """The whole server as an ASGI app; ``advisor`` answers every route."""
     shell = make_shell(advisor, settings)
-    # Bounds concurrent answers through the API and MCP, as the Gradio queue does for the page.
-    gate = threading.BoundedSemaphore(settings.concurrency)
+    # Bounds concurrent and waiting answers through the API and MCP, as the Gradio queue does for the page.
+    admission = Admission(settings)
     app = FastAPIOffline(
         title="advisor-bot API",
         version="1",
@@ -85,7 +96,8 @@ def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
 
     @app.exception_handler(AdvisorError)
     async def advisor_error(_: Request, exc: AdvisorError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=_status(exc))
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, OverloadedError) else None
+        return JSONResponse({"detail": str(exc)}, status_code=_status(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -99,15 +111,20 @@ def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
     @app.post(
         "/api/ask",
         response_model=Answer,
-        responses={400: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}},
+        responses={400: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}, 429: {"model": Problem}, 503: {"model": Problem}},
         summary="Answer a question with verbatim citations",
     )
-    def ask(body: AskRequest) -> Answer:
+    async def ask(body: AskRequest, request: Request) -> Answer:
         if body.engine is not None and body.engine != advisor.engine.name:
             raise EngineUnavailableError(
                 f"This server answers with the {advisor.engine.name!r} engine, not {body.engine!r}; omit 'engine' or use that one."
             )
-        with gate:
+        # The ticket is taken on the event loop, so an overload is refused before it occupies a worker thread.
+        with admission.ticket(request.client.host if request.client else "unknown"):
+            return await run_in_threadpool(answer, body)
+
+    def answer(body: AskRequest) -> Answer:
+        with admission.slot():
             return advisor.ask(body.question, history=body.history, situation=body.situation)
 
     @app.get(
@@ -127,7 +144,7 @@ def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
             # Answers would fail: a probe should stop sending traffic here.
             body = Health(status="degraded", engine=advisor.engine.name, corpus_version=version, detail=broken)
             return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
-        slow = advisor.engine.problem()
+        slow = "; ".join(p for p in (admission.stuck(after=settings.llm_max_seconds + settings.queue_wait), advisor.engine.problem()) if p) or None
         return Health(status="degraded" if slow else "ok", engine=advisor.engine.name, corpus_version=version, detail=slow)
 
     @app.get("/framework", response_class=HTMLResponse, include_in_schema=False)
@@ -156,12 +173,12 @@ def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
         css_paths=[STATIC / "app.css", STATIC / "embed.css"],
         **common,
     )
-    page = build_page(shell, register_tools=lambda: register_tools(advisor, gate=gate))
+    page = build_page(shell, register_tools=lambda: register_tools(advisor, admission=admission))
     gr.mount_gradio_app(
         app, _queued(page, settings), path="/", footer_links=["api"], mcp_server=True, css_paths=[STATIC / "app.css"], **common
     )
 
-    app.add_middleware(SecurityMiddleware, auth=settings.auth, frame_ancestors=settings.frame_ancestors)
+    app.add_middleware(SecurityMiddleware, auth=settings.auth, frame_ancestors=settings.frame_ancestors, max_body_bytes=settings.max_request_kib * 1024)
     # Added last, so outermost: preflight requests carry no credentials. Gradio reflects
     # any Origin with credentials unless the parent app configures CORS, so it is always here.
     app.add_middleware(
