@@ -136,7 +136,7 @@ def test_health_is_degraded_once_the_data_directory_is_deleted(corpus_copy: Path
     settings = Settings(corpus_dir=corpus_copy, data_dir=tmp_path / "data")
     adv = Advisor(settings=settings, embedder=embedder)
     adv.ingest()
-    with TestClient(create_app(adv, settings)) as client:
+    with TestClient(create_app(adv, settings), base_url="http://127.0.0.1") as client:
         assert client.get("/api/health").json()["status"] == "ok"
         shutil.rmtree(settings.data_dir)
         health = client.get("/api/health")

@@ -49,7 +49,7 @@ def held(settings: Settings, embedder, advisor) -> Iterator[tuple[TestClient, He
 
     engine = HeldEngine()
     limited = settings.model_copy(update={"concurrency": 1, "api_queue": 0, "rate_limit": "1000/minute"})
-    with TestClient(create_app(Advisor(settings=limited, embedder=embedder, engine=engine), limited)) as client:
+    with TestClient(create_app(Advisor(settings=limited, embedder=embedder, engine=engine), limited), base_url="http://127.0.0.1") as client:
         yield client, engine
         engine.release.set()
 
@@ -90,7 +90,7 @@ def test_a_client_over_its_rate_gets_429_with_retry_after(settings: Settings, em
     from advisor_bot.advisor import Advisor
 
     limited = settings.model_copy(update={"rate_limit": "2/minute"})
-    with TestClient(create_app(Advisor(settings=limited, embedder=embedder), limited)) as client:
+    with TestClient(create_app(Advisor(settings=limited, embedder=embedder), limited), base_url="http://127.0.0.1") as client:
         assert [client.post("/api/ask", json={"question": QUESTION}).status_code for _ in range(2)] == [200, 200]
         refused = client.post("/api/ask", json={"question": QUESTION})
     assert refused.status_code == 429
@@ -99,7 +99,7 @@ def test_a_client_over_its_rate_gets_429_with_retry_after(settings: Settings, em
 
 @pytest.fixture(scope="module")
 def client(advisor, settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(advisor, settings)) as c:
+    with TestClient(create_app(advisor, settings), base_url="http://127.0.0.1") as c:
         yield c
 
 

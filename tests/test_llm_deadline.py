@@ -99,7 +99,7 @@ def test_hung_answers_free_their_api_slot_and_health_says_degraded(keepalive, se
 
     served = llm_settings(settings, keepalive.url, llm_max_seconds=0.5, llm_timeout=30, concurrency=1)
     adv = Advisor(settings=served, embedder=embedder)
-    with TestClient(create_app(adv, served)) as client:
+    with TestClient(create_app(adv, served), base_url="http://127.0.0.1") as client:
         assert client.get("/api/health").json()["status"] == "ok"
         # One slot: the second and third questions get answers only if each hung one gave its slot back.
         for _ in range(3):

@@ -54,8 +54,11 @@ def failure_message(exc: Exception) -> str:
 _HOST = re.compile(r"[A-Za-z0-9.:\[\]-]+")
 
 
-def _base_url(request: gr.Request | None) -> str:
-    """This server's address as the browser reached it; "" (relative links) if the Host header is odd."""
+def _base_url(request: gr.Request | None, public_url: str | None) -> str:
+    """This server's address for absolute links: ADVISOR_PUBLIC_URL, else the Host the browser used (only
+    ADVISOR_ALLOWED_HOSTS get this far: ui/routes.py); "" (relative links) if that is odd."""
+    if public_url:
+        return public_url
     host = request.headers.get("host", "") if request is not None else ""
     if not _HOST.fullmatch(host):
         return ""
@@ -179,10 +182,10 @@ class ChatView:
     def links(self, request: gr.Request | None) -> str:
         """Where framework links point: relative on the page; absolute in /embed, which a
         ``<gradio-app>`` web component renders inside another site's page."""
-        return _base_url(request) if self.compact else ""
+        return _base_url(request, self.shell.settings.public_url) if self.compact else ""
 
     def full_link_html(self, request: gr.Request) -> str:
-        return f'<a class="full-link" href="{_base_url(request)}/" target="_blank" rel="noopener">Open the full advisor ↗</a>'
+        return f'<a class="full-link" href="{_base_url(request, self.shell.settings.public_url)}/" target="_blank" rel="noopener">Open the full advisor ↗</a>'
 
     def _render(self, answers: list[Answer], pinned: Situation, request: gr.Request | None) -> Update:
         """Every panel for the latest answer."""
@@ -214,7 +217,7 @@ class ChatView:
         folder.mkdir(parents=True, exist_ok=True)
         today = date.today()
         path = folder / f"decision-memo-{today.isoformat()}.md"
-        path.write_text(views.memo_markdown(answers, today=today, base_url=_base_url(request)), encoding="utf-8")
+        path.write_text(views.memo_markdown(answers, today=today, base_url=_base_url(request, self.shell.settings.public_url)), encoding="utf-8")
         return str(path)
 
     # ---- events ----------------------------------------------------------------------

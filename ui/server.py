@@ -18,6 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi_offline import FastAPIOffline
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from advisor_bot.advisor import Advisor
@@ -29,6 +30,7 @@ from advisor_bot.situation import Situation
 from ui.app import EXAMPLES, build_embed, build_page, make_shell
 from ui.framework_page import framework_html
 from ui.limits import Admission
+from ui.routes import Endpoints, RouteGuard
 from ui.mcp_tools import register_tools
 from ui.security import SecurityMiddleware
 
@@ -103,9 +105,18 @@ def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
 
+    logged: set[tuple[str, str]] = set()
+
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        logger.exception("Unexpected error in the API", exc_info=exc)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        path = request.url.path
+        # One traceback per kind of failure, then one line each: a flood of bad requests cannot flood the log.
+        where = (type(exc).__name__, path[:60])
+        if where in logged or len(logged) > 256:
+            logger.error("Unexpected %s in %s (traceback logged before): %s", where[0], path[:100], str(exc)[:200])
+        else:
+            logged.add(where)
+            logger.exception("Unexpected error in the API", exc_info=exc)
         return JSONResponse({"detail": "Internal error; it has been logged."}, status_code=500)
 
     @app.post(
@@ -164,20 +175,31 @@ def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
         "pwa": False,
     }
     # Mount order matters: "/" would otherwise swallow "/embed".
+    # A full-URL root_path makes the page's Gradio build its root from the public URL instead of request
+    # headers. (/embed cannot take one: Gradio then stops routing it. Its root comes from the Host,
+    # which only allowed hosts get past; its own links use the public URL: ui/app.py.)
+    root = settings.public_url
+    embed = _queued(build_embed(shell), settings)
     gr.mount_gradio_app(
         app,
-        _queued(build_embed(shell), settings),
+        embed,
         path="/embed",
         footer_links=[],
         mcp_server=False,
         css_paths=[STATIC / "app.css", STATIC / "embed.css"],
         **common,
     )
-    page = build_page(shell, register_tools=lambda: register_tools(advisor, admission=admission))
+    page = _queued(build_page(shell, register_tools=lambda: register_tools(advisor, admission=admission)), settings)
     gr.mount_gradio_app(
-        app, _queued(page, settings), path="/", footer_links=["api"], mcp_server=True, css_paths=[STATIC / "app.css"], **common
+        app, page, path="/", root_path=root, footer_links=["api"], mcp_server=True, css_paths=[STATIC / "app.css"], **common
     )
 
+    app.add_middleware(
+        RouteGuard,
+        mounts={"": Endpoints.of(page.fns), "/embed": Endpoints.of(embed.fns)},
+        hosts=list(settings.allowed_hosts),
+        origins=list(settings.cors_origins),
+    )
     app.add_middleware(SecurityMiddleware, auth=settings.auth, frame_ancestors=settings.frame_ancestors, max_body_bytes=settings.max_request_kib * 1024)
     # Added last, so outermost: preflight requests carry no credentials. Gradio reflects
     # any Origin with credentials unless the parent app configures CORS, so it is always here.
@@ -188,6 +210,8 @@ def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "X-Gradio-User"],
         allow_credentials=True,
     )
+    # Outermost: a request for a host this server is not (DNS rebinding) is answered 400 before anything else.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
     return app
 
 
@@ -199,4 +223,5 @@ def launch(*, advisor: Advisor, settings: Settings) -> None:
     """Serve until interrupted; binds ``settings.host`` (127.0.0.1 unless configured)."""
     app = create_app(advisor, settings)
     print(f"advisor-bot on http://{settings.host}:{settings.port}  (API docs: /docs, MCP: /gradio_api/mcp/)")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    # proxy_headers off: X-Forwarded-For from a local client would otherwise choose the address rates are counted by.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", proxy_headers=False)
