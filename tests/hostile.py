@@ -71,6 +71,9 @@ def cli_outcome(result: Any) -> Outcome:
     problems = []
     if "Traceback" in result.output or (result.exception is not None and not isinstance(result.exception, SystemExit)):
         problems.append(f"crashed: {result.exception!r}")
+    if result.exit_code == 0 and result.stdout.lstrip().startswith("{"):
+        answer = json.loads(result.stdout)  # --json: judged like the API's answers
+        return Outcome(0, verdict(answer), markdown=answer["answer_markdown"], problems=problems)
     text = result.stderr.strip() if result.exit_code else result.stdout
     return Outcome(result.exit_code, " ".join(text.split())[:400], markdown=result.stdout if result.exit_code == 0 else "", problems=problems)
 
