@@ -35,6 +35,7 @@ from advisor_bot.decisions import decide
 from advisor_bot.engines.base import EngineContext
 from advisor_bot.engines.deadline import DeadlineTransport, abandoned, budget_fault, overdue, within
 from advisor_bot.engines.offline import OfflineEngine
+from advisor_bot.engines.sanitize import inert, repeats_prompt
 from advisor_bot.engines.passages import passage_citation, pick_passages, render_quote, verified
 from advisor_bot.grounding import Evidence, ProseGuard, SentenceBuffer, conflicting, data_block, normal_corpus, with_ids
 from advisor_bot.prompts import render
@@ -263,6 +264,7 @@ class _Run:
     shown: list[str] = field(default_factory=list)
     called: list[str] = field(default_factory=list)
     scrubbed: int = 0
+    defused: int = 0  # images, remote links, HTML tags and prompt-repeating sentences cut from the model's text
     model_ms: float = 0.0
     recorded: dict[str, Any] | None = None  # the situation the model read, through record_situation
 
@@ -333,8 +335,12 @@ class _Run:
 
     def _show(self, guard: ProseGuard, units: list[str]) -> Iterator[str]:
         for unit in units:
-            text = guard.check(unit)
-            if text:
+            if repeats_prompt(unit):
+                self.defused += 1
+                continue
+            text, removed = inert(guard.check(unit) or "")
+            self.defused += removed
+            if text.strip():
                 self.shown.append(text)
                 yield text
 
@@ -409,7 +415,9 @@ class _Run:
         consulted the deciding tools)."""
         notices: list[str] = []
         if self.recorded:
-            turns = [*(h.content for h in self.history if h.role == "user"), self.reading.question]
+            # The query, not the question: words the reading declined (an order to the assistant, typed or
+            # pasted) are not the user's account of their program, so they cannot back a field.
+            turns = [*(h.content for h in self.history if h.role == "user"), self.reading.query]
             merged = reconcile(self.reading, self.recorded, user_turns=turns)
             self.reading, notices = merged.reading, merged.notices
         rec, cost = decide(self.reading, toolbox=self.context.toolbox, verdict_wanted=bool(_DECIDING & set(self.called)))
@@ -433,6 +441,8 @@ class _Run:
                 f"The model's text suggested {' / '.join(said)}, but what you have told me does not let the "
                 "framework's tools decide, so no recommendation is made; tell me your development stage."
             )
+        if self.defused:
+            notices.append(f"{self.defused} image(s), link(s), markup or instruction text in the model's answer were removed.")
         if self.scrubbed:
             notices.append(f"{self.scrubbed} instruction-like sentence(s) in retrieved text were withheld from the model.")
         if not guard.cited:
