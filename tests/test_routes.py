@@ -24,7 +24,7 @@ INIT = {
     "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "probe", "version": "1"}},
 }  # fmt: skip
 MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
-PRIVATE = ["respond", "on_click", "on_click_1", "reset", "unpin", "on_edit", "full_link_html", "lambda", "predict", "nonexistent"]
+PRIVATE = ["respond", "on_click", "on_click_1", "reset", "unpin", "on_edit", "full_link_html", "lambda", "nonexistent"]
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,10 @@ def test_the_public_tools_stay_callable_and_a_wrong_call_is_a_422_without_traceb
     assert "Invalid arguments: stage: Input should be a valid string" in wrong_type.text
     unknown_event = client.post("/gradio_api/queue/join", json={"data": [], "fn_index": 999, "session_hash": "x"})
     assert unknown_event.status_code == 422
+    # run/predict is how the page calls its unqueued events, by index; a queued handler is not reachable that way.
+    assert client.post("/gradio_api/run/predict", json={"data": []}).status_code == 422
+    queued = next(d["id"] for d in client.get("/config").json()["dependencies"] if d.get("queue") is not False)
+    assert client.post("/gradio_api/run/predict", json={"data": [], "fn_index": queued}).status_code == 422
     assert set(client.get("/gradio_api/info").json()["named_endpoints"]) == {f"/{n}" for n in ("ask", *TOOL_NAMES)}
     assert "Traceback" not in caplog.text and "Traceback" not in capfd.readouterr().err
 

@@ -26,20 +26,24 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 _API_CALL = re.compile(r"^(?P<mount>/embed)?/gradio_api/(?:run|api|call(?:/v2)?)/(?P<name>[^/]+)(?:/[^/]*)?/?$")
 _JOIN = re.compile(r"^(?P<mount>/embed)?/gradio_api/queue/join/?$")
 _MCP = re.compile(r"^/gradio_api/mcp(?:/|$)")
+PAGE_CALL = "predict"  # the page's own unqueued events: POST run/predict with an fn_index
 _FORWARDED = {b"x-forwarded-host", b"x-forwarded-proto", b"x-forwarded-for", b"forwarded"}
 
 
 @dataclass(frozen=True)
 class Endpoints:
-    """One mounted Blocks: its public API names with their input counts, and every event's index."""
+    """One mounted Blocks: its public API names with their input counts, every event's index, and the
+    unqueued events (which the page itself calls through ``run/predict`` with their index)."""
 
     public: dict[str, int]
     indexes: frozenset[int]
+    unqueued: frozenset[int] = frozenset()
 
     @classmethod
     def of(cls, fns: Mapping[int, object]) -> Endpoints:
         public = {str(getattr(f, "api_name", "")): len(getattr(f, "inputs", [])) for f in fns.values() if getattr(f, "api_visibility", "") == "public"}
-        return cls(public=public, indexes=frozenset(fns))
+        unqueued = frozenset(i for i, f in fns.items() if getattr(f, "queue", True) is False)
+        return cls(public=public, indexes=frozenset(fns), unqueued=unqueued)
 
 
 def _json(body: bytes) -> dict[str, object]:
@@ -54,6 +58,8 @@ def _problem(body: bytes, endpoints: Endpoints, name: str | None) -> str | None:
     """Why a call cannot be right, checked before Gradio, which answers a wrong input count or an unknown
     event index with a 500 and a traceback in the log."""
     data = _json(body)
+    if name == PAGE_CALL:
+        return None if data.get("fn_index") in endpoints.unqueued else "Unknown fn_index; see /gradio_api/info."
     if name is None:
         index = data.get("fn_index")
         return None if index is None or index in endpoints.indexes else "Unknown fn_index; see /gradio_api/info."
@@ -86,7 +92,7 @@ class RouteGuard:
         if m := _API_CALL.match(path) or _JOIN.match(path):
             endpoints = self.mounts.get(m["mount"] or "", Endpoints(public={}, indexes=frozenset()))
             name = m.groupdict().get("name")
-            if name is not None and name not in endpoints.public:
+            if name is not None and name not in endpoints.public and name != PAGE_CALL:
                 names = ", ".join(sorted(endpoints.public)) or "none here"
                 await JSONResponse({"detail": f"No API endpoint {name[:60]!r}; the public ones are: {names}."}, status_code=404)(scope, receive, send)
                 return
