@@ -159,3 +159,28 @@ def test_feedback_is_rate_limited_per_client_and_its_comment_bounded(advisor, se
     long = down(False, "z" * 2001, answers, _request("10.0.0.3"))[view.feedback_status]
     assert "2,001 characters" in long and "2,000" in long
     assert len(FeedbackStore(tmp_path / "feedback.sqlite3").records()) == 4  # nothing refused was stored
+
+
+def test_a_full_disk_while_saving_feedback_is_said_plainly_and_loses_nothing_acknowledged(advisor, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    local = settings.model_copy(update={"data_dir": tmp_path})
+    view = _view(advisor, local)
+    answers = [advisor.ask(QUESTION)]
+    up = view.record_feedback("up")
+    saved = [up(False, f"kept {i}", answers, _request("10.0.0.9"))[view.feedback_status] for i in range(2)]
+    assert all(s.startswith("Thank you") for s in saved)
+
+    real = sqlite3.connect
+
+    class Full(sqlite3.Connection):
+        def execute(self, sql: str, *args: object) -> sqlite3.Cursor:  # type: ignore[override]
+            if sql.lstrip().upper().startswith("INSERT"):
+                raise sqlite3.OperationalError("database or disk is full")
+            return super().execute(sql, *args)
+
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: real(*a, **k, factory=Full))
+    said = up(False, "lost?", answers, _request("10.0.0.9"))[view.feedback_status]
+    monkeypatch.setattr(sqlite3, "connect", real)
+    assert "Could not save feedback" in said and "disk is full" in said and str(tmp_path) not in said
+    assert [r.comment for r in FeedbackStore(tmp_path / "feedback.sqlite3").records()] == ["kept 0", "kept 1"]
