@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install browser ingest run test bench eval clean
+.PHONY: install browser ingest run test bench stress eval clean
 
 $(STAMP): pyproject.toml
 	command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -62,6 +62,11 @@ bench: ingest
 	$(BIN)/python bench/llm_overhead.py
 	$(BIN)/python bench/retrieval_modes.py
 	$(BIN)/python bench/reading_modes.py
+
+# Bounded load on a server on 127.0.0.1 only (16 and 64 clients, 2,000 requests each, 60 s cap,
+# overload past the queue, large-history floods): throughput, p50/p95/p99, errors, shed, RSS.
+stress: install
+	$(BIN)/python bench/stress.py
 
 eval: ingest
 	$(BIN)/advisor-bot eval evals/questions.jsonl --out evals/out --baseline

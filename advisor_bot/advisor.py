@@ -76,8 +76,8 @@ class Advisor:
                 )
             return self._context
 
-    def ingest(self, extra: Sequence[Path] = (), *, progress: bool = False) -> IngestReport:
-        report = self.index.ingest(extra, progress=progress)
+    def ingest(self, extra: Sequence[Path] = (), *, progress: bool = False, rebuild: bool = False) -> IngestReport:
+        report = self.index.ingest(extra, progress=progress, rebuild=rebuild)
         with self._lock:
             self._context = None
         return report
@@ -85,6 +85,11 @@ class Advisor:
     def _history(self, history: Sequence[object] | None) -> list[Turn]:
         if history is not None and not isinstance(history, Sequence) or isinstance(history, str):
             raise InvalidQuestionError("History must be a list of {'role': ..., 'content': ...} messages.")
+        if len(history or []) > self.settings.max_history_items:
+            raise InvalidQuestionError(
+                f"The history has {len(history or []):,} messages; send at most {self.settings.max_history_items:,} "
+                f"(only the last {self.settings.max_history_turns} are read)."
+            )
         turns = []
         for i, turn in enumerate(history or []):
             try:
@@ -98,11 +103,16 @@ class Advisor:
         # arrive from the client, so they are bounded too.
         limit = self.settings.max_question_chars
         cleaned = []
-        for t in kept:
+        first = len(turns) - len(kept)
+        for i, t in enumerate(kept, first):
             if t.role == "assistant":
                 cleaned.append(t.model_copy(update={"content": t.content[: limit * 25]}))
             elif t.content.strip():  # an image-only or empty turn says nothing to read
-                cleaned.append(t.model_copy(update={"content": clean_question(t.content, max_chars=limit)}))
+                try:
+                    cleaned.append(t.model_copy(update={"content": clean_question(t.content, max_chars=limit)}))
+                except InvalidQuestionError as exc:
+                    # The checks speak of "the question"; here it is an earlier message.
+                    raise InvalidQuestionError(f"History item {i}: {str(exc).replace('The question', 'this message', 1)}") from exc
         return cleaned
 
     def _situation(self, situation: Situation | None, context: EngineContext) -> Situation | None:

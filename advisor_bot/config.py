@@ -7,6 +7,7 @@ package looks at ``os.environ``.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from typing import Annotated, Literal
@@ -52,8 +53,31 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Origins (e.g. https://wiki.example.com) allowed to call the app from their pages."
     )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost"],
+        description="Host header values the server answers (names, no port; '*.example.com' allowed). Others get 400.",
+    )
+    public_url: str | None = Field(default=None, description="The address users reach the server at; absolute links are built from it, never from request headers.")
     concurrency: int = Field(default=2, ge=1, le=64, description="Questions answered at once; the rest wait.")
     queue_size: int = Field(default=64, ge=1, le=10000, description="Page requests that may wait for a turn.")
+    # Limits (ui/limits.py, docs/security.md): every queue and rate is bounded; the excess gets 429/503 with Retry-After.
+    api_queue: int = Field(default=16, ge=0, le=1000, description="API/MCP questions that may wait for a slot; more get 503 at once.")
+    queue_wait: float = Field(default=30.0, gt=0, description="Seconds a queued API/MCP question waits for a slot before 503.")
+    rate_limit: str = Field(default="120/minute", description="Questions per client address through the API, in the `limits` notation.")
+    feedback_rate_limit: str = Field(default="10/minute;200/day", description="Feedback entries per client address.")
+    max_request_kib: int = Field(default=256, ge=16, le=16384, description="Largest request body accepted, in KiB.")
+    max_history_items: int = Field(default=100, ge=0, le=10000, description="Messages a request's history may hold (the last max_history_turns are read).")
+
+    @field_validator("rate_limit", "feedback_rate_limit")
+    @classmethod
+    def _rates(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a rate like '120/minute' or '10/minute;200/day'.") from exc
+        return value
 
     @field_validator("auth")
     @classmethod
@@ -71,6 +95,21 @@ class Settings(BaseSettings):
         if not value.strip() or any(c in value for c in ";,\r\n"):
             raise ValueError("ADVISOR_FRAME_ANCESTORS is a space-separated source list, e.g. \"'self' https://wiki.example.com\".")
         return value.strip()
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: object) -> object:
+        hosts = [h.strip().lower() for h in value.split(",") if h.strip()] if isinstance(value, str) else value
+        if isinstance(hosts, list) and ("*" in hosts or not hosts):
+            raise ValueError("ADVISOR_ALLOWED_HOSTS must list host names explicitly; '*' would re-open DNS rebinding.")
+        return hosts
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+(/[\w.\-/]*)?", value.strip()):
+            raise ValueError("ADVISOR_PUBLIC_URL must be an http(s) URL like https://advisor.example.com or https://example.com/advisor.")
+        return value.strip().rstrip("/") if value else None
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -64,3 +64,23 @@ class FeedbackError(AdvisorError):
 
 class EngineUnavailableError(AdvisorError):
     """The request named an engine this server does not run."""
+
+
+class IndexDamagedError(IndexMissingError):
+    """The index store exists but cannot be read: a damaged or foreign database file."""
+
+
+class DataDirError(AdvisorError):
+    """The data directory cannot be written (read-only, full, or not a folder)."""
+
+
+class OverloadedError(AdvisorError):
+    """Every answer slot and queue place is taken; ``retry_after`` says when to try again (seconds)."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimitedError(OverloadedError):
+    """One client sent more than its share of requests."""

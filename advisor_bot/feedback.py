@@ -30,10 +30,13 @@ CREATE TABLE IF NOT EXISTS feedback (
 """
 
 
+COMMENT_CHARS = 2000
+
+
 class Feedback(BaseModel):
     rating: Literal["up", "down"]
     wrong_evidence: bool = False
-    comment: str = Field(default="", max_length=2000)
+    comment: str = Field(default="", max_length=COMMENT_CHARS)
     question: str = Field(min_length=1, max_length=20000)
     answer_markdown: str
     citations: list[Citation] = Field(default_factory=list)
@@ -63,7 +66,8 @@ class FeedbackStore:
         try:
             return sqlite3.connect(self.path, timeout=10)
         except sqlite3.Error as exc:
-            raise FeedbackError(f"Cannot open the feedback log {self.path}: {exc}.") from exc
+            # Shown on the page: the message names no server path.
+            raise FeedbackError(f"Cannot open the feedback log: {exc}.") from exc
 
     def record(self, feedback: Feedback) -> int:
         row = (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +22,8 @@ from tqdm import tqdm
 from advisor_bot.chunks import Chunk, section_chunks
 from advisor_bot.config import Settings, enforce_offline
 from advisor_bot.corpus import Document, corpus_files, parse_sections, read_document, slugify
-from advisor_bot.errors import CorpusError, IndexBusyError, IndexMissingError, IndexStaleError
+from advisor_bot.errors import AdvisorError, CorpusError, IndexBusyError, IndexMissingError, IndexStaleError
+from advisor_bot.storage import guarded
 
 BATCH = 32
 LOCK_WAIT_S = 120
@@ -75,6 +77,7 @@ class Index:
         self.collection_name = f"framework-{slugify(embedder.name)}"
         self.data_dir = settings.data_dir
         self._manifest_path = self.data_dir / f"{self.collection_name}.manifest.json"
+        self._store_path = self.data_dir / "chroma"
         self._collection_handle = None
 
     # -- storage -----------------------------------------------------------
@@ -85,7 +88,7 @@ class Index:
 
             self.data_dir.mkdir(parents=True, exist_ok=True)
             client = chromadb.PersistentClient(
-                path=str(self.data_dir / "chroma"),
+                path=str(self._store_path),
                 settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
             )
             # No embedding function: we always pass vectors, so Chroma's default
@@ -97,6 +100,18 @@ class Index:
                 metadata={"model": self.embedder.name},
             )
         return self._collection_handle
+
+    def _close(self, *paths: Path) -> None:
+        """Forget open stores: Chroma keeps one client per path per process, which would go on
+        reading a store that was moved away."""
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        self._collection_handle = None
+        for path in paths:
+            system = SharedSystemClient._identifier_to_system.pop(str(path), None)
+            SharedSystemClient._identifier_to_refcount.pop(str(path), None)
+            if system is not None:
+                system.stop()
 
     def _read_manifest(self) -> Manifest | None:
         try:
@@ -138,21 +153,49 @@ class Index:
             for c in section_chunks(doc, sec, count_tokens=self.embedder.count_tokens, limit=limit)
         ]
 
-    def ingest(self, extra: Sequence[Path] = (), *, progress: bool = False) -> IngestReport:
+    def ingest(self, extra: Sequence[Path] = (), *, progress: bool = False, rebuild: bool = False) -> IngestReport:
+        """Bring the index up to date; ``rebuild`` builds it afresh beside the old store (which may be damaged) and switches."""
         began = time.perf_counter()
         docs = self.read_documents(extra)
         chunks = self.chunk(docs)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            with FileLock(str(self.data_dir / "ingest.lock"), timeout=LOCK_WAIT_S):
-                report = self._sync(docs, chunks, progress=progress)
+            with guarded(self.data_dir):
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                with FileLock(str(self.data_dir / "ingest.lock"), timeout=LOCK_WAIT_S):
+                    if rebuild:
+                        report = self._rebuild(docs, chunks, progress=progress)
+                    else:
+                        report, manifest = self._sync(docs, chunks, progress=progress)
+                        self._write_manifest(manifest)
         except Timeout as exc:
             raise IndexBusyError(
                 f"Another ingest has held the index lock in {self.data_dir} for {LOCK_WAIT_S} s; wait for it to finish."
             ) from exc
         return report.model_copy(update={"seconds": round(time.perf_counter() - began, 3)})
 
-    def _sync(self, docs: Sequence[Document], chunks: list[Chunk], *, progress: bool) -> IngestReport:
+    def _rebuild(self, docs: Sequence[Document], chunks: list[Chunk], *, progress: bool) -> IngestReport:
+        """Build into a new folder, then swap it in by rename: the old store (perhaps damaged) is never
+        read, and readers never see a half-built one: until the manifest is replaced, last, they
+        see the old index, or (between the two renames) none, which ``load`` reports."""
+        store, fresh, retired = self._store_path, self.data_dir / "chroma.rebuild", self.data_dir / "chroma.retired"
+        self._close(store, fresh)
+        shutil.rmtree(fresh, ignore_errors=True)
+        self._store_path = fresh
+        try:
+            report, manifest = self._sync(docs, chunks, progress=progress)
+        finally:
+            self._close(fresh)
+            self._store_path = store
+        shutil.rmtree(retired, ignore_errors=True)
+        if store.exists():
+            os.replace(store, retired)
+        os.replace(fresh, store)
+        self._write_manifest(manifest)
+        shutil.rmtree(retired, ignore_errors=True)
+        return report.model_copy(update={"added": len(chunks), "updated": 0, "removed": 0, "unchanged": 0})
+
+    def _sync(self, docs: Sequence[Document], chunks: list[Chunk], *, progress: bool) -> tuple[IngestReport, Manifest]:
+        """Bring the open store in line with ``chunks``; the caller publishes the manifest, last."""
         col = self._collection()
         existing = col.get(include=["metadatas"])
         old_slots = {
@@ -185,17 +228,15 @@ class Index:
 
         ids = sorted(new_ids)
         version = corpus_version(ids)
-        self._write_manifest(
-            Manifest(
-                collection=self.collection_name,
-                model=self.embedder.name,
-                corpus_version=version,
-                documents={d.id: d.sha256 for d in docs},
-                paths={d.id: str(d.path.resolve()) for d in docs},
-                chunk_ids=ids,
-            )
+        manifest = Manifest(
+            collection=self.collection_name,
+            model=self.embedder.name,
+            corpus_version=version,
+            documents={d.id: d.sha256 for d in docs},
+            paths={d.id: str(d.path.resolve()) for d in docs},
+            chunk_ids=ids,
         )
-        return IngestReport(
+        report = IngestReport(
             added=len(to_embed) - updated,
             updated=updated,
             removed=len(stale) - updated,
@@ -204,8 +245,20 @@ class Index:
             corpus_version=version,
             seconds=0.0,
         )
+        return report, manifest
 
     # -- reading -----------------------------------------------------------
+    def problem(self) -> str | None:
+        """Why the index cannot serve right now (the health check's reason), or None."""
+        if not self._manifest_path.is_file() or not (self._store_path / "chroma.sqlite3").is_file():
+            return f"The index in {self.data_dir} has gone (was the folder deleted or moved?); run `advisor-bot ingest` and restart the server."
+        try:
+            with guarded(self.data_dir):
+                self._collection().count()
+        except AdvisorError as exc:
+            return str(exc)
+        return None
+
     def load(self) -> Snapshot:
         """Everything a retriever needs, checked to be complete and current."""
         manifest = self._read_manifest()
@@ -213,7 +266,8 @@ class Index:
             raise IndexMissingError(
                 f"No index in {self.data_dir} yet; run `advisor-bot ingest` (or `make run`) first."
             )
-        got = self._collection().get(include=["documents", "metadatas"])
+        with guarded(self.data_dir):
+            got = self._collection().get(include=["documents", "metadatas"])
         if sorted(got["ids"]) != manifest.chunk_ids:
             raise IndexMissingError(
                 "The index is incomplete (an ingest was interrupted or another process wrote to it); "
@@ -238,5 +292,6 @@ class Index:
 
     def query(self, vector: list[float], *, n: int) -> list[tuple[str, float]]:
         """Nearest chunk ids with cosine similarity (1 - Chroma's cosine distance)."""
-        res = self._collection().query(query_embeddings=[vector], n_results=n, include=["distances"])
+        with guarded(self.data_dir):
+            res = self._collection().query(query_embeddings=[vector], n_results=n, include=["distances"])
         return [(i, 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]

@@ -12,7 +12,7 @@ Column = Literal["CRO", "CDMO", "Hybrid"]
 class Quantity(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    value: float = Field(gt=0)
+    value: float = Field(gt=0, allow_inf_nan=False)
     unit: Literal["mg", "g", "kg", "t"]
 
     @property

@@ -121,7 +121,13 @@ def test_complaints_export_as_loadable_questions_with_the_complaint_in_the_notes
 
     assert result.exit_code == 0, result.output
     assert "2 complaint(s)" in result.stdout
-    questions = load_questions(out)
+    # Anyone can leave feedback: the lines count only once a person has reviewed them.
+    with pytest.raises(EvalSetError, match="unreviewed user feedback"):
+        load_questions(out)
+    assert out.read_text().count('"unverified": true') == 2
+    accepted = tmp_path / "accepted.jsonl"
+    accepted.write_text(out.read_text().replace('"unverified": true', '"unverified": false'))
+    questions = load_questions(accepted)
     assert [q.question for q in questions] == ["Which model for IND tox?", "What does a CDMO cost per kg?"]
     assert [q.id for q in questions] == ["feedback-1", "feedback-3"]
     assert "thumbs-down" in questions[0].notes and "Comment: Wrong stage row" in questions[0].notes
@@ -141,8 +147,9 @@ def test_written_questions_round_trip(tmp_path: Path):
     record = FeedbackStore(tmp_path / "f.sqlite3")
     record.record(_feedback("down", question="¿Qué es una CDMO? — “quotes”"))
     questions = [question_from_feedback(r) for r in record.records(complaints_only=True)]
-    write_questions(questions, tmp_path / "sub" / "q.jsonl")
-    assert load_questions(tmp_path / "sub" / "q.jsonl") == questions
+    accepted = [q.model_copy(update={"unverified": False}) for q in questions]
+    write_questions(accepted, tmp_path / "sub" / "q.jsonl")
+    assert load_questions(tmp_path / "sub" / "q.jsonl") == accepted
 
 
 # -- scoring rules ----------------------------------------------------------------------------------

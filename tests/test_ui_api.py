@@ -34,7 +34,7 @@ HOSTILE = '<img src="http://evil.example/x.png"><script>window.pwned=1</script><
 
 @pytest.fixture(scope="module")
 def client(advisor, settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(advisor, settings)) as c:
+    with TestClient(create_app(advisor, settings), base_url="http://127.0.0.1") as c:
         yield c
 
 
@@ -121,7 +121,7 @@ def test_a_bug_is_logged_and_answered_with_a_generic_500(
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr(advisor, "ask", broken)
-    response = TestClient(client.app, raise_server_exceptions=False).post("/api/ask", json={"question": WHICH_MODEL})
+    response = TestClient(client.app, raise_server_exceptions=False, base_url="http://127.0.0.1").post("/api/ask", json={"question": WHICH_MODEL})
     assert response.status_code == 500
     assert response.json() == {"detail": "Internal error; it has been logged."}
     assert "secret internals" in caplog.text
@@ -316,7 +316,7 @@ def test_cors_rejects_an_unknown_origin(client: TestClient) -> None:
 def test_configured_origins_and_frame_ancestors(advisor, settings: Settings) -> None:
     wiki = "https://wiki.example.com"
     custom = settings.model_copy(update={"cors_origins": [wiki], "frame_ancestors": f"'self' {wiki}"})
-    with TestClient(create_app(advisor, custom)) as c:
+    with TestClient(create_app(advisor, custom), base_url="http://127.0.0.1") as c:
         response = c.get("/api/health", headers={"Origin": wiki})
         assert response.headers["access-control-allow-origin"] == wiki
         assert f"frame-ancestors 'self' {wiki}" in response.headers["content-security-policy"]
@@ -357,7 +357,7 @@ def test_queue_and_input_limits_are_configured(advisor, settings: Settings) -> N
 
 def test_basic_auth_guards_page_api_and_mcp(advisor, settings: Settings) -> None:
     guarded = settings.model_copy(update={"auth": SecretStr("ada:s3cret")})
-    with TestClient(create_app(advisor, guarded)) as c:
+    with TestClient(create_app(advisor, guarded), base_url="http://127.0.0.1") as c:
         for path in ("/", "/embed/", "/framework", "/api/health", "/docs", "/config", "/gradio_api/mcp/"):
             response = c.get(path)
             assert response.status_code == 401, path

@@ -22,9 +22,10 @@ from advisor_bot.advisor import Advisor
 from advisor_bot.answer import Answer
 from advisor_bot.config import Settings
 from advisor_bot.errors import AdvisorError
-from advisor_bot.feedback import Feedback, FeedbackStore
+from advisor_bot.feedback import COMMENT_CHARS, Feedback, FeedbackStore
 from advisor_bot.situation import Situation
 from ui import panel, views
+from ui.limits import Rates
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +54,11 @@ def failure_message(exc: Exception) -> str:
 _HOST = re.compile(r"[A-Za-z0-9.:\[\]-]+")
 
 
-def _base_url(request: gr.Request | None) -> str:
-    """This server's address as the browser reached it; "" (relative links) if the Host header is odd."""
+def _base_url(request: gr.Request | None, public_url: str | None) -> str:
+    """This server's address for absolute links: ADVISOR_PUBLIC_URL, else the Host the browser used (only
+    ADVISOR_ALLOWED_HOSTS get this far: ui/routes.py); "" (relative links) if that is odd."""
+    if public_url:
+        return public_url
     host = request.headers.get("host", "") if request is not None else ""
     if not _HOST.fullmatch(host):
         return ""
@@ -69,6 +73,7 @@ class Shell:
     advisor: Advisor
     settings: Settings
     feedback: FeedbackStore
+    feedback_rates: Rates
     # Memos are written here for Gradio to copy into its cache; removed when the process ends.
     memos: tempfile.TemporaryDirectory[str]
 
@@ -188,10 +193,10 @@ class ChatView:
     def links(self, request: gr.Request | None) -> str:
         """Where framework links point: relative on the page; absolute in /embed, which a
         ``<gradio-app>`` web component renders inside another site's page."""
-        return _base_url(request) if self.compact else ""
+        return _base_url(request, self.shell.settings.public_url) if self.compact else ""
 
     def full_link_html(self, request: gr.Request) -> str:
-        return f'<a class="full-link" href="{_base_url(request)}/" target="_blank" rel="noopener">Open the full advisor ↗</a>'
+        return f'<a class="full-link" href="{_base_url(request, self.shell.settings.public_url)}/" target="_blank" rel="noopener">Open the full advisor ↗</a>'
 
     def _render(self, answers: list[Answer], pinned: Situation, request: gr.Request | None) -> Update:
         """Every panel for the latest answer."""
@@ -225,7 +230,10 @@ class ChatView:
         folder.mkdir(parents=True, exist_ok=True)
         today = date.today()
         path = folder / f"decision-memo-{today.isoformat()}.md"
-        path.write_text(views.memo_markdown(answers, pinned=pinned, today=today, base_url=_base_url(request)), encoding="utf-8")
+        path.write_text(
+            views.memo_markdown(answers, pinned=pinned, today=today, base_url=_base_url(request, self.shell.settings.public_url)),
+            encoding="utf-8",
+        )
         return str(path)
 
     # ---- events ----------------------------------------------------------------------
@@ -359,11 +367,14 @@ class ChatView:
         return self._reanswer(chat, turns, answers, Situation(), request)
 
     def record_feedback(self, rating: Literal["up", "down"]) -> Callable[..., Update]:
-        def on_click(wrong: bool, comment: str, answers: list[Answer]) -> Update:
+        def on_click(wrong: bool, comment: str, answers: list[Answer], request: gr.Request) -> Update:
             if not answers:
                 return {self.feedback_status: "Ask a question first."}
+            if len(comment or "") > COMMENT_CHARS:
+                return {self.feedback_status: f"Your comment is {len(comment):,} characters long; keep it under {COMMENT_CHARS:,}."}
             last = answers[-1]
             try:
+                self.shell.feedback_rates.hit(request.client.host if request and request.client else "unknown")
                 entry = self.shell.feedback.record(
                     Feedback(
                         rating=rating,
@@ -444,5 +455,6 @@ def make_shell(advisor: Advisor, settings: Settings) -> Shell:
         advisor=advisor,
         settings=settings,
         feedback=FeedbackStore(settings.data_dir / "feedback.sqlite3"),
+        feedback_rates=Rates(settings.feedback_rate_limit, what="feedback entries"),
         memos=tempfile.TemporaryDirectory(prefix="advisor-bot-memos-"),
     )

@@ -45,12 +45,13 @@ def _advisor(settings: Settings) -> Advisor:
 @app.command()
 def ingest(
     paths: Annotated[list[Path] | None, typer.Argument(help="Extra .md/.txt files or folders, indexed with the corpus folder.")] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Build the index afresh (e.g. after it was damaged) and switch to it.")] = False,
 ) -> None:
     """Index the corpus folder (plus PATHs). Idempotent: only changed sections are re-embedded."""
     enforce_offline()
     settings = _settings()
     try:
-        report = _advisor(settings).ingest(paths or [], progress=sys.stderr.isatty())
+        report = _advisor(settings).ingest(paths or [], progress=sys.stderr.isatty(), rebuild=rebuild)
     except AdvisorError as exc:
         _fail(exc)
     typer.echo(
@@ -161,4 +162,4 @@ def feedback_export(
         write_questions(questions, as_eval)
     except AdvisorError as exc:
         _fail(exc)
-    typer.echo(f"{len(questions)} complaint(s) written to {as_eval}; fill in their expected fields, then add them to your question set.")
+    typer.echo(f"{len(questions)} complaint(s) written to {as_eval}; review each, fill in its expected fields and remove 'unverified', then add them to your question set.")

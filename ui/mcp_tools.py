@@ -8,19 +8,23 @@ returns JSON text.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
-import threading
 from collections.abc import Callable
 from types import UnionType
-from typing import Literal, TypedDict, Union, get_args, get_origin
+from typing import Literal, Union, get_args, get_origin, get_type_hints
 
 import gradio as gr
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+# pydantic (the argument check) needs typing_extensions' TypedDict on Python 3.11.
+from typing_extensions import TypedDict
 
 from advisor_bot.advisor import Advisor
 from advisor_bot.errors import AdvisorError
 from advisor_bot.situation import Situation
 from advisor_bot.tools import CostScenario, Toolbox
+from ui.limits import Admission
 
 logger = logging.getLogger(__name__)
 
@@ -53,19 +57,41 @@ class TurnInput(TypedDict):
 
 def _json(produce: Callable[[], BaseModel]) -> str:
     """Run a tool; errors a caller can fix become a ``gr.Error`` with the reason."""
+    # print_exception=False: the caller's mistake is answered, not written to the log as a traceback.
     try:
         return produce().model_dump_json()
     except AdvisorError as exc:
-        raise gr.Error(str(exc)) from exc
+        raise gr.Error(str(exc), print_exception=False) from exc
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise gr.Error(f"Invalid arguments: {problems}") from exc
+        raise gr.Error(f"Invalid arguments: {problems}", print_exception=False) from exc
     except Exception as exc:
         logger.exception("MCP tool failed")
         raise gr.Error("The tool failed on the server; the error has been logged.") from exc
 
 
-def register_tools(advisor: Advisor, *, gate: threading.Semaphore) -> None:
+def _typed(fn: Callable[..., str]) -> Callable[..., str]:
+    """Check each argument against the tool's type hints before it runs: a number where text belongs
+    is the caller's mistake, answered as such, not a crash inside the tool."""
+    signature = inspect.signature(fn)
+    adapters = {name: TypeAdapter(hint) for name, hint in get_type_hints(fn).items() if name != "return"}
+
+    @functools.wraps(fn)
+    def checked(*args: object, **kwargs: object) -> str:
+        problems = []
+        for name, value in signature.bind(*args, **kwargs).arguments.items():
+            try:
+                adapters[name].validate_python(value)
+            except ValidationError as exc:
+                problems += [f"{'.'.join(map(str, (name, *e['loc'])))}: {e['msg']}" for e in exc.errors()]
+        if problems:
+            raise gr.Error(f"Invalid arguments: {'; '.join(problems)}", print_exception=False)
+        return fn(*args, **kwargs)
+
+    return checked
+
+
+def register_tools(advisor: Advisor, *, admission: Admission) -> None:
     """Add the endpoints to the Blocks being built (call inside ``with gr.Blocks()``)."""
 
     def toolbox() -> Toolbox:
@@ -84,7 +110,7 @@ def register_tools(advisor: Advisor, *, gate: threading.Semaphore) -> None:
 
         def run() -> BaseModel:
             given = Situation.model_validate(situation) if situation else None
-            with gate:
+            with admission.ticket(None), admission.slot():
                 return advisor.ask(question, history=list(history or []), situation=given)
 
         return _json(run)
@@ -162,5 +188,5 @@ def register_tools(advisor: Advisor, *, gate: threading.Semaphore) -> None:
         common_mistakes,
     ):
         # Unqueued: MCP then calls the function in-process instead of looping back over
-        # HTTP, which would need the basic-auth password; ``gate`` bounds the heavy one.
-        gr.api(fn, api_name=fn.__name__, queue=False)
+        # HTTP, which would need the basic-auth password; ``admission`` bounds the heavy one.
+        gr.api(_typed(fn), api_name=fn.__name__, queue=False)

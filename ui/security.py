@@ -16,8 +16,6 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Largest request body accepted: a full history of maximal questions fits many times over.
-MAX_BODY_BYTES = 1 << 20
 # The app has no upload component; closing Gradio's upload route means no one can make
 # this origin serve a file of their choosing.
 _UPLOAD = re.compile(r"/gradio_api/upload(_progress)?/?$")
@@ -46,8 +44,9 @@ def content_security_policy(frame_ancestors: str) -> str:
 
 
 class SecurityMiddleware:
-    def __init__(self, app: ASGIApp, *, auth: SecretStr | None, frame_ancestors: str) -> None:
+    def __init__(self, app: ASGIApp, *, auth: SecretStr | None, frame_ancestors: str, max_body_bytes: int) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
         self.credentials = auth.get_secret_value().encode() if auth else None
         self.headers = {
             "Content-Security-Policy": content_security_policy(frame_ancestors),
@@ -83,13 +82,13 @@ class SecurityMiddleware:
         if _UPLOAD.search(scope["path"]):
             return JSONResponse({"detail": "Uploads are not accepted."}, status_code=404, headers=self.headers)
         length = headers.get("content-length", "")
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+        if length.isdigit() and int(length) > self.max_body_bytes:
             return self._too_large()
         return None
 
     def _too_large(self) -> JSONResponse:
         return JSONResponse(
-            {"detail": f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB; send less history."},
+            {"detail": f"The request body is larger than {self.max_body_bytes // 1024} KiB; send less history (only the last turns are read)."},
             status_code=413,
             headers=self.headers,
         )
@@ -120,7 +119,7 @@ class SecurityMiddleware:
                 message = await receive()
                 messages.append(message)
                 body += len(message.get("body", b""))
-                if body > MAX_BODY_BYTES:
+                if body > self.max_body_bytes:
                     await self._too_large()(scope, receive, send)
                     return
                 if message["type"] != "http.request" or not message.get("more_body"):

@@ -8,7 +8,6 @@ chat at ``/embed`` and the page (with its MCP server) at ``/``.
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 
 import gradio as gr
@@ -16,18 +15,22 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi_offline import FastAPIOffline
-from pydantic import BaseModel, ConfigDict, Field
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from advisor_bot.advisor import Advisor
 from advisor_bot.answer import Answer
 from advisor_bot.turns import Turn
 from advisor_bot.config import Settings
-from advisor_bot.errors import AdvisorError, InvalidQuestionError, EngineUnavailableError
+from advisor_bot.errors import AdvisorError, InvalidQuestionError, EngineUnavailableError, OverloadedError, RateLimitedError
 from advisor_bot.situation import Situation
 from ui.app import EXAMPLES, build_embed, build_page, make_shell
 from ui.framework_page import framework_html
+from ui.limits import Admission
+from ui.routes import Endpoints, RouteGuard
 from ui.mcp_tools import register_tools
 from ui.security import SecurityMiddleware
 
@@ -46,6 +49,14 @@ class AskRequest(BaseModel):
     situation: Situation | None = Field(default=None, description="Facts that override what is read from the conversation.")
     engine: str | None = Field(default=None, description="Engine to answer with; GET /api/health names the one this server runs.")
 
+    @field_validator("situation", mode="before")
+    @classmethod
+    def _known_fields(cls, value: object) -> object:
+        # Situation ignores extra keys elsewhere; here a misspelt field must not be dropped silently.
+        if isinstance(value, dict) and (unknown := sorted(set(value) - set(Situation.model_fields))):
+            raise ValueError(f"unknown field(s) {', '.join(map(repr, unknown))}; known: {', '.join(Situation.model_fields)}")
+        return value
+
 
 class Health(BaseModel):
     status: str
@@ -59,7 +70,9 @@ class Problem(BaseModel):
 
 
 def _status(exc: AdvisorError) -> int:
-    """Bad input is the caller's to fix (400); anything else is the server's state (409)."""
+    """Bad input is the caller's to fix (400); too much of it 429/503; anything else is the server's state (409)."""
+    if isinstance(exc, OverloadedError):
+        return 429 if isinstance(exc, RateLimitedError) else 503
     return 400 if isinstance(exc, InvalidQuestionError | EngineUnavailableError) else 409
 
 
@@ -74,8 +87,8 @@ def _validation_message(exc: RequestValidationError) -> str:
 def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
     """The whole server as an ASGI app; ``advisor`` answers every route."""
     shell = make_shell(advisor, settings)
-    # Bounds concurrent answers through the API and MCP, as the Gradio queue does for the page.
-    gate = threading.BoundedSemaphore(settings.concurrency)
+    # Bounds concurrent and waiting answers through the API and MCP, as the Gradio queue does for the page.
+    admission = Admission(settings)
     app = FastAPIOffline(
         title="advisor-bot API",
         version="1",
@@ -85,29 +98,44 @@ def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
 
     @app.exception_handler(AdvisorError)
     async def advisor_error(_: Request, exc: AdvisorError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=_status(exc))
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, OverloadedError) else None
+        return JSONResponse({"detail": str(exc)}, status_code=_status(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
 
+    logged: set[tuple[str, str]] = set()
+
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        logger.exception("Unexpected error in the API", exc_info=exc)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        path = request.url.path
+        # One traceback per kind of failure, then one line each: a flood of bad requests cannot flood the log.
+        where = (type(exc).__name__, path[:60])
+        if where in logged or len(logged) > 256:
+            logger.error("Unexpected %s in %s (traceback logged before): %s", where[0], path[:100], str(exc)[:200])
+        else:
+            logged.add(where)
+            logger.exception("Unexpected error in the API", exc_info=exc)
         return JSONResponse({"detail": "Internal error; it has been logged."}, status_code=500)
 
     @app.post(
         "/api/ask",
         response_model=Answer,
-        responses={400: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}},
+        responses={400: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}, 429: {"model": Problem}, 503: {"model": Problem}},
         summary="Answer a question with verbatim citations",
     )
-    def ask(body: AskRequest) -> Answer:
+    async def ask(body: AskRequest, request: Request) -> Answer:
         if body.engine is not None and body.engine != advisor.engine.name:
             raise EngineUnavailableError(
                 f"This server answers with the {advisor.engine.name!r} engine, not {body.engine!r}; omit 'engine' or use that one."
             )
-        with gate:
+        # The ticket is taken on the event loop, so an overload is refused before it occupies a worker thread.
+        with admission.ticket(request.client.host if request.client else "unknown"):
+            return await run_in_threadpool(answer, body)
+
+    def answer(body: AskRequest) -> Answer:
+        with admission.slot():
             return advisor.ask(body.question, history=body.history, situation=body.situation)
 
     @app.get(
@@ -123,7 +151,12 @@ def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
         except AdvisorError as exc:
             body = Health(status="unavailable", engine=advisor.engine.name, detail=str(exc))
             return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
-        return Health(status="ok", engine=advisor.engine.name, corpus_version=version)
+        if broken := advisor.index.problem():
+            # Answers would fail: a probe should stop sending traffic here.
+            body = Health(status="degraded", engine=advisor.engine.name, corpus_version=version, detail=broken)
+            return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
+        slow = "; ".join(p for p in (admission.stuck(after=settings.llm_max_seconds + settings.queue_wait), advisor.engine.problem()) if p) or None
+        return Health(status="degraded" if slow else "ok", engine=advisor.engine.name, corpus_version=version, detail=slow)
 
     @app.get("/framework", response_class=HTMLResponse, include_in_schema=False)
     def framework() -> HTMLResponse:
@@ -149,9 +182,14 @@ def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
         return RedirectResponse(f"/embed/{query}", status_code=307)
 
     # Mount order matters: "/" would otherwise swallow "/embed".
+    # A full-URL root_path makes the page's Gradio build its root from the public URL instead of request
+    # headers. (/embed cannot take one: Gradio then stops routing it. Its root comes from the Host,
+    # which only allowed hosts get past; its own links use the public URL: ui/app.py.)
+    root = settings.public_url
+    embed = _queued(build_embed(shell), settings)
     gr.mount_gradio_app(
         app,
-        _queued(build_embed(shell), settings),
+        embed,
         path="/embed",
         footer_links=[],
         mcp_server=False,
@@ -159,11 +197,12 @@ def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
         head_paths=[STATIC / "answer-view.html"],
         **common,
     )
-    page = build_page(shell, register_tools=lambda: register_tools(advisor, gate=gate))
+    page = _queued(build_page(shell, register_tools=lambda: register_tools(advisor, admission=admission)), settings)
     gr.mount_gradio_app(
         app,
-        _queued(page, settings),
+        page,
         path="/",
+        root_path=root,
         footer_links=["api"],
         mcp_server=True,
         css_paths=[STATIC / "app.css"],
@@ -171,7 +210,13 @@ def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
         **common,
     )
 
-    app.add_middleware(SecurityMiddleware, auth=settings.auth, frame_ancestors=settings.frame_ancestors)
+    app.add_middleware(
+        RouteGuard,
+        mounts={"": Endpoints.of(page.fns), "/embed": Endpoints.of(embed.fns)},
+        hosts=list(settings.allowed_hosts),
+        origins=list(settings.cors_origins),
+    )
+    app.add_middleware(SecurityMiddleware, auth=settings.auth, frame_ancestors=settings.frame_ancestors, max_body_bytes=settings.max_request_kib * 1024)
     # Added last, so outermost: preflight requests carry no credentials. Gradio reflects
     # any Origin with credentials unless the parent app configures CORS, so it is always here.
     app.add_middleware(
@@ -181,6 +226,8 @@ def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "X-Gradio-User"],
         allow_credentials=True,
     )
+    # Outermost: a request for a host this server is not (DNS rebinding) is answered 400 before anything else.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
     return app
 
 
@@ -192,4 +239,5 @@ def launch(*, advisor: Advisor, settings: Settings) -> None:
     """Serve until interrupted; binds ``settings.host`` (127.0.0.1 unless configured)."""
     app = create_app(advisor, settings)
     print(f"advisor-bot on http://{settings.host}:{settings.port}  (API docs: /docs, MCP: /gradio_api/mcp/)")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    # proxy_headers off: X-Forwarded-For from a local client would otherwise choose the address rates are counted by.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", proxy_headers=False)

@@ -34,6 +34,10 @@ class Engine(Protocol):
 
     name: str
 
+    def problem(self) -> str | None:
+        """Why answers are degraded right now (for the health check), or None."""
+        ...
+
     def answer(self, reading: Reading, *, history: list[Turn], context: EngineContext, retrieval: Retrieval | None = None) -> Answer: ...
 
     def stream(

@@ -33,9 +33,11 @@ from advisor_bot.turns import Turn, retrieval_query
 from advisor_bot.config import Settings
 from advisor_bot.decisions import decide
 from advisor_bot.engines.base import EngineContext
+from advisor_bot.engines.deadline import DeadlineTransport, abandoned, budget_fault, overdue, within
 from advisor_bot.engines.offline import OfflineEngine
 from advisor_bot.engines.compose import References, verdict_markdown
 from advisor_bot.engines.passages import passage_citation, pick_passages
+from advisor_bot.engines.sanitize import inert, repeats_prompt
 from advisor_bot.grounding import Evidence, ProseGuard, SentenceBuffer, conflicting, data_block, normal_corpus, with_ids
 from advisor_bot.prompts import render
 from advisor_bot.recommendation import CostEstimate, Recommendation
@@ -66,12 +68,14 @@ def chat_model(settings: Settings) -> BaseChatModel:
         kwargs["temperature"] = settings.llm_temperature
     if settings.llm.startswith("ollama:"):
         # ChatOllama has no retry option; its httpx client takes the timeout.
-        kwargs["client_kwargs"] = {"timeout": settings.llm_timeout}
+        kwargs["client_kwargs"] = {"timeout": settings.llm_timeout, "transport": DeadlineTransport()}
         if settings.llm_base_url:
             kwargs["base_url"] = settings.llm_base_url
     else:
         kwargs["timeout"] = settings.llm_timeout
         kwargs["max_retries"] = settings.llm_max_retries
+        if settings.llm.startswith("openai:"):
+            kwargs["http_client"] = httpx.Client(transport=DeadlineTransport(), timeout=settings.llm_timeout)
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
         if settings.llm_base_url:
             kwargs["base_url"] = settings.llm_base_url
@@ -143,7 +147,8 @@ def fault_reason(exc: BaseException, settings: Settings) -> tuple[str, bool]:
         return str(exc), True
     chain = list(_chain(exc))
     if any(isinstance(e, (TimeoutError, httpx.TimeoutException)) or "Timeout" in type(e).__name__ for e in chain):
-        return f"did not answer within {settings.llm_timeout:g} s", True
+        tries = settings.llm_max_retries + 1
+        return f"did not answer within {settings.llm_timeout:g} s" + (f" on any of {tries} tries" if tries > 1 else ""), True
     status = _status(exc)
     if status == 429:
         return "is rate-limiting requests (HTTP 429)", True
@@ -171,6 +176,7 @@ class LLMEngine:
         self._binding: _Binding | None = None
         self._offline = OfflineEngine()
         self._lock = threading.Lock()
+        self._last_fault: str | None = None
 
     def answer(self, reading: Reading, *, history: list[Turn], context: EngineContext, retrieval: Retrieval | None = None) -> Answer:
         *_, answer = self.stream(reading, history=history, context=context, retrieval=retrieval)
@@ -181,20 +187,36 @@ class LLMEngine:
         self, reading: Reading, *, history: list[Turn], context: EngineContext, retrieval: Retrieval | None = None
     ) -> Iterator[str | Answer]:
         run = _Run(self, reading, history, context, retrieval)
+        shown = False
         try:
-            yield from run.execute()
+            for item in within(run.execute, seconds=context.settings.llm_max_seconds):
+                shown = shown or (isinstance(item, str) and bool(item.strip()))
+                yield item
         except Exception as exc:  # noqa: BLE001 - nothing raises to the UI; the offline engine answers
-            yield from self._fall_back(exc, run)
+            yield from self._fall_back(exc, run, reading, shown=shown)
+        else:
+            self._last_fault = None
 
-    def _fall_back(self, exc: Exception, run: _Run) -> Iterator[str | Answer]:
+    def problem(self) -> str | None:
+        """Why answers are worse than they should be right now, for the health check; None when all is well."""
+        problems = []
+        if self._last_fault:
+            problems.append(f"the last answer fell back to the offline engine: the language model {self._last_fault}")
+        if stuck := overdue():
+            problems.append(f"{stuck} language-model request(s) still open past their answer's deadline")
+        return "; ".join(problems) or None
+
+    def _fall_back(self, exc: Exception, run: _Run, reading: Reading, *, shown: bool) -> Iterator[str | Answer]:
+        # ``reading`` as given: after the deadline the abandoned run may still be changing its own.
         reason, expected = fault_reason(exc, run.context.settings)
+        self._last_fault = reason
         notice = f"The language model {reason}, so this is the offline engine's answer."
         log.warning("LLM engine fell back to the offline engine: the language model %s", reason, exc_info=None if expected else exc)
-        answer = self._offline.answer(run.reading, history=run.history, context=run.context, retrieval=run.retrieval)
+        answer = self._offline.answer(reading, history=run.history, context=run.context, retrieval=run.retrieval)
         answer.notices.insert(0, notice)
         answer.answer_markdown = f"*{notice}*\n\n{answer.answer_markdown}"
         answer.timings_ms["llm_failed_after"] = round((time.perf_counter() - run.began) * 1000, 2)
-        if "".join(run.shown).strip():
+        if shown:
             yield "\n\n---\n\n"
         for block in answer.answer_markdown.split("\n\n"):
             yield block + "\n\n"
@@ -243,6 +265,7 @@ class _Run:
     shown: list[str] = field(default_factory=list)
     called: list[str] = field(default_factory=list)
     scrubbed: int = 0
+    defused: int = 0  # images, remote links, HTML tags and prompt-repeating sentences cut from the model's text
     model_ms: float = 0.0
     recorded: dict[str, Any] | None = None  # the situation the model read, through record_situation
 
@@ -252,10 +275,11 @@ class _Run:
         return now
 
     def _timed(self, items: Iterable[Any]) -> Iterator[Any]:
-        """Iterate a model call, adding the time spent inside it to ``model_ms``; enforce the wall-clock budget."""
+        """Iterate a model call, adding the time spent inside it to ``model_ms``."""
         it = iter(items)
-        deadline = self.began + self.context.settings.llm_max_seconds
         while True:
+            if abandoned():
+                raise budget_fault(self.context.settings.llm_max_seconds)
             start = time.perf_counter()
             try:
                 item = next(it)
@@ -263,8 +287,6 @@ class _Run:
                 return
             finally:
                 self.model_ms += (time.perf_counter() - start) * 1000
-            if time.perf_counter() > deadline:
-                raise LLMFault(f"took longer than the {self.context.settings.llm_max_seconds:g} s budget for one answer")
             yield item
 
     @property
@@ -314,8 +336,12 @@ class _Run:
 
     def _show(self, guard: ProseGuard, units: list[str]) -> Iterator[str]:
         for unit in units:
-            text = guard.check(unit)
-            if text:
+            if repeats_prompt(unit):
+                self.defused += 1
+                continue
+            text, removed = inert(guard.check(unit) or "")
+            self.defused += removed
+            if text.strip():
                 self.shown.append(text)
                 yield text
 
@@ -390,7 +416,9 @@ class _Run:
         consulted the deciding tools)."""
         notices: list[str] = []
         if self.recorded:
-            turns = [*(h.content for h in self.history if h.role == "user"), self.reading.question]
+            # The query, not the question: words the reading declined (an order to the assistant, typed or
+            # pasted) are not the user's account of their program, so they cannot back a field.
+            turns = [*(h.content for h in self.history if h.role == "user"), self.reading.query]
             merged = reconcile(self.reading, self.recorded, user_turns=turns)
             self.reading, notices = merged.reading, merged.notices
         rec, cost = decide(self.reading, toolbox=self.context.toolbox, verdict_wanted=bool(_DECIDING & set(self.called)))
@@ -414,6 +442,8 @@ class _Run:
                 f"The model's text suggested {' / '.join(said)}, but what you have told me does not let the "
                 "framework's tools decide, so no recommendation is made; tell me your development stage."
             )
+        if self.defused:
+            notices.append(f"{self.defused} image(s), link(s), markup or instruction text in the model's answer were removed.")
         if self.scrubbed:
             notices.append(f"{self.scrubbed} instruction-like sentence(s) in retrieved text were withheld from the model.")
         if not guard.cited:

@@ -78,6 +78,9 @@ class ToolOutput:
 class OfflineEngine:
     name = "offline"
 
+    def problem(self) -> None:
+        return None  # no backend to fail
+
     def answer(self, reading: Reading, *, history: list[Turn], context: EngineContext, retrieval: Retrieval | None = None) -> Answer:
         timings: dict[str, float] = {}
         question = reading.query

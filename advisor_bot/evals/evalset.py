@@ -33,6 +33,11 @@ class EvalQuestion(BaseModel):
     partial_decline: bool = Field(default=False, description="A mixed request: answer the in-scope part, decline the rest.")
     expect_clarification: bool = Field(default=False, description="A which-model question the right answer to is one clarifying question.")
     notes: str = ""
+    unverified: bool = Field(
+        default=False,
+        description="Exported from user feedback and not yet checked by a person: anyone can leave feedback, so such "
+        "a line is refused until someone reviews it, fills in the expectations and removes this flag.",
+    )
 
 
 def _contradiction(q: EvalQuestion) -> tuple[str, str] | None:
@@ -71,6 +76,11 @@ def load_questions(path: Path) -> list[EvalQuestion]:
             raise EvalSetError(f"{path.name} line {n}, field '{field}': {err['msg']}.") from exc
         if q.id in seen:
             raise EvalSetError(f"{path.name} line {n}, field 'id': duplicate id {q.id!r}.")
+        if q.unverified:
+            raise EvalSetError(
+                f"{path.name} line {n}, field 'unverified': {q.id!r} is unreviewed user feedback; check it, fill in "
+                "its expected fields and remove \"unverified\" before it counts."
+            )
         if problem := _contradiction(q):
             raise EvalSetError(f"{path.name} line {n}, field '{problem[0]}': {problem[1]}.")
         seen.add(q.id)
@@ -104,6 +114,7 @@ def question_from_feedback(record: FeedbackRecord) -> EvalQuestion:
         id=f"feedback-{record.id}",
         question=record.question,
         category="feedback",
+        unverified=True,
         notes=(
             f"From feedback #{record.id} ({complaint}, {record.created_at}, engine {record.engine}, "
             f"corpus {record.corpus_version}).{comment} The answer cited: {cited}. "

@@ -1,0 +1,186 @@
+"""Every limit holds and says so: history, body, situation fields, API queue, per-client rates, feedback.
+
+Overload is answered at once with 429/503 and ``Retry-After``; the test holds the only answer
+slot with an engine that waits for an event the test sets, so nothing here depends on timing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+import pytest
+from fastapi.testclient import TestClient
+
+from advisor_bot.answer import Answer
+from advisor_bot.config import Settings
+from advisor_bot.engines.base import EngineContext
+from advisor_bot.engines.offline import OfflineEngine
+from advisor_bot.errors import InvalidQuestionError
+from advisor_bot.feedback import FeedbackStore
+from advisor_bot.reading.model import Reading
+from advisor_bot.retrieve import Retrieval
+from advisor_bot.turns import Turn
+from ui.app import ChatView, make_shell
+from ui.server import create_app
+
+QUESTION = "Should we use a CRO or a CDMO for IND-enabling studies?"
+
+
+class HeldEngine(OfflineEngine):
+    """The offline engine, held at the start of each answer until the test releases it."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Semaphore(0)
+        self.release = threading.Event()
+
+    def stream(self, reading: Reading, *, history: list[Turn], context: EngineContext, retrieval: Retrieval | None = None) -> Iterator[str | Answer]:
+        self.entered.release()
+        self.release.wait(timeout=120)
+        yield from super().stream(reading, history=history, context=context, retrieval=retrieval)
+
+
+@pytest.fixture()
+def held(settings: Settings, embedder, advisor) -> Iterator[tuple[TestClient, HeldEngine]]:
+    from advisor_bot.advisor import Advisor
+
+    engine = HeldEngine()
+    limited = settings.model_copy(update={"concurrency": 1, "api_queue": 0, "rate_limit": "1000/minute"})
+    with TestClient(create_app(Advisor(settings=limited, embedder=embedder, engine=engine), limited), base_url="http://127.0.0.1") as client:
+        yield client, engine
+        engine.release.set()
+
+
+def test_a_full_server_refuses_at_once_with_retry_after_and_serves_again_after(held) -> None:
+    client, engine = held
+    results: list[int] = []
+    running = threading.Thread(target=lambda: results.append(client.post("/api/ask", json={"question": QUESTION}).status_code))
+    running.start()
+    assert engine.entered.acquire(timeout=60)  # the one slot is taken, and no queue place exists
+    full = client.post("/api/ask", json={"question": QUESTION})
+    assert full.status_code == 503
+    assert full.headers["retry-after"].isdigit() and "try again" in full.json()["detail"]
+    assert client.get("/api/health").status_code == 200  # the probe is not queued behind answers
+    engine.release.set()
+    running.join(timeout=120)
+    assert results == [200]
+    assert client.post("/api/ask", json={"question": QUESTION}).status_code == 200  # capacity is back
+
+
+def test_the_queue_admits_slots_plus_places_without_blocking(settings: Settings) -> None:
+    from advisor_bot.errors import OverloadedError
+    from ui.limits import Admission
+
+    admission = Admission(settings.model_copy(update={"concurrency": 2, "api_queue": 1}))
+    with admission.ticket("a"), admission.ticket("b"), admission.ticket("c"):
+        with pytest.raises(OverloadedError) as caught:
+            with admission.ticket("d"):
+                pass
+        assert caught.value.retry_after >= 1
+    with admission.ticket("d"):
+        with admission.slot():
+            assert admission.stuck(after=3600) is None
+            assert admission.stuck(after=-1) == "1 of 2 answer slot(s) busy for more than -1 s"
+
+
+def test_a_client_over_its_rate_gets_429_with_retry_after(settings: Settings, embedder, advisor) -> None:
+    from advisor_bot.advisor import Advisor
+
+    limited = settings.model_copy(update={"rate_limit": "2/minute"})
+    with TestClient(create_app(Advisor(settings=limited, embedder=embedder), limited), base_url="http://127.0.0.1") as client:
+        assert [client.post("/api/ask", json={"question": QUESTION}).status_code for _ in range(2)] == [200, 200]
+        refused = client.post("/api/ask", json={"question": QUESTION})
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["retry-after"]) <= 60 and "2 per 1 minute" in refused.json()["detail"]
+
+
+@pytest.fixture(scope="module")
+def client(advisor, settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(advisor, settings), base_url="http://127.0.0.1") as c:
+        yield c
+
+
+def test_a_history_beyond_the_item_limit_is_refused_naming_the_limit(client: TestClient, settings: Settings) -> None:
+    history = [{"role": "user", "content": "hi"}] * (settings.max_history_items + 1)
+    response = client.post("/api/ask", json={"question": QUESTION, "history": history})
+    assert response.status_code == 400
+    assert f"send at most {settings.max_history_items}" in response.json()["detail"]
+
+
+def test_an_over_long_history_message_is_named_as_such(advisor) -> None:
+    with pytest.raises(InvalidQuestionError) as caught:
+        advisor.ask("And the cost?", history=[{"role": "user", "content": "x " * 5000}, {"role": "assistant", "content": "ok"}])
+    assert str(caught.value).startswith("History item 0: this message is 10,000 characters long")
+
+
+def test_a_body_over_the_limit_gets_413(client: TestClient, settings: Settings) -> None:
+    history = [{"role": "assistant", "content": "y" * 4096}] * (settings.max_request_kib // 4 + 1)
+    response = client.post("/api/ask", json={"question": QUESTION, "history": history})
+    assert response.status_code == 413 and f"{settings.max_request_kib} KiB" in response.json()["detail"]
+
+
+def test_an_unknown_situation_field_gets_422_naming_it(client: TestClient) -> None:
+    response = client.post("/api/ask", json={"question": QUESTION, "situation": {"stag": "IND-enabling studies"}})
+    assert response.status_code == 422
+    assert "situation: Value error, unknown field(s) 'stag'" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(("env", "value"), [("ADVISOR_RATE_LIMIT", "lots"), ("ADVISOR_FEEDBACK_RATE_LIMIT", "5 per fortnightish")])
+def test_a_bad_rate_setting_is_refused(monkeypatch: pytest.MonkeyPatch, env: str, value: str) -> None:
+    monkeypatch.setenv(env, value)
+    with pytest.raises(ValueError, match="is not a rate like"):
+        Settings()
+
+
+# ---- feedback -------------------------------------------------------------------------------
+
+
+def _view(advisor, settings: Settings) -> ChatView:
+    with gr.Blocks():
+        return ChatView(make_shell(advisor, settings), compact=False)
+
+
+def _request(host: str) -> SimpleNamespace:
+    return SimpleNamespace(client=SimpleNamespace(host=host))
+
+
+def test_feedback_is_rate_limited_per_client_and_its_comment_bounded(advisor, settings: Settings, tmp_path: Path) -> None:
+    local = settings.model_copy(update={"data_dir": tmp_path, "feedback_rate_limit": "3/minute"})
+    view = _view(advisor, local)
+    answers = [advisor.ask(QUESTION)]
+    down = view.record_feedback("down")
+    said = [down(False, f"comment {i}", answers, _request("10.0.0.1"))[view.feedback_status] for i in range(4)]
+    assert all(s.startswith("Thank you") for s in said[:3])
+    assert "Too many feedback entries from your address" in said[3] and "try again in" in said[3]
+    assert down(False, "", answers, _request("10.0.0.2"))[view.feedback_status].startswith("Thank you")  # another client
+    long = down(False, "z" * 2001, answers, _request("10.0.0.3"))[view.feedback_status]
+    assert "2,001 characters" in long and "2,000" in long
+    assert len(FeedbackStore(tmp_path / "feedback.sqlite3").records()) == 4  # nothing refused was stored
+
+
+def test_a_full_disk_while_saving_feedback_is_said_plainly_and_loses_nothing_acknowledged(advisor, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    local = settings.model_copy(update={"data_dir": tmp_path})
+    view = _view(advisor, local)
+    answers = [advisor.ask(QUESTION)]
+    up = view.record_feedback("up")
+    saved = [up(False, f"kept {i}", answers, _request("10.0.0.9"))[view.feedback_status] for i in range(2)]
+    assert all(s.startswith("Thank you") for s in saved)
+
+    real = sqlite3.connect
+
+    class Full(sqlite3.Connection):
+        def execute(self, sql: str, *args: object) -> sqlite3.Cursor:  # type: ignore[override]
+            if sql.lstrip().upper().startswith("INSERT"):
+                raise sqlite3.OperationalError("database or disk is full")
+            return super().execute(sql, *args)
+
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: real(*a, **k, factory=Full))
+    said = up(False, "lost?", answers, _request("10.0.0.9"))[view.feedback_status]
+    monkeypatch.setattr(sqlite3, "connect", real)
+    assert "Could not save feedback" in said and "disk is full" in said and str(tmp_path) not in said
+    assert [r.comment for r in FeedbackStore(tmp_path / "feedback.sqlite3").records()] == ["kept 0", "kept 1"]
