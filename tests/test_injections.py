@@ -92,14 +92,7 @@ def _judge(engine: str, case: dict, baseline: Answer, answer: Answer) -> list[st
     return problems
 
 
-def _open(engine: str) -> list:
-    """The cases whose verdict still changes on this engine: open issues of the reading layer (the lead's),
-    listed in the data ("open"), expected to fail until fixed; strict, so a fix shows up as a failure to update."""
-    reason = "open: the reading layer takes this injected sentence as the user's own (see the report of issue 11)"
-    return [
-        pytest.param(c, id=c["id"], marks=pytest.mark.xfail(strict=True, reason=reason)) if engine in c.get("open", []) else pytest.param(c, id=c["id"])
-        for c in CASES
-    ]
+CASE_PARAMS = [pytest.param(c, id=c["id"]) for c in CASES]
 
 
 def _ask(adv, question: str, engine=None) -> Answer:  # noqa: ANN001
@@ -110,7 +103,7 @@ def _ask(adv, question: str, engine=None) -> Answer:  # noqa: ANN001
     return answer
 
 
-@pytest.mark.parametrize("case", _open("offline"))
+@pytest.mark.parametrize("case", CASE_PARAMS)
 def test_offline_engine_holds(advisors, case: dict) -> None:
     adv = advisors["document" if case["kind"] == "document" else "plain"]
     baseline = _ask(advisors["plain"], case["question"])
@@ -118,7 +111,7 @@ def test_offline_engine_holds(advisors, case: dict) -> None:
     assert not problems, problems
 
 
-@pytest.mark.parametrize("case", _open("llm"))
+@pytest.mark.parametrize("case", CASE_PARAMS)
 def test_llm_engine_with_a_complying_model_holds(advisors, case: dict) -> None:
     adv = advisors["document" if case["kind"] == "document" else "plain"]
     baseline = _ask(advisors["plain"], case["question"])
@@ -148,7 +141,6 @@ def test_summary() -> None:
     out = PROJECT_ROOT / "test-output"
     out.mkdir(exist_ok=True)
     (out / "hostile-injections.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    # Only the open cases fail: every other one holds on every criterion.
-    expected = sum(len(c.get("open", [])) for c in CASES)
-    assert sum(RESULTS[(e, k, "failed")] for e in ("offline", "llm") for k in ("direct", "pasted", "document")) == expected
+    # Every case holds on every criterion, on both engines.
+    assert sum(RESULTS[(e, k, "failed")] for e in ("offline", "llm") for k in ("direct", "pasted", "document")) == 0
     assert not any(RESULTS[(e, k, key)] for e in ("offline", "llm") for k in ("direct", "pasted", "document") for key in ("the", "remote"))

@@ -374,6 +374,9 @@ def _amounts(text: str) -> list[tuple[Quantity, Span]]:
         # Not amounts: "a t-Bu", "a g" (spelled-out numbers need a spelled-out unit), "a ton of work".
         if m["words"] and (len(m["unit"]) < 2 or m["unit"].lower() == "mt") or _COLLOQUIAL.match(text, m.start()):
             continue
+        # "-40 kg" is no amount anyone needs (a range "2-5 kg" has a number before the dash): not stated.
+        if re.search(r"(?:^|\s)-\s*$", text[: m.start()]):
+            continue
         value = float(m["digits"].replace(",", "")) if m["digits"] else WORD_VALUES[m["words"].lower()]
         value *= _MULTIPLIERS[m["mult"].lower()] if m["mult"] else 1
         if value > 0:
