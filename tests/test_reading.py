@@ -447,3 +447,9 @@ def test_a_terse_query_naming_a_declined_topic_is_still_declined(advisor):
 )
 def test_a_request_about_something_else_is_declined_whatever_framework_words_it_uses(advisor, question):
     assert ask(advisor, question).refused
+
+
+def test_work_done_at_a_cro_and_made_at_a_cdmo_prices_the_transfer(advisor):
+    a = ask(advisor, "The route was worked out by our CRO and a CDMO will make 25 kg of GMP material. Budget?")
+    assert a.recommendation is not None and a.recommendation.cost_estimate is not None
+    assert any("transfer" in i.label.lower() for i in a.recommendation.cost_estimate.items)

@@ -36,6 +36,10 @@ def _num(text: str) -> float:
     return float(text) if text[0].isdigit() else WORD_VALUES[text.lower()]
 
 
+_DONE = r"(?:developed|made|built|designed|scouted|ran|did|found|worked out|optimi[sz]ed)"
+_DONE_AT_CRO = re.compile(rf"(?i)\b(?:our|the|a) CRO\b[^.?!;]{{0,40}}\b{_DONE}\b|\b{_DONE}\b[^.?!;]{{0,40}}\b(?:at|by|with) (?:our|the|a) CRO\b")
+
+
 def read_scenario(text: str, situation: Situation) -> CostScenario:
     """Read the work to price from the user's words; the situation fills in quantity."""
     fte = months = None
@@ -51,7 +55,10 @@ def read_scenario(text: str, situation: Situation) -> CostScenario:
     scouting = 1 if re.search(r"route[- ]scouting", text, re.I) else None
     kg = situation.quantity.kg if situation.quantity and situation.quantity.kg >= 1 else None
     complexity = "simple" if re.search(r"\bsimple\b|2-3 step|two[- ]step|three[- ]step", text, re.I) else ("complex" if re.search(r"complex|multi[- ]?step|\d+[- ]step", text, re.I) else None)
-    transfer = bool(re.search(r"tech(nology)?[- ]transfer|hand(ing)?[- ]?(it )?over|move (it|the process) to|switch(ing)? (to a )?cdmo", text, re.I))
+    transfer = bool(re.search(r"tech(nology)?[- ]transfer|hand(ing)?[- ]?(it )?over|move (it|the process) to|switch(ing)? (to a )?cdmo", text, re.I)) or (
+        # "Our CRO developed the route; we now need 40 kg made at a CDMO": the work moves between organisations.
+        bool(re.search(r"\bcdmos?\b", text, re.I)) and bool(_DONE_AT_CRO.search(text))
+    )
     # CDMO process development is priced when asked for, or implied by scale-up of a stated quantity.
     development = bool(re.search(r"pilot[- ]scale|process development (?:at|there|with)|(?:cdmo|there)[^.?!]{0,40}process development", text, re.I)) or (
         bool(re.search(r"process development|scale[- ]up|pilot", text, re.I)) and kg is not None
