@@ -41,6 +41,17 @@ def _preferred(options: list[ModelName], profile: ProfileResult) -> ModelName:
     return max(options, key=lambda o: (support[o], -options.index(o)))
 
 
+def _one_side(profile: ProfileResult, options: list[ModelName]) -> ModelName | None:
+    """The one pure model (CRO or CDMO) every stated factor favours, when each of the row's models
+    includes it (a hybrid or an integrated partner does both); else None."""
+    # Grams, research-grade material and a small team fit the transition row too: they never decide here.
+    others = {a.favours for a in profile.assessments if not a.factor.startswith("Stage") and (a.factor.split()[0], a.favours) not in _WEAK}
+    if len(others) != 1:
+        return None
+    side = next(iter(others))
+    return side if side in ("CRO", "CDMO") and all(side in _PARTS[m] and m != side for m in options) else None  # type: ignore[return-value]
+
+
 def _factors(n: int) -> str:
     return {1: "the other factor", 2: "both other factors"}.get(n, f"all {n} other factors")
 
@@ -147,6 +158,13 @@ def recommend(
         ahead = ""
         if situation.single_partner and ({"Hybrid", "Integrated partner"} & set(options)):
             model = "Integrated partner"
+        elif agree == 0 and disagree and not situation.single_partner and _one_side(profile, options):
+            # The transition row (hybrid or integrated) with every stated factor on one side, e.g. a
+            # nominated candidate, a strong process group and capital for campaigns: the
+            # Organizational Profile's own column decides; the row's models stay the alternatives.
+            model = _one_side(profile, options)  # type: ignore[assignment]
+            options = [*options, model]
+            ahead = f" Every other factor you gave favours {model}, which both of the row's models include."
         elif situation.single_partner and situation.transitioning:
             # One partner from research into regulated work ("we're in discovery; when we get to
             # manufacturing I'd rather not manage a handover"): the framework's way to avoid the

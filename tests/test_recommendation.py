@@ -197,10 +197,14 @@ def test_recommendation_properties(situation: Situation):
         assert rec is not None
         row = TB.stage_recommendation(situation.stage).row
         assert row is not None and rec.stage == row.stage
-        # The one design liberty: a user who wants a single partner gets the integrated form of a Hybrid
-        # option, or the integrated partner when they want it into regulated work, with the row's model beside it.
-        assert rec.model in row.models or (
-            rec.model == "Integrated partner" and situation.single_partner and ("Hybrid" in row.models or situation.transitioning)
+        # The design liberties: a user who wants a single partner gets the integrated form of a Hybrid
+        # option, or the integrated partner when they want it into regulated work; on the transition row
+        # (hybrid or integrated), factors that all favour one pure model give that model. The row's
+        # models stay beside it.
+        assert (
+            rec.model in row.models
+            or (rec.model == "Integrated partner" and situation.single_partner and ("Hybrid" in row.models or situation.transitioning))
+            or (rec.model in ("CRO", "CDMO") and set(row.models) <= {"Hybrid", "Integrated partner"} and not situation.single_partner)
         )
         if rec.model in row.models:
             assert set(rec.alternatives) == set(row.models) - {rec.model}
@@ -321,3 +325,10 @@ def test_a_follow_up_keeps_the_stage_and_prices_two_chemists_for_a_year(advisor)
     assert "2 FTE x 12 months" in a.answer_markdown
     for c in a.citations:
         verify_citation(c, advisor.context.documents)
+
+
+def test_on_the_transition_row_factors_that_all_favour_the_cdmo_give_the_cdmo():
+    rec = recommend(Situation(stage="Preclinical candidate selection", in_house="CDMO", budget="CDMO"), toolbox=TB)
+    assert rec is not None and rec.model == "CDMO" and {"Hybrid", "Integrated partner"} <= set(rec.alternatives)
+    grams = recommend(Situation(stage="Preclinical candidate selection", quantity=Quantity(value=50, unit="g")), toolbox=TB)
+    assert grams is not None and grams.model == "Hybrid"
