@@ -57,10 +57,15 @@ class Advisor:
     @property
     def context(self) -> EngineContext:
         with self._lock:
+            if self._context is not None and self.index.server_url is not None:
+                # Replicas share one Chroma server: another one's ingest is picked up here, without a restart.
+                if self.index.current_version() != self._context.corpus_version:
+                    self._context = None
             if self._context is None:
                 snapshot = self.index.load()
                 retriever = Retriever(snapshot=snapshot, index=self.index, embedder=self.embedder, settings=self.settings)
-                framework = load_framework(snapshot.documents)
+                # The decision tools read the framework only: a user's document is retrieved and cited, never decides.
+                framework = load_framework({k: d for k, d in snapshot.documents.items() if d.origin == "framework"})
                 semantic = SemanticReader(embedder=self.embedder, framework=framework, thresholds=load_thresholds())
                 self._context = EngineContext(
                     settings=self.settings,

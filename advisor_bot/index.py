@@ -1,8 +1,11 @@
-"""The vector index: chunks of the corpus, embedded, in a local Chroma store.
+"""The vector index: chunks of the corpus, embedded, in Chroma (embedded store or a server).
 
-One writer at a time (a file lock around ingest), content-hash ids so a re-run
-only touches what changed, and a manifest written last and atomically: an
-interrupted ingest is detected on load instead of serving a half-written index.
+Content-hash ids so a re-run only touches what changed, and a manifest written last:
+an interrupted ingest is detected on load instead of serving a half-written index.
+Embedded, the store lives in ``data_dir`` with a file lock around ingest (one writer
+per local store). With ``ADVISOR_CHROMA_URL`` every replica reads one Chroma server;
+the documents' text and the manifest live there too, so a replica needs no files and
+sees another's ingest as a new corpus version (``current_version``).
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -20,11 +24,23 @@ from tqdm import tqdm
 
 from advisor_bot.chunks import Chunk, section_chunks
 from advisor_bot.config import Settings, enforce_offline
-from advisor_bot.corpus import Document, corpus_files, parse_sections, read_document, slugify
-from advisor_bot.errors import CorpusError, IndexBusyError, IndexMissingError, IndexStaleError
+from advisor_bot.corpus import USER_SUFFIXES, Document, Origin, corpus_files, parse_sections, read_document, slugify
+from advisor_bot.errors import (
+    AdvisorError,
+    CorpusError,
+    IndexBusyError,
+    IndexMissingError,
+    IndexStaleError,
+    IndexUnavailableError,
+)
 
-BATCH = 32
+# Texts per embedding call: the embedder batches within it; sorted by length, each of
+# its batches pads to nearly the same size, which is most of the model's speed.
+EMBED_GROUP = 256
 LOCK_WAIT_S = 120
+_MANIFEST_ID = "manifest"
+# Records of the side collection are looked up by id only; Chroma still wants a vector.
+_NO_VECTOR = [1.0]
 
 
 class EmbeddingModel(Protocol):
@@ -35,6 +51,11 @@ class EmbeddingModel(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
+class Skipped(BaseModel):
+    path: str
+    reason: str
+
+
 class IngestReport(BaseModel):
     added: int
     updated: int
@@ -43,7 +64,9 @@ class IngestReport(BaseModel):
     documents: list[str]
     corpus_version: str
     seconds: float
-
+    skipped: list[Skipped] = []
+    embedded_units: int = 0
+    embed_seconds: float = 0.0
 
 
 class Manifest(BaseModel):
@@ -53,6 +76,7 @@ class Manifest(BaseModel):
     documents: dict[str, str]
     paths: dict[str, str]
     chunk_ids: list[str]
+    user_documents: list[str] = []
 
 
 class Snapshot(BaseModel):
@@ -63,8 +87,23 @@ class Snapshot(BaseModel):
     chunks: list[Chunk]
 
 
+class Source(BaseModel):
+    """One indexed document, as `advisor-bot sources` lists it."""
+
+    document: str
+    title: str
+    origin: Origin
+    format: str
+    units: int
+    version: str
+
+
 def corpus_version(chunk_ids: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(sorted(chunk_ids)).encode()).hexdigest()[:16]
+
+
+def _doc_key(doc_id: str) -> str:
+    return f"doc:{doc_id}"
 
 
 class Index:
@@ -74,32 +113,72 @@ class Index:
         self.embedder = embedder
         self.collection_name = f"framework-{slugify(embedder.name)}"
         self.data_dir = settings.data_dir
+        self.server_url = settings.chroma_url
         self._manifest_path = self.data_dir / f"{self.collection_name}.manifest.json"
-        self._collection_handle = None
+        self._handles: tuple[object, object] | None = None
 
     # -- storage -----------------------------------------------------------
-    def _collection(self):  # noqa: ANN202 - chromadb's Collection type
-        if self._collection_handle is None:
-            import chromadb
-            from chromadb.config import Settings as ChromaSettings
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """A Chroma server that stops answering is the user's to restart: say which one."""
+        if self.server_url is None:
+            yield
+            return
+        import httpx
+        from chromadb.errors import ChromaError
 
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            client = chromadb.PersistentClient(
-                path=str(self.data_dir / "chroma"),
-                settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
-            )
-            # No embedding function: we always pass vectors, so Chroma's default
-            # (which downloads a model) is never used.
-            self._collection_handle = client.get_or_create_collection(
-                self.collection_name,
-                embedding_function=None,
-                configuration={"hnsw": {"space": "cosine"}},
-                metadata={"model": self.embedder.name},
-            )
-        return self._collection_handle
+        try:
+            yield
+        except AdvisorError:
+            raise
+        except (httpx.HTTPError, ChromaError, ValueError, ConnectionError) as exc:
+            raise IndexUnavailableError(
+                f"The Chroma server at {self.server_url} is not answering ({exc.__class__.__name__}: {str(exc)[:160]}); "
+                "start it (`chroma run`) or fix ADVISOR_CHROMA_URL. Service resumes when it is back."
+            ) from exc
+
+    def _client(self):  # noqa: ANN202 - chromadb's ClientAPI
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        if self.server_url is not None:
+            from urllib.parse import urlsplit
+
+            url = urlsplit(self.server_url)
+            ssl = url.scheme == "https"
+            return chromadb.HttpClient(host=url.hostname or "", port=url.port or (443 if ssl else 80), ssl=ssl, settings=chroma_settings)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(self.data_dir / "chroma"), settings=chroma_settings)
+
+    def _collections(self):  # noqa: ANN202 - chromadb's Collection pair
+        """The chunks and, beside them, the documents' text and (server mode) the manifest."""
+        if self._handles is None:
+            with self._guard():
+                client = self._client()
+                # No embedding function: we always pass vectors, so Chroma's default
+                # (which downloads a model) is never used.
+                chunks = client.get_or_create_collection(
+                    self.collection_name,
+                    embedding_function=None,
+                    configuration={"hnsw": {"space": "cosine"}},
+                    metadata={"model": self.embedder.name},
+                )
+                meta = client.get_or_create_collection(f"{self.collection_name}-documents", embedding_function=None)
+            self._handles = (chunks, meta)
+        return self._handles
+
+    def _collection(self):  # noqa: ANN202
+        return self._collections()[0]
 
     def _read_manifest(self) -> Manifest | None:
         try:
+            if self.server_url is not None:
+                with self._guard():
+                    got = self._collections()[1].get(ids=[_MANIFEST_ID], include=["documents"])
+                if not got["ids"]:
+                    return None
+                return Manifest.model_validate_json((got["documents"] or [""])[0])
             return Manifest.model_validate_json(self._manifest_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
@@ -107,15 +186,69 @@ class Index:
             raise IndexMissingError(f"The index manifest is damaged ({exc.__class__.__name__}); run `advisor-bot ingest`.") from exc
 
     def _write_manifest(self, manifest: Manifest) -> None:
+        if self.server_url is not None:
+            with self._guard():
+                self._collections()[1].upsert(
+                    ids=[_MANIFEST_ID],
+                    embeddings=[_NO_VECTOR],
+                    documents=[manifest.model_dump_json()],
+                    metadatas=[{"corpus_version": manifest.corpus_version}],
+                )
+            return
         tmp = self._manifest_path.with_suffix(".tmp")
         tmp.write_text(manifest.model_dump_json(indent=1), encoding="utf-8")
         os.replace(tmp, self._manifest_path)
 
+    def current_version(self) -> str | None:
+        """The corpus version a Chroma server holds now (another replica may have ingested);
+        one small read, so a replica can ask before every turn."""
+        if self.server_url is None:
+            manifest = self._read_manifest()
+            return manifest.corpus_version if manifest else None
+        with self._guard():
+            got = self._collections()[1].get(ids=[_MANIFEST_ID], include=["metadatas"])
+        return str((got["metadatas"] or [{}])[0].get("corpus_version")) if got["ids"] else None
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        # The lock serialises writers on this machine; replicas leave ingest to one job (docs/deploy.md).
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with FileLock(str(self.data_dir / "ingest.lock"), timeout=LOCK_WAIT_S), self._guard():
+                yield
+        except Timeout as exc:
+            raise IndexBusyError(
+                f"Another ingest has held the index lock in {self.data_dir} for {LOCK_WAIT_S} s; wait for it to finish."
+            ) from exc
+
     # -- writing -----------------------------------------------------------
     def read_documents(self, extra: Sequence[Path] = ()) -> list[Document]:
-        """The corpus folder plus any extra files or folders, validated before any write."""
+        """The corpus folder plus any extra files or folders; any bad file stops the ingest."""
+        docs, skipped = self._read(extra, lenient=False)
+        return docs
+
+    def _read(self, extra: Sequence[Path], *, lenient: bool) -> tuple[list[Document], list[Skipped]]:
+        """The corpus folder, strictly (the framework must be whole), and the user's PATHs,
+        where a bad file is skipped with the reason when ``lenient``."""
         corpus_dir = self.settings.corpus_dir
-        docs = [read_document(p, corpus_dir=corpus_dir) for p in corpus_files([corpus_dir, *extra])]
+        max_bytes = int(self.settings.max_file_mb * 1_000_000)
+        docs = [read_document(p, corpus_dir=corpus_dir) for p in corpus_files([corpus_dir])]
+        skipped: list[Skipped] = []
+        for path in extra:
+            try:
+                files = corpus_files([path], suffixes=USER_SUFFIXES)
+            except CorpusError as exc:
+                if not lenient:
+                    raise
+                skipped.append(Skipped(path=str(path), reason=str(exc)))
+                continue
+            for file in files:
+                try:
+                    docs.append(read_document(file, corpus_dir=corpus_dir, max_bytes=max_bytes))
+                except CorpusError as exc:
+                    if not lenient:
+                        raise
+                    skipped.append(Skipped(path=str(file), reason=str(exc)))
         seen: dict[str, Path] = {}
         unique: list[Document] = []
         for doc in docs:
@@ -127,53 +260,83 @@ class Index:
             unique.append(doc)
         if not unique:
             raise CorpusError(f"There is nothing to index: {corpus_dir} holds no .md or .txt files.")
-        return unique
+        return unique, skipped
 
-    def chunk(self, docs: Sequence[Document]) -> list[Chunk]:
+    def _chunk_one(self, doc: Document) -> list[Chunk]:
         limit = self.settings.chunk_tokens
         return [
-            c
-            for doc in docs
-            for sec in parse_sections(doc)
-            for c in section_chunks(doc, sec, count_tokens=self.embedder.count_tokens, limit=limit)
+            c for sec in parse_sections(doc) for c in section_chunks(doc, sec, count_tokens=self.embedder.count_tokens, limit=limit)
         ]
+
+    def chunk(self, docs: Sequence[Document]) -> list[Chunk]:
+        return [c for doc in docs for c in self._chunk_one(doc)]
 
     def ingest(self, extra: Sequence[Path] = (), *, progress: bool = False) -> IngestReport:
         began = time.perf_counter()
-        docs = self.read_documents(extra)
-        chunks = self.chunk(docs)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            with FileLock(str(self.data_dir / "ingest.lock"), timeout=LOCK_WAIT_S):
-                report = self._sync(docs, chunks, progress=progress)
-        except Timeout as exc:
-            raise IndexBusyError(
-                f"Another ingest has held the index lock in {self.data_dir} for {LOCK_WAIT_S} s; wait for it to finish."
-            ) from exc
-        return report.model_copy(update={"seconds": round(time.perf_counter() - began, 3)})
+        docs, skipped = self._read(extra, lenient=True)
+        kept: list[Document] = []
+        chunks: list[Chunk] = []
+        for doc in docs:
+            units = self._chunk_one(doc)
+            if doc.origin == "user" and len(units) > self.settings.max_units_per_file:
+                skipped.append(
+                    Skipped(
+                        path=str(doc.path),
+                        reason=f"{doc.path.name} cuts into {len(units)} units, over the limit of "
+                        f"{self.settings.max_units_per_file} (ADVISOR_MAX_UNITS_PER_FILE); split it or raise the limit.",
+                    )
+                )
+                continue
+            kept.append(doc)
+            chunks.extend(units)
+        with self._writing():
+            report = self._sync(kept, chunks, progress=progress)
+        return report.model_copy(update={"seconds": round(time.perf_counter() - began, 3), "skipped": skipped})
+
+    def _carried(self, docs: Sequence[Document], existing: dict[str, list]) -> tuple[list[Document], list[Chunk]]:
+        """User documents indexed before and not given again stay, unchanged, until forgotten."""
+        old = self._read_manifest()
+        given = {d.id for d in docs}
+        carry = [d for d in (old.user_documents if old else []) if d not in given]
+        if not carry:
+            return [], []
+        records = self._collections()[1].get(ids=[_doc_key(d) for d in carry], include=["documents"])
+        kept_docs = [Document.model_validate_json(text) for text in records["documents"] or []]
+        ids = {d.id for d in kept_docs}
+        kept_chunks = [
+            Chunk(id=i, text=t, **m)  # type: ignore[arg-type]
+            for i, t, m in zip(existing["ids"], existing["documents"] or [], existing["metadatas"] or [], strict=True)
+            if m["document"] in ids
+        ]
+        return kept_docs, kept_chunks
 
     def _sync(self, docs: Sequence[Document], chunks: list[Chunk], *, progress: bool) -> IngestReport:
-        col = self._collection()
-        existing = col.get(include=["metadatas"])
+        col, meta = self._collections()
+        existing = col.get(include=["metadatas", "documents"])
+        carried_docs, carried_chunks = self._carried(docs, existing)
+        docs = [*docs, *carried_docs]
+        chunks = [*chunks, *carried_chunks]
         old_slots = {
             f"{m['document']}#{m['anchor']}/{m['kind']}/{m['seq']}": i
             for i, m in zip(existing["ids"], existing["metadatas"] or [], strict=True)
         }
         old_meta = dict(zip(existing["ids"], existing["metadatas"] or [], strict=True))
         new_ids = {c.id for c in chunks}
-        to_embed = [c for c in chunks if c.id not in old_meta]
+        # Shortest first: each embedding batch pads to its longest text.
+        to_embed = sorted((c for c in chunks if c.id not in old_meta), key=lambda c: len(c.text))
         moved = [c for c in chunks if c.id in old_meta and old_meta[c.id] != c.metadata()]
         stale = [i for i in old_meta if i not in new_ids]
         updated = sum(1 for c in to_embed if c.slot in old_slots and old_slots[c.slot] not in new_ids)
 
-        bar = tqdm(total=len(to_embed), desc="embedding", unit="chunk", disable=not progress or len(to_embed) < BATCH)
-        for i in range(0, len(to_embed), BATCH):
-            batch = to_embed[i : i + BATCH]
+        embed_s = 0.0
+        bar = tqdm(total=len(to_embed), desc="embedding", unit="unit", disable=not progress or len(to_embed) < EMBED_GROUP)
+        for i in range(0, len(to_embed), EMBED_GROUP):
+            batch = to_embed[i : i + EMBED_GROUP]
+            t0 = time.perf_counter()
+            vectors = self.embedder.embed_documents([c.text for c in batch])
+            embed_s += time.perf_counter() - t0
             col.upsert(
-                ids=[c.id for c in batch],
-                embeddings=self.embedder.embed_documents([c.text for c in batch]),
-                documents=[c.text for c in batch],
-                metadatas=[c.metadata() for c in batch],
+                ids=[c.id for c in batch], embeddings=vectors, documents=[c.text for c in batch], metadatas=[c.metadata() for c in batch]
             )
             bar.update(len(batch))
         bar.close()
@@ -182,6 +345,7 @@ class Index:
             col.update(ids=[c.id for c in moved], metadatas=[c.metadata() for c in moved])
         if stale:
             col.delete(ids=stale)
+        self._store_documents(docs)
 
         ids = sorted(new_ids)
         version = corpus_version(ids)
@@ -193,6 +357,7 @@ class Index:
                 documents={d.id: d.sha256 for d in docs},
                 paths={d.id: str(d.path.resolve()) for d in docs},
                 chunk_ids=ids,
+                user_documents=sorted(d.id for d in docs if d.origin == "user"),
             )
         )
         return IngestReport(
@@ -203,32 +368,97 @@ class Index:
             documents=[d.id for d in docs],
             corpus_version=version,
             seconds=0.0,
+            embedded_units=len(to_embed),
+            embed_seconds=round(embed_s, 3),
         )
 
+    def _store_documents(self, docs: Sequence[Document]) -> None:
+        """Each document's text beside its chunks, so any replica can quote it; stale ones go."""
+        meta = self._collections()[1]
+        have = meta.get(include=["metadatas"])
+        stored = {i: (m or {}).get("sha256") for i, m in zip(have["ids"], have["metadatas"] or [], strict=True)}
+        wanted = {_doc_key(d.id): d for d in docs}
+        changed = [d for key, d in wanted.items() if stored.get(key) != d.sha256]
+        for i in range(0, len(changed), EMBED_GROUP):
+            part = changed[i : i + EMBED_GROUP]
+            meta.upsert(
+                ids=[_doc_key(d.id) for d in part],
+                embeddings=[_NO_VECTOR] * len(part),
+                documents=[d.model_dump_json() for d in part],
+                metadatas=[{"sha256": d.sha256} for d in part],
+            )
+        gone = [key for key in stored if key.startswith("doc:") and key not in wanted]
+        if gone:
+            meta.delete(ids=gone)
+
+    def forget(self, document: str) -> str:
+        """Remove one user document and its units; returns the new corpus version."""
+        with self._writing():
+            manifest = self._read_manifest()
+            if manifest is None or document not in manifest.documents:
+                raise CorpusError(f"No indexed document is named {document!r}; `advisor-bot sources` lists them.")
+            if document not in manifest.user_documents:
+                raise CorpusError(
+                    f"{document} is part of the framework folder; remove it from {self.settings.corpus_dir} and run `advisor-bot ingest`."
+                )
+            col, meta = self._collections()
+            gone = col.get(where={"document": document}, include=[])["ids"]
+            if gone:
+                col.delete(ids=gone)
+            meta.delete(ids=[_doc_key(document)])
+            ids = sorted(set(manifest.chunk_ids) - set(gone))
+            version = corpus_version(ids)
+            self._write_manifest(
+                manifest.model_copy(
+                    update={
+                        "corpus_version": version,
+                        "chunk_ids": ids,
+                        "documents": {k: v for k, v in manifest.documents.items() if k != document},
+                        "paths": {k: v for k, v in manifest.paths.items() if k != document},
+                        "user_documents": [d for d in manifest.user_documents if d != document],
+                    }
+                )
+            )
+        return version
+
     # -- reading -----------------------------------------------------------
-    def load(self) -> Snapshot:
-        """Everything a retriever needs, checked to be complete and current."""
+    def _manifest_or_missing(self) -> Manifest:
         manifest = self._read_manifest()
         if manifest is None:
-            raise IndexMissingError(
-                f"No index in {self.data_dir} yet; run `advisor-bot ingest` (or `make run`) first."
-            )
-        got = self._collection().get(include=["documents", "metadatas"])
-        if sorted(got["ids"]) != manifest.chunk_ids:
+            where = self.server_url or self.data_dir
+            raise IndexMissingError(f"No index in {where} yet; run `advisor-bot ingest` (or `make run`) first.")
+        return manifest
+
+    def sources(self) -> tuple[str, list[Source]]:
+        """The corpus version and every indexed document with its unit count."""
+        manifest = self._manifest_or_missing()
+        with self._guard():
+            col, meta = self._collections()
+            counts: dict[str, int] = {}
+            for m in col.get(include=["metadatas"])["metadatas"] or []:
+                counts[str(m["document"])] = counts.get(str(m["document"]), 0) + 1
+            records = meta.get(ids=[_doc_key(d) for d in manifest.documents], include=["documents"])
+        docs = [Document.model_validate_json(t) for t in records["documents"] or []]
+        return manifest.corpus_version, [
+            Source(document=d.id, title=d.title, origin=d.origin, format=d.format, units=counts.get(d.id, 0), version=d.sha256[:12])
+            for d in sorted(docs, key=lambda d: (d.origin, d.id))
+        ]
+
+    def load(self) -> Snapshot:
+        """Everything a retriever needs, checked to be complete and current."""
+        manifest = self._manifest_or_missing()
+        with self._guard():
+            col, meta = self._collections()
+            got = col.get(include=["documents", "metadatas"])
+            records = meta.get(ids=[_doc_key(d) for d in manifest.documents], include=["documents"])
+        if sorted(got["ids"]) != manifest.chunk_ids or len(records["ids"]) != len(manifest.documents):
             raise IndexMissingError(
                 "The index is incomplete (an ingest was interrupted or another process wrote to it); "
                 "run `advisor-bot ingest` again."
             )
-        documents: dict[str, Document] = {}
-        for doc_id, path in manifest.paths.items():
-            p = Path(path)
-            try:
-                doc = read_document(p, corpus_dir=self.settings.corpus_dir)
-            except CorpusError as exc:
-                raise IndexStaleError(f"{exc} The index was built from it; fix it and run `advisor-bot ingest`.") from exc
-            if doc.sha256 != manifest.documents[doc_id]:
-                raise IndexStaleError(f"{doc_id} changed since the last ingest; run `advisor-bot ingest` to re-index it.")
-            documents[doc_id] = doc.model_copy(update={"id": doc_id})
+        documents = {d.id: d for d in (Document.model_validate_json(t) for t in records["documents"] or [])}
+        if self.server_url is None:
+            self._check_current(manifest, documents)
         chunks = [
             Chunk(id=i, text=t, **m)  # type: ignore[arg-type]
             for i, t, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
@@ -236,7 +466,24 @@ class Index:
         chunks.sort(key=lambda c: (c.document, c.start, c.kind))
         return Snapshot(manifest=manifest, documents=documents, chunks=chunks)
 
+    def _check_current(self, manifest: Manifest, documents: dict[str, Document]) -> None:
+        """Embedded, the framework folder is on this machine: an edit without ingest is caught.
+        (A user's document was read once at ingest; its text is stored and served as indexed.)"""
+        for doc_id, doc in documents.items():
+            if doc.origin != "framework":
+                continue
+            path = Path(manifest.paths[doc_id])
+            try:
+                raw = path.read_bytes()
+            except OSError as exc:
+                raise IndexStaleError(
+                    f"Cannot read corpus file {path.name}: {exc.strerror}. The index was built from it; fix it and run `advisor-bot ingest`."
+                ) from exc
+            if hashlib.sha256(raw).hexdigest() != manifest.documents[doc_id]:
+                raise IndexStaleError(f"{doc_id} changed since the last ingest; run `advisor-bot ingest` to re-index it.")
+
     def query(self, vector: list[float], *, n: int) -> list[tuple[str, float]]:
         """Nearest chunk ids with cosine similarity (1 - Chroma's cosine distance)."""
-        res = self._collection().query(query_embeddings=[vector], n_results=n, include=["distances"])
+        with self._guard():
+            res = self._collection().query(query_embeddings=[vector], n_results=n, include=["distances"])
         return [(i, 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]

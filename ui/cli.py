@@ -44,20 +44,49 @@ def _advisor(settings: Settings) -> Advisor:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Extra .md/.txt files or folders, indexed with the corpus folder.")] = None,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Your own documents (.md, .txt, .pdf, .html) or folders, indexed beside the framework; they stay until `forget`."),
+    ] = None,
 ) -> None:
-    """Index the corpus folder (plus PATHs). Idempotent: only changed sections are re-embedded."""
+    """Index the corpus folder (plus PATHs). Idempotent: only changed sections are re-embedded; a bad PATH file is skipped."""
     enforce_offline()
     settings = _settings()
     try:
         report = _advisor(settings).ingest(paths or [], progress=sys.stderr.isatty())
     except AdvisorError as exc:
         _fail(exc)
+    for skipped in report.skipped:
+        typer.secho(f"skipped: {skipped.reason}", fg=typer.colors.YELLOW, err=True)
     typer.echo(
         f"{len(report.documents)} document(s): {report.added} added, {report.updated} updated, "
         f"{report.removed} removed, {report.unchanged} unchanged "
         f"(corpus {report.corpus_version}, {report.seconds:.2f} s)"
     )
+
+
+@app.command()
+def sources() -> None:
+    """List the indexed documents: framework and your own, with their units and versions."""
+    enforce_offline()
+    try:
+        version, found = _advisor(_settings()).index.sources()
+    except AdvisorError as exc:
+        _fail(exc)
+    typer.echo(f"corpus {version}")
+    for s in found:
+        typer.echo(f"{s.origin:<9}  {s.format:<8}  {s.units:>5} units  {s.version}  {s.document}  ({s.title})")
+
+
+@app.command()
+def forget(document: Annotated[str, typer.Argument(help="A document name as `sources` lists it.")]) -> None:
+    """Remove one of your documents from the index."""
+    enforce_offline()
+    try:
+        version = _advisor(_settings()).index.forget(document)
+    except AdvisorError as exc:
+        _fail(exc)
+    typer.echo(f"{document} forgotten (corpus {version})")
 
 
 @app.command()
