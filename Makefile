@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install browser ingest run test bench eval clean
+.PHONY: install browser postgres ingest run test bench eval clean
 
 $(STAMP): pyproject.toml
 	command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -26,6 +26,10 @@ install: $(STAMP)
 # The browser tests drive Debian's Chromium (Playwright downloads no browser here).
 browser:
 	command -v chromium >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+# The shared feedback store's tests start a real PostgreSQL server (initdb/pg_ctl from Debian's package).
+postgres:
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; }
 
 ingest: install
 	$(BIN)/advisor-bot ingest
@@ -48,7 +52,7 @@ EVAL_GATES := \
 	--fail-under partial_decline_rate=0.9 \
 	--fail-over fabricated_figures=0 --fail-over must_not_include_violations=0 --fail-over errors=0
 
-test: install browser
+test: install browser postgres
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 	ADVISOR_DATA_DIR=$(EVAL_DATA) $(BIN)/advisor-bot ingest

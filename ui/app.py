@@ -22,7 +22,7 @@ from advisor_bot.advisor import Advisor
 from advisor_bot.answer import Answer
 from advisor_bot.config import Settings
 from advisor_bot.errors import AdvisorError
-from advisor_bot.feedback import Feedback, FeedbackStore
+from advisor_bot.feedback import Feedback, FeedbackStore, feedback_url
 from advisor_bot.situation import Situation
 from ui import panel, views
 
@@ -410,6 +410,6 @@ def make_shell(advisor: Advisor, settings: Settings) -> Shell:
     return Shell(
         advisor=advisor,
         settings=settings,
-        feedback=FeedbackStore(settings.data_dir / "feedback.sqlite3"),
+        feedback=FeedbackStore(feedback_url(settings)),
         memos=tempfile.TemporaryDirectory(prefix="advisor-bot-memos-"),
     )

@@ -175,18 +175,21 @@ app.add_typer(feedback_app, name="feedback")
 @feedback_app.command("export")
 def feedback_export(
     as_eval: Annotated[Path, typer.Option("--as-eval", help="Write complaints as question-set lines to this JSONL file.")],
-    db: Annotated[Path | None, typer.Option(help="Feedback log (default: DATA_DIR/feedback.sqlite3).")] = None,
+    db: Annotated[
+        Path | None, typer.Option(help="A SQLite feedback log (default: ADVISOR_FEEDBACK_URL, else DATA_DIR/feedback.sqlite3).")
+    ] = None,
 ) -> None:
     """Turn thumbs-down and 'wrong evidence' feedback into eval questions to fill in and keep."""
     from advisor_bot.evals.evalset import question_from_feedback, write_questions
     from advisor_bot.errors import FeedbackError
-    from advisor_bot.feedback import FeedbackStore
+    from advisor_bot.feedback import SQLITE_NAME, FeedbackStore
 
-    path = db or _settings().data_dir / "feedback.sqlite3"
+    settings = _settings()
+    target: str | Path = db or settings.feedback_url or settings.data_dir / SQLITE_NAME
     try:
-        if not path.is_file():
-            raise FeedbackError(f"No feedback log at {path}; pass --db with the file the chat page writes.")
-        questions = [question_from_feedback(r) for r in FeedbackStore(path).records(complaints_only=True)]
+        if isinstance(target, Path) and not target.is_file():
+            raise FeedbackError(f"No feedback log at {target}; pass --db with the file the chat page writes.")
+        questions = [question_from_feedback(r) for r in FeedbackStore(target).records(complaints_only=True)]
         write_questions(questions, as_eval)
     except AdvisorError as exc:
         _fail(exc)
