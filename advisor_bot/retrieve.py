@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from advisor_bot.chunks import Chunk
 from advisor_bot.config import Settings
+from advisor_bot.corpus import Origin
 from advisor_bot.index import EmbeddingModel, Index, Snapshot
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -39,6 +40,7 @@ class Passage(BaseModel):
     quote: str
     text: str
     promotional: bool
+    origin: Origin = "framework"
     score: float
     dense: float | None = None
     lexical: float | None = None
@@ -114,6 +116,7 @@ class Retriever:
                     quote=self._quote(chunk),
                     text=chunk.text,
                     promotional=chunk.promotional,
+                    origin=self.snapshot.documents[chunk.document].origin,
                     score=round(fused[cid], 6),
                     dense=dense_of.get(cid),
                     lexical=lexical_of.get(cid),

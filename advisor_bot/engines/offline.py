@@ -23,6 +23,7 @@ from advisor_bot.render import (
     publisher_markdown,
     recommendation_markdown,
     transition_markdown,
+    user_label,
 )
 from advisor_bot.reading.model import Reading
 from advisor_bot.retrieve import Retrieval, lexical_tokens
@@ -112,11 +113,12 @@ class OfflineEngine:
             quoted = [c for c in quoted if not c.promotional] + promo
         parts = list(tools.sections)
         if quoted:
-            names = ", ".join(dict.fromkeys(f"*{c.section.split(' > ')[-1]}*" for c in quoted))
-            parts.append(f"The framework addresses this in {names}.")
+            for origin, lead_in in (("framework", "The framework addresses this in"), ("user", "Your own documents mention it in")):
+                if names := ", ".join(dict.fromkeys(f"*{c.section.split(' > ')[-1]}*" for c in quoted if c.origin == origin)):
+                    parts.append(f"{lead_in} {names}.")
             first = next((c for c in quoted if not c.promotional), quoted[0])
             if lead := best_sentence(question, first.quote):
-                label = f" (*{PROMO_LABEL}*)" if first.promotional else ""
+                label = f" (*{PROMO_LABEL}*)" if first.promotional else f" (*{user_label(first)}*)" if first.origin == "user" else ""
                 parts.append(f"Most relevant{label}: “{lead}”")
             parts.append("### Sources")
             parts.extend(render_quote(c, context) for c in quoted)

@@ -6,13 +6,14 @@ from __future__ import annotations
 from advisor_bot.citations import Citation, verify_citation
 from advisor_bot.engines.base import EngineContext
 from advisor_bot.errors import CitationError
-from advisor_bot.render import PROMO_LABEL
+from advisor_bot.render import PROMO_LABEL, user_label
 from advisor_bot.retrieve import Passage, Retrieval
 
 
 def passage_citation(p: Passage) -> Citation:
     return Citation(
-        document=p.document, section=p.section, anchor=p.anchor, quote=p.quote, start=p.start, end=p.end, promotional=p.promotional
+        document=p.document, section=p.section, anchor=p.anchor, quote=p.quote, start=p.start, end=p.end, promotional=p.promotional,
+        origin=p.origin,
     )
 
 
@@ -35,7 +36,7 @@ def pick_passages(retrieval: Retrieval, *, limit: int, about_publisher: bool = F
 
 def render_quote(c: Citation, context: EngineContext) -> str:
     """A citation as Markdown: table rows keep their header so they read as a table."""
-    label = f" — *{PROMO_LABEL}*" if c.promotional else ""
+    label = f" — *{PROMO_LABEL}*" if c.promotional else f" — *{user_label(c)}*" if c.origin == "user" else ""
     if c.quote.startswith("|") and "\n" not in c.quote:
         text = context.documents[c.document].text
         table_start = text.rfind("\n\n", 0, c.start) + 2
