@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install browser postgres ingest run test bench eval clean
+.PHONY: install browser postgres ingest run test bench bench-growth eval clean
 
 $(STAMP): pyproject.toml
 	command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -63,6 +63,10 @@ bench: ingest
 	$(BIN)/python bench/llm_overhead.py
 	$(BIN)/python bench/retrieval_modes.py
 	$(BIN)/python bench/reading_modes.py
+
+# Cost growth at 10/100/1,000 synthetic documents, embedded and server mode (long: ~15-30 min).
+bench-growth: install
+	$(BIN)/python bench/growth.py
 
 eval: ingest
 	$(BIN)/advisor-bot eval evals/questions.jsonl --out evals/out --baseline

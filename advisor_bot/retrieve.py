@@ -82,7 +82,9 @@ class Retriever:
         return self.snapshot.documents[chunk.document].text[chunk.start : chunk.end]
 
     def dense(self, question: str, *, n: int) -> list[tuple[str, float]]:
-        return self.index.query(self.embedder.embed_query(question), n=min(n, len(self.chunks)))
+        hits = self.index.query(self.embedder.embed_query(question), n=min(n, len(self.chunks)))
+        # A shared store may already hold units of an ingest this snapshot predates: not ours to quote yet.
+        return [(cid, score) for cid, score in hits if cid in self._by_id]
 
     def lexical(self, question: str, *, n: int) -> list[tuple[str, float]]:
         docs, scores = self._bm25.retrieve(

@@ -193,3 +193,18 @@ def test_a_users_document_is_cited_as_such_and_never_changes_a_verdict(corpus_co
     assert cited["policy.md"] == "user"
     assert "from your document policy.md, not the framework" in answer.answer_markdown
     assert "Your own documents mention it in" in answer.answer_markdown
+
+
+def test_a_snapshot_never_returns_units_of_a_later_ingest(corpus_copy: Path, tmp_path: Path, own: Path) -> None:
+    """Zero-downtime re-ingest: a replica keeps answering from its snapshot while new units land."""
+    from advisor_bot.retrieve import Retriever
+
+    index = make_index(corpus_copy, tmp_path / "data")
+    index.ingest()
+    snapshot = index.load()
+    retriever = Retriever(snapshot=snapshot, index=index, embedder=index.embedder, settings=index.settings)
+    make_index(corpus_copy, tmp_path / "data").ingest([own])
+    known = {c.id for c in snapshot.chunks}
+    hits = retriever.dense("Batch records of every engineering run are kept for five years.", n=len(known))
+    assert hits and all(cid in known for cid, _ in hits)
+    assert len(index.load().chunks) > len(known)
