@@ -1,4 +1,4 @@
-"""The vector index: chunks of the corpus, embedded, in Chroma (embedded store or a server).
+"""The vector index: chunks of the corpus, embedded, in Chroma (``store.py``: local or a server).
 
 Content-hash ids so a re-run only touches what changed, and a manifest written last:
 an interrupted ingest is detected on load instead of serving a half-written index.
@@ -25,14 +25,8 @@ from tqdm import tqdm
 from advisor_bot.chunks import Chunk, section_chunks
 from advisor_bot.config import Settings, enforce_offline
 from advisor_bot.corpus import USER_SUFFIXES, Document, Origin, corpus_files, parse_sections, read_document, slugify
-from advisor_bot.errors import (
-    AdvisorError,
-    CorpusError,
-    IndexBusyError,
-    IndexMissingError,
-    IndexStaleError,
-    IndexUnavailableError,
-)
+from advisor_bot.errors import CorpusError, IndexBusyError, IndexMissingError, IndexStaleError
+from advisor_bot.store import ChromaStore
 
 # Texts per embedding call: the embedder batches within it; sorted by length, each of
 # its batches pads to nearly the same size, which is most of the model's speed.
@@ -113,69 +107,16 @@ class Index:
         self.embedder = embedder
         self.collection_name = f"framework-{slugify(embedder.name)}"
         self.data_dir = settings.data_dir
+        self.store = ChromaStore(settings=settings, collection=self.collection_name, model=embedder.name)
         self.server_url = settings.chroma_url
         self._manifest_path = self.data_dir / f"{self.collection_name}.manifest.json"
-        self._handles: tuple[object, object] | None = None
 
     # -- storage -----------------------------------------------------------
-    @contextmanager
-    def _guard(self) -> Iterator[None]:
-        """A Chroma server that stops answering is the user's to restart: say which one."""
-        if self.server_url is None:
-            yield
-            return
-        import httpx
-        from chromadb.errors import ChromaError
-
-        try:
-            yield
-        except AdvisorError:
-            raise
-        except (httpx.HTTPError, ChromaError, ValueError, ConnectionError) as exc:
-            raise IndexUnavailableError(
-                f"The Chroma server at {self.server_url} is not answering ({exc.__class__.__name__}: {str(exc)[:160]}); "
-                "start it (`chroma run`) or fix ADVISOR_CHROMA_URL. Service resumes when it is back."
-            ) from exc
-
-    def _client(self):  # noqa: ANN202 - chromadb's ClientAPI
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
-        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-        if self.server_url is not None:
-            from urllib.parse import urlsplit
-
-            url = urlsplit(self.server_url)
-            ssl = url.scheme == "https"
-            return chromadb.HttpClient(host=url.hostname or "", port=url.port or (443 if ssl else 80), ssl=ssl, settings=chroma_settings)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(self.data_dir / "chroma"), settings=chroma_settings)
-
-    def _collections(self):  # noqa: ANN202 - chromadb's Collection pair
-        """The chunks and, beside them, the documents' text and (server mode) the manifest."""
-        if self._handles is None:
-            with self._guard():
-                client = self._client()
-                # No embedding function: we always pass vectors, so Chroma's default
-                # (which downloads a model) is never used.
-                chunks = client.get_or_create_collection(
-                    self.collection_name,
-                    embedding_function=None,
-                    configuration={"hnsw": {"space": "cosine"}},
-                    metadata={"model": self.embedder.name},
-                )
-                meta = client.get_or_create_collection(f"{self.collection_name}-documents", embedding_function=None)
-            self._handles = (chunks, meta)
-        return self._handles
-
-    def _collection(self):  # noqa: ANN202
-        return self._collections()[0]
-
     def _read_manifest(self) -> Manifest | None:
         try:
             if self.server_url is not None:
-                with self._guard():
-                    got = self._collections()[1].get(ids=[_MANIFEST_ID], include=["documents"])
+                with self.store.guard():
+                    got = self.store.collections()[1].get(ids=[_MANIFEST_ID], include=["documents"])
                 if not got["ids"]:
                     return None
                 return Manifest.model_validate_json((got["documents"] or [""])[0])
@@ -187,8 +128,8 @@ class Index:
 
     def _write_manifest(self, manifest: Manifest) -> None:
         if self.server_url is not None:
-            with self._guard():
-                self._collections()[1].upsert(
+            with self.store.guard():
+                self.store.collections()[1].upsert(
                     ids=[_MANIFEST_ID],
                     embeddings=[_NO_VECTOR],
                     documents=[manifest.model_dump_json()],
@@ -205,8 +146,8 @@ class Index:
         if self.server_url is None:
             manifest = self._read_manifest()
             return manifest.corpus_version if manifest else None
-        with self._guard():
-            got = self._collections()[1].get(ids=[_MANIFEST_ID], include=["metadatas"])
+        with self.store.guard():
+            got = self.store.collections()[1].get(ids=[_MANIFEST_ID], include=["metadatas"])
         return str((got["metadatas"] or [{}])[0].get("corpus_version")) if got["ids"] else None
 
     @contextmanager
@@ -214,7 +155,7 @@ class Index:
         # The lock serialises writers on this machine; replicas leave ingest to one job (docs/deploy.md).
         self.data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            with FileLock(str(self.data_dir / "ingest.lock"), timeout=LOCK_WAIT_S), self._guard():
+            with FileLock(str(self.data_dir / "ingest.lock"), timeout=LOCK_WAIT_S), self.store.guard():
                 yield
         except Timeout as exc:
             raise IndexBusyError(
@@ -300,7 +241,7 @@ class Index:
         carry = [d for d in (old.user_documents if old else []) if d not in given]
         if not carry:
             return [], []
-        records = self._collections()[1].get(ids=[_doc_key(d) for d in carry], include=["documents"])
+        records = self.store.collections()[1].get(ids=[_doc_key(d) for d in carry], include=["documents"])
         kept_docs = [Document.model_validate_json(text) for text in records["documents"] or []]
         ids = {d.id for d in kept_docs}
         kept_chunks = [
@@ -311,7 +252,7 @@ class Index:
         return kept_docs, kept_chunks
 
     def _sync(self, docs: Sequence[Document], chunks: list[Chunk], *, progress: bool) -> IngestReport:
-        col, meta = self._collections()
+        col, meta = self.store.collections()
         existing = col.get(include=["metadatas", "documents"])
         carried_docs, carried_chunks = self._carried(docs, existing)
         docs = [*docs, *carried_docs]
@@ -374,7 +315,7 @@ class Index:
 
     def _store_documents(self, docs: Sequence[Document]) -> None:
         """Each document's text beside its chunks, so any replica can quote it; stale ones go."""
-        meta = self._collections()[1]
+        meta = self.store.collections()[1]
         have = meta.get(include=["metadatas"])
         stored = {i: (m or {}).get("sha256") for i, m in zip(have["ids"], have["metadatas"] or [], strict=True)}
         wanted = {_doc_key(d.id): d for d in docs}
@@ -401,7 +342,7 @@ class Index:
                 raise CorpusError(
                     f"{document} is part of the framework folder; remove it from {self.settings.corpus_dir} and run `advisor-bot ingest`."
                 )
-            col, meta = self._collections()
+            col, meta = self.store.collections()
             gone = col.get(where={"document": document}, include=[])["ids"]
             if gone:
                 col.delete(ids=gone)
@@ -432,8 +373,8 @@ class Index:
     def sources(self) -> tuple[str, list[Source]]:
         """The corpus version and every indexed document with its unit count."""
         manifest = self._manifest_or_missing()
-        with self._guard():
-            col, meta = self._collections()
+        with self.store.guard():
+            col, meta = self.store.collections()
             counts: dict[str, int] = {}
             for m in col.get(include=["metadatas"])["metadatas"] or []:
                 counts[str(m["document"])] = counts.get(str(m["document"]), 0) + 1
@@ -447,8 +388,8 @@ class Index:
     def load(self) -> Snapshot:
         """Everything a retriever needs, checked to be complete and current."""
         manifest = self._manifest_or_missing()
-        with self._guard():
-            col, meta = self._collections()
+        with self.store.guard():
+            col, meta = self.store.collections()
             got = col.get(include=["documents", "metadatas"])
             records = meta.get(ids=[_doc_key(d) for d in manifest.documents], include=["documents"])
         if sorted(got["ids"]) != manifest.chunk_ids or len(records["ids"]) != len(manifest.documents):
@@ -484,6 +425,6 @@ class Index:
 
     def query(self, vector: list[float], *, n: int) -> list[tuple[str, float]]:
         """Nearest chunk ids with cosine similarity (1 - Chroma's cosine distance)."""
-        with self._guard():
-            res = self._collection().query(query_embeddings=[vector], n_results=n, include=["distances"])
+        with self.store.guard():
+            res = self.store.collections()[0].query(query_embeddings=[vector], n_results=n, include=["distances"])
         return [(i, 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]

@@ -115,7 +115,7 @@ def one(mode: str, size: int, models: Path) -> dict[str, object]:
         embedder.embed_documents(["warm-up"] * 64)
         advisor = Advisor(settings=settings, embedder=embedder)
         # The store opened first (chromadb's import and client start, ~1 s, paid once per process, not per unit).
-        advisor.index.current_version()
+        advisor.index.store.collections()
         report = advisor.ingest([root / "own"])
         ingest_ups = report.embedded_units / report.seconds
 

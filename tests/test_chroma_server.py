@@ -6,18 +6,24 @@ stopping gives a clear error naming its URL, and service resumes when it is back
 
 from __future__ import annotations
 
-from pathlib import Path
+import shutil
 
 import httpx
 import pytest
 
+from advisor_bot.config import PROJECT_ROOT
 from tests.services import Service, advisor_server, chroma_server, free_port, run_cli
 
 QUESTION = "We're in hit-to-lead running SAR on two series. CRO or CDMO?"
 
 
-@pytest.fixture()
-def team(corpus_copy: Path, tmp_path: Path):
+@pytest.fixture(scope="module")
+def team(tmp_path_factory: pytest.TempPathFactory):
+    """One Chroma server, an ingest and two replicas for the module (they take a while to start);
+    the tests run in file order and each leaves the server running."""
+    tmp_path = tmp_path_factory.mktemp("team")
+    corpus_copy = tmp_path / "corpus"
+    shutil.copytree(PROJECT_ROOT / "corpus", corpus_copy)
     chroma_port = free_port()
     url = f"http://127.0.0.1:{chroma_port}"
     env = {"ADVISOR_CHROMA_URL": url, "ADVISOR_CORPUS_DIR": str(corpus_copy), "ADVISOR_DATA_DIR": str(tmp_path / "data")}
@@ -32,7 +38,7 @@ def team(corpus_copy: Path, tmp_path: Path):
             replicas.append(advisor_server(free_port(), env))
             services.append(replicas[-1])
         yield {"url": url, "env": env, "chroma": chroma, "replicas": replicas, "path": tmp_path / "chroma", "port": chroma_port,
-               "services": services, "first": first.stdout}
+               "services": services, "corpus": corpus_copy}
     finally:
         for s in services:
             s.stop()
@@ -46,7 +52,8 @@ def ask(replica: Service) -> httpx.Response:
     return httpx.post(f"{base(replica)}/api/ask", json={"question": QUESTION}, timeout=120)
 
 
-def test_replicas_share_one_chroma_server_and_see_a_reingest(team, corpus_copy: Path) -> None:
+def test_replicas_share_one_chroma_server_and_see_a_reingest(team) -> None:
+    corpus_copy = team["corpus"]
     answers = [ask(r) for r in team["replicas"]]
     assert [a.status_code for a in answers] == [200, 200]
     v1 = {a.json()["corpus_version"] for a in answers}
