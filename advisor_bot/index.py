@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -271,15 +272,27 @@ class Index:
 
         embed_s = 0.0
         bar = tqdm(total=len(to_embed), desc="embedding", unit="unit", disable=not progress or len(to_embed) < EMBED_GROUP)
-        for i in range(0, len(to_embed), EMBED_GROUP):
-            batch = to_embed[i : i + EMBED_GROUP]
-            t0 = time.perf_counter()
-            vectors = self.embedder.embed_documents([c.text for c in batch])
-            embed_s += time.perf_counter() - t0
-            col.upsert(
-                ids=[c.id for c in batch], embeddings=vectors, documents=[c.text for c in batch], metadatas=[c.metadata() for c in batch]
-            )
-            bar.update(len(batch))
+        # Each group is written while the next one is embedded: the model releases the GIL, so
+        # Chroma's write no longer stalls it. One writer thread, one write in flight.
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            pending: Future[None] | None = None
+            for i in range(0, len(to_embed), EMBED_GROUP):
+                batch = to_embed[i : i + EMBED_GROUP]
+                t0 = time.perf_counter()
+                vectors = self.embedder.embed_documents([c.text for c in batch])
+                embed_s += time.perf_counter() - t0
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(
+                    col.upsert,
+                    ids=[c.id for c in batch],
+                    embeddings=vectors,
+                    documents=[c.text for c in batch],
+                    metadatas=[c.metadata() for c in batch],
+                )
+                bar.update(len(batch))
+            if pending is not None:
+                pending.result()
         bar.close()
         if moved:
             # Text unchanged, offsets shifted by an edit elsewhere: no re-embedding.
