@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install browser ingest run test bench stress eval clean
+.PHONY: install browser postgres ingest run test bench stress bench-growth eval clean
 
 $(STAMP): pyproject.toml
 	command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -26,6 +26,10 @@ install: $(STAMP)
 # The browser tests drive Debian's Chromium (Playwright downloads no browser here).
 browser:
 	command -v chromium >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+# The shared feedback store's tests start a real PostgreSQL server (initdb/pg_ctl from Debian's package).
+postgres:
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; }
 
 ingest: install
 	$(BIN)/advisor-bot ingest
@@ -51,7 +55,7 @@ EVAL_GATES := \
 	--fail-over fabricated_figures=0 --fail-over must_not_include_violations=0 --fail-over errors=0 \
 	--fail-over answer_chars_p50_without_recommendation=1200 --fail-over answer_chars_p50_with_recommendation=2000
 
-test: install browser
+test: install browser postgres
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 	ADVISOR_DATA_DIR=$(EVAL_DATA) $(BIN)/advisor-bot ingest
@@ -67,6 +71,10 @@ bench: ingest
 # overload past the queue, large-history floods): throughput, p50/p95/p99, errors, shed, RSS.
 stress: install
 	$(BIN)/python bench/stress.py
+
+# Cost growth at 10/100/1,000 synthetic documents, embedded and server mode (long: ~15-30 min).
+bench-growth: install
+	$(BIN)/python bench/growth.py
 
 eval: ingest
 	$(BIN)/advisor-bot eval evals/questions.jsonl --out evals/out --baseline

@@ -12,7 +12,7 @@ from advisor_bot.turns import Turn, clean_question, retrieval_query
 from advisor_bot.config import Settings, enforce_offline
 from advisor_bot.engines.base import Engine, EngineContext
 from advisor_bot.engines.offline import OfflineEngine
-from advisor_bot.errors import InvalidQuestionError
+from advisor_bot.errors import IndexMissingError, InvalidQuestionError
 from advisor_bot.index import EmbeddingModel, Index, IngestReport
 from advisor_bot.retrieve import Retriever
 from advisor_bot.framework import load_framework
@@ -58,23 +58,33 @@ class Advisor:
     def context(self) -> EngineContext:
         with self._lock:
             if self._context is None:
-                snapshot = self.index.load()
-                retriever = Retriever(snapshot=snapshot, index=self.index, embedder=self.embedder, settings=self.settings)
-                framework = load_framework(snapshot.documents)
-                semantic = SemanticReader(embedder=self.embedder, framework=framework, thresholds=load_thresholds())
-                self._context = EngineContext(
-                    settings=self.settings,
-                    retriever=retriever,
-                    documents=snapshot.documents,
-                    corpus_version=snapshot.manifest.corpus_version,
-                    toolbox=Toolbox(framework),
-                    reader=Reader(
-                        framework=framework,
-                        semantic=semantic if self.settings.reading != "rules" else None,
-                        use_rules=self.settings.reading != "meaning",
-                    ),
-                )
+                self._context = self._load()
+            elif self.index.server_url is not None and self.index.current_version() != self._context.corpus_version:
+                # Replicas share one Chroma server: another one's ingest is picked up here, without a restart.
+                try:
+                    self._context = self._load()
+                except IndexMissingError:
+                    pass  # that ingest is still writing: keep answering from the version we have
             return self._context
+
+    def _load(self) -> EngineContext:
+        snapshot = self.index.load()
+        retriever = Retriever(snapshot=snapshot, index=self.index, embedder=self.embedder, settings=self.settings)
+        # The decision tools read the framework only: a user's document is retrieved and cited, never decides.
+        framework = load_framework({k: d for k, d in snapshot.documents.items() if d.origin == "framework"})
+        semantic = SemanticReader(embedder=self.embedder, framework=framework, thresholds=load_thresholds())
+        return EngineContext(
+            settings=self.settings,
+            retriever=retriever,
+            documents=snapshot.documents,
+            corpus_version=snapshot.manifest.corpus_version,
+            toolbox=Toolbox(framework),
+            reader=Reader(
+                framework=framework,
+                semantic=semantic if self.settings.reading != "rules" else None,
+                use_rules=self.settings.reading != "meaning",
+            ),
+        )
 
     def ingest(self, extra: Sequence[Path] = (), *, progress: bool = False, rebuild: bool = False) -> IngestReport:
         report = self.index.ingest(extra, progress=progress, rebuild=rebuild)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from advisor_bot.corpus import Document
+from advisor_bot.corpus import Document, Origin
 from advisor_bot.errors import CitationError
 
 
@@ -16,6 +16,7 @@ class Citation(BaseModel):
     start: int
     end: int
     promotional: bool = Field(description="True when the passage is the publisher's own promotion.")
+    origin: Origin = Field(default="framework", description="'user' when the passage is from a document a user added, not the framework.")
 
 
 def verify_citation(citation: Citation, documents: dict[str, Document]) -> Citation:

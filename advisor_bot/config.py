@@ -43,6 +43,27 @@ class Settings(BaseSettings):
 
     corpus_dir: Path = Field(default=PROJECT_ROOT / "corpus", description="Folder of .md/.txt corpus files.")
     data_dir: Path = Field(default=PROJECT_ROOT / ".advisor", description="Where the index lives.")
+    # Team scale (docs/deploy.md): one Chroma server and one feedback database shared by every replica.
+    chroma_url: str | None = Field(
+        default=None, description="A Chroma server, e.g. http://127.0.0.1:8000; unset keeps the index embedded in data_dir."
+    )
+    feedback_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the feedback store; unset is SQLite in data_dir/feedback.sqlite3."
+    )
+    max_file_mb: float = Field(default=20.0, gt=0, description="Files larger than this are skipped by `ingest PATH`.")
+    max_units_per_file: int = Field(default=5000, ge=1, description="A file that cuts into more units is skipped by `ingest PATH`.")
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _chroma_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("ADVISOR_CHROMA_URL must be an http(s) URL with a host, e.g. http://127.0.0.1:8000.")
+        return value.strip().rstrip("/")
     host: str = "127.0.0.1"
     port: int = Field(default=7860, ge=1, le=65535)
 

@@ -17,8 +17,13 @@ from markdown_it import MarkdownIt
 from pydantic import BaseModel, ConfigDict, Field
 
 from advisor_bot.errors import CorpusError
+from advisor_bot.formats import HTML_SUFFIXES, PDF_SUFFIXES, html_markdown, pdf_markdown
 
 CORPUS_SUFFIXES = (".md", ".txt")
+# What `ingest PATH` reads besides: a user's own documents, through maintained parsers.
+USER_SUFFIXES = (*CORPUS_SUFFIXES, *PDF_SUFFIXES, *HTML_SUFFIXES)
+Origin = Literal["framework", "user"]
+Format = Literal["markdown", "pdf", "html"]
 PREAMBLE_HEADING = "Introduction"
 _FRONT_MATTER = re.compile(r"\A---\r?\n(.*?)\r?\n---\r?\n", re.DOTALL)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -47,6 +52,12 @@ class Document(BaseModel):
     text: str = Field(repr=False)
     body_start: int
     sha256: str
+    origin: Origin = Field(
+        default="framework",
+        description="'framework' for files of the corpus folder (the decision tools read only those); "
+        "'user' for documents added with `ingest PATH`, retrieved and cited but never deciding.",
+    )
+    format: Format = "markdown"
 
 
 class Block(BaseModel):
@@ -82,13 +93,29 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
 
 
-def read_document(path: Path, *, corpus_dir: Path) -> Document:
+def read_document(path: Path, *, corpus_dir: Path, max_bytes: int | None = None) -> Document:
     """Read and validate one corpus file; raise ``CorpusError`` saying how to fix it."""
     shown = path.name
     try:
+        size = path.stat().st_size
+        if max_bytes is not None and size > max_bytes:
+            raise CorpusError(
+                f"{shown} is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:g} MB limit (ADVISOR_MAX_FILE_MB); split it or raise the limit."
+            )
         raw = path.read_bytes()
     except OSError as exc:
         raise CorpusError(f"Cannot read corpus file {shown}: {exc.strerror}.") from exc
+    inside = path.is_relative_to(corpus_dir)
+    rel = path.relative_to(corpus_dir).as_posix() if inside else path.name
+    origin: Origin = "framework" if inside else "user"
+    suffix = path.suffix.lower()
+    if suffix in PDF_SUFFIXES or suffix in HTML_SUFFIXES:
+        convert, fmt = (pdf_markdown, "pdf") if suffix in PDF_SUFFIXES else (html_markdown, "html")
+        text, title = convert(raw, name=shown)
+        return Document(
+            id=rel, path=path, title=title or path.stem, text=text, body_start=0,
+            sha256=hashlib.sha256(raw).hexdigest(), origin=origin, format=fmt,  # type: ignore[arg-type]
+        )
     if b"\x00" in raw:
         raise CorpusError(f"Corpus file {shown} looks binary (it contains NUL bytes); only UTF-8 text is indexed.")
     try:
@@ -116,7 +143,6 @@ def read_document(path: Path, *, corpus_dir: Path) -> Document:
     promo = meta.get("promotional_sections") or []
     if not isinstance(promo, list) or not all(isinstance(p, str) for p in promo):
         raise CorpusError(f"'promotional_sections' in {shown} must be a list of heading texts.")
-    rel = path.relative_to(corpus_dir).as_posix() if path.is_relative_to(corpus_dir) else path.name
     return Document(
         id=rel,
         path=path,
@@ -126,18 +152,19 @@ def read_document(path: Path, *, corpus_dir: Path) -> Document:
         text=text,
         body_start=body_start,
         sha256=hashlib.sha256(raw).hexdigest(),
+        origin=origin,
     )
 
 
-def corpus_files(paths: list[Path]) -> list[Path]:
+def corpus_files(paths: list[Path], *, suffixes: tuple[str, ...] = CORPUS_SUFFIXES) -> list[Path]:
     """Expand folders into their corpus files, in a stable order."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(p for p in sorted(path.rglob("*")) if p.suffix in CORPUS_SUFFIXES and p.is_file())
+            found.extend(p for p in sorted(path.rglob("*")) if p.suffix.lower() in suffixes and p.is_file())
         elif path.is_file():
-            if path.suffix not in CORPUS_SUFFIXES:
-                raise CorpusError(f"{path.name} is not a .md or .txt file; only those are indexed.")
+            if path.suffix.lower() not in suffixes:
+                raise CorpusError(f"{path.name} is not a file ingest reads; use {', '.join(suffixes)}.")
             found.append(path)
         else:
             raise CorpusError(f"{path} does not exist.")
@@ -182,8 +209,11 @@ def parse_sections(doc: Document) -> list[Section]:
         end = starts[lines[1]] if lines[1] < len(starts) else len(body)
         return doc.body_start + start, doc.body_start + start + len(body[start:end].rstrip())
 
+    # A user's document gets its own anchor namespace: its headings may repeat the framework's.
+    namespace = f"{slugify(doc.id)}--" if doc.origin == "user" else ""
+
     def open_section(path: tuple[str, ...], level: int, heading: tuple[int, int] | None) -> _OpenSection:
-        anchor = base = "--".join(slugify(h) for h in path)
+        anchor = base = namespace + "--".join(slugify(h) for h in path)
         n = 2
         while anchor in anchors:
             anchor, n = f"{base}-{n}", n + 1

@@ -32,6 +32,10 @@ class IndexBusyError(AdvisorError):
     """Another process is writing the index right now."""
 
 
+class IndexUnavailableError(AdvisorError):
+    """The Chroma server holding the index does not answer."""
+
+
 class CitationError(AdvisorError):
     """A quote could not be verified against the corpus text."""
 

@@ -13,9 +13,14 @@ PROMO_LABEL = "publisher's promotion"
 Cite = Callable[[Citation], str]
 
 
+def user_label(c: Citation) -> str:
+    """A passage from a user's own document names it: it is material beside the framework, not the framework."""
+    return f"from your document {c.document}, not the framework"
+
+
 def ref(c: Citation) -> str:
-    """A short, linked reference to a cited section, labelled when promotional."""
-    promo = f", *{PROMO_LABEL}*" if c.promotional else ""
+    """A short, linked reference to a cited section, labelled when promotional or a user's document."""
+    promo = f", *{PROMO_LABEL}*" if c.promotional else f", *{user_label(c)}*" if c.origin == "user" else ""
     return f"[{c.section.split(' > ')[-1]}](/framework#{c.anchor}){promo}"
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from advisor_bot.chunks import Chunk
 from advisor_bot.config import Settings
+from advisor_bot.corpus import Origin
 from advisor_bot.index import EmbeddingModel, Index, Snapshot
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -40,6 +41,7 @@ class Passage(BaseModel):
     quote: str
     text: str
     promotional: bool
+    origin: Origin = "framework"
     score: float
     dense: float | None = None
     lexical: float | None = None
@@ -82,7 +84,9 @@ class Retriever:
         return self.snapshot.documents[chunk.document].text[chunk.start : chunk.end]
 
     def dense(self, question: str, *, n: int) -> list[tuple[str, float]]:
-        return self.index.query(self.embedder.embed_query(question), n=min(n, len(self.chunks)))
+        hits = self.index.query(self.embedder.embed_query(question), n=min(n, len(self.chunks)))
+        # A shared store may already hold units of an ingest this snapshot predates: not ours to quote yet.
+        return [(cid, score) for cid, score in hits if cid in self._by_id]
 
     def lexical(self, question: str, *, n: int) -> list[tuple[str, float]]:
         docs, scores = self._bm25.retrieve(
@@ -142,6 +146,7 @@ class Retriever:
                     quote=self._quote(chunk),
                     text=chunk.text,
                     promotional=chunk.promotional,
+                    origin=self.snapshot.documents[chunk.document].origin,
                     score=round(fused[cid], 6),
                     dense=dense_of.get(cid),
                     lexical=lexical_of.get(cid),

@@ -74,6 +74,7 @@ def cli_outcome(result: Any) -> Outcome:
     if result.exit_code == 0 and result.stdout.lstrip().startswith("{"):
         answer = json.loads(result.stdout)  # --json: judged like the API's answers
         return Outcome(0, verdict(answer), markdown=answer["answer_markdown"], problems=problems)
-    text = result.stderr.strip() if result.exit_code else result.stdout
+    # A success may still warn on stderr (an ingest names each file it skipped): both are what the user reads.
+    text = result.stderr.strip() if result.exit_code else f"{result.stdout} {result.stderr}"
     return Outcome(result.exit_code, " ".join(text.split())[:400], markdown=result.stdout if result.exit_code == 0 else "", problems=problems)
 

@@ -111,13 +111,14 @@ def _feedback(rating: str, *, wrong_evidence: bool = False, comment: str = "", q
 
 
 def test_complaints_export_as_loadable_questions_with_the_complaint_in_the_notes(tmp_path: Path):
-    store = FeedbackStore(tmp_path / "feedback.sqlite3")
+    db = tmp_path / "feedback.sqlite3"
+    store = FeedbackStore(db)
     store.record(_feedback("down", comment="Wrong stage row", question="Which model for IND tox?"))
     store.record(_feedback("up", question="praised, not a complaint"))
     store.record(_feedback("up", wrong_evidence=True, question="What does a CDMO cost per kg?"))
     out = tmp_path / "regressions.jsonl"
 
-    result = CliRunner().invoke(app, ["feedback", "export", "--as-eval", str(out), "--db", str(store.path)])
+    result = CliRunner().invoke(app, ["feedback", "export", "--as-eval", str(out), "--db", str(db)])
 
     assert result.exit_code == 0, result.output
     assert "2 complaint(s)" in result.stdout

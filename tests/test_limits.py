@@ -171,16 +171,21 @@ def test_a_full_disk_while_saving_feedback_is_said_plainly_and_loses_nothing_ack
     saved = [up(False, f"kept {i}", answers, _request("10.0.0.9"))[view.feedback_status] for i in range(2)]
     assert all(s.startswith("Thank you") for s in saved)
 
-    real = sqlite3.connect
+    # SQLAlchemy's SQLite driver connects through sqlite3.dbapi2 and writes through cursors.
+    real = sqlite3.dbapi2.connect
 
-    class Full(sqlite3.Connection):
+    class FullCursor(sqlite3.Cursor):
         def execute(self, sql: str, *args: object) -> sqlite3.Cursor:  # type: ignore[override]
             if sql.lstrip().upper().startswith("INSERT"):
                 raise sqlite3.OperationalError("database or disk is full")
             return super().execute(sql, *args)
 
-    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: real(*a, **k, factory=Full))
+    class Full(sqlite3.Connection):
+        def cursor(self, factory: type[sqlite3.Cursor] = FullCursor) -> sqlite3.Cursor:  # type: ignore[override]
+            return super().cursor(factory)
+
+    monkeypatch.setattr(sqlite3.dbapi2, "connect", lambda *a, **k: real(*a, **k, factory=Full))
     said = up(False, "lost?", answers, _request("10.0.0.9"))[view.feedback_status]
-    monkeypatch.setattr(sqlite3, "connect", real)
+    monkeypatch.setattr(sqlite3.dbapi2, "connect", real)
     assert "Could not save feedback" in said and "disk is full" in said and str(tmp_path) not in said
     assert [r.comment for r in FeedbackStore(tmp_path / "feedback.sqlite3").records()] == ["kept 0", "kept 1"]

@@ -616,3 +616,28 @@ def test_a_script_the_engine_did_not_follow_to_the_end_is_reported(context):
     list(LLMEngine(model=fake).stream(context.reader.read(IND), history=[], context=context))
     with pytest.raises(AssertionError, match="1 scripted step"):
         fake.assert_script_used()
+
+
+@pytest.fixture(scope="module")
+def own_document_context(tmp_path_factory, advisor, settings, embedder) -> EngineContext:
+    """The same instructions in a document the user added with `ingest PATH`, not in the framework folder."""
+    from advisor_bot.advisor import Advisor
+
+    root = tmp_path_factory.mktemp("own-document")
+    shutil.copytree(settings.data_dir, root / "data")
+    (root / "vendor-notes.md").write_text(INJECTED, encoding="utf-8")
+    adv = Advisor(settings=Settings(corpus_dir=settings.corpus_dir, data_dir=root / "data"), embedder=embedder)
+    assert adv.ingest([root / "vendor-notes.md"]).added == 1
+    return adv.context
+
+
+def test_a_users_document_reaches_the_model_as_labelled_data_and_never_decides(own_document_context):
+    texts, answer, fake = run(own_document_context, [obedient], TRANSFER_Q)
+    shown = [p for m in fake.requests[0] if isinstance(m, HumanMessage) and "<data" in m.content for p in data_of(m).get("passages", [])]
+    theirs = [p for p in shown if "complete process description" in p["text"]]
+    assert theirs and all(p["source"] == "user document vendor-notes.md, not the framework" for p in theirs)
+    assert all("source" not in p for p in shown if p not in theirs)
+    assert answer.recommendation.model == "CRO"
+    cited = [c for c in answer.citations if c.document == "vendor-notes.md"]
+    assert cited and all(c.origin == "user" for c in cited)
+    assert "from your document vendor-notes.md, not the framework" in answer.answer_markdown

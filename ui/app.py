@@ -22,7 +22,7 @@ from advisor_bot.advisor import Advisor
 from advisor_bot.answer import Answer
 from advisor_bot.config import Settings
 from advisor_bot.errors import AdvisorError
-from advisor_bot.feedback import COMMENT_CHARS, Feedback, FeedbackStore
+from advisor_bot.feedback import COMMENT_CHARS, Feedback, FeedbackStore, feedback_url
 from advisor_bot.situation import Situation
 from ui import panel, views
 from ui.limits import Rates
@@ -454,7 +454,7 @@ def make_shell(advisor: Advisor, settings: Settings) -> Shell:
     return Shell(
         advisor=advisor,
         settings=settings,
-        feedback=FeedbackStore(settings.data_dir / "feedback.sqlite3"),
+        feedback=FeedbackStore(feedback_url(settings)),
         feedback_rates=Rates(settings.feedback_rate_limit, what="feedback entries"),
         memos=tempfile.TemporaryDirectory(prefix="advisor-bot-memos-"),
     )

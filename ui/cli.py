@@ -44,21 +44,50 @@ def _advisor(settings: Settings) -> Advisor:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Extra .md/.txt files or folders, indexed with the corpus folder.")] = None,
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Build the index afresh (e.g. after it was damaged) and switch to it.")] = False,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Your own documents (.md, .txt, .pdf, .html) or folders, indexed beside the framework; they stay until `forget`."),
+    ] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Build the index afresh (e.g. after it was damaged) and switch to it; with a Chroma server the collections are recreated.")] = False,
 ) -> None:
-    """Index the corpus folder (plus PATHs). Idempotent: only changed sections are re-embedded."""
+    """Index the corpus folder (plus PATHs). Idempotent: only changed sections are re-embedded; a bad PATH file is skipped."""
     enforce_offline()
     settings = _settings()
     try:
         report = _advisor(settings).ingest(paths or [], progress=sys.stderr.isatty(), rebuild=rebuild)
     except AdvisorError as exc:
         _fail(exc)
+    for skipped in report.skipped:
+        typer.secho(f"skipped: {skipped.reason}", fg=typer.colors.YELLOW, err=True)
     typer.echo(
         f"{len(report.documents)} document(s): {report.added} added, {report.updated} updated, "
         f"{report.removed} removed, {report.unchanged} unchanged "
         f"(corpus {report.corpus_version}, {report.seconds:.2f} s)"
     )
+
+
+@app.command()
+def sources() -> None:
+    """List the indexed documents: framework and your own, with their units and versions."""
+    enforce_offline()
+    try:
+        version, found = _advisor(_settings()).index.sources()
+    except AdvisorError as exc:
+        _fail(exc)
+    typer.echo(f"corpus {version}")
+    for s in found:
+        typer.echo(f"{s.origin:<9}  {s.format:<8}  {s.units:>5} units  {s.version}  {s.document}  ({s.title})")
+
+
+@app.command()
+def forget(document: Annotated[str, typer.Argument(help="A document name as `sources` lists it.")]) -> None:
+    """Remove one of your documents from the index."""
+    enforce_offline()
+    try:
+        version = _advisor(_settings()).index.forget(document)
+    except AdvisorError as exc:
+        _fail(exc)
+    typer.echo(f"{document} forgotten (corpus {version})")
 
 
 @app.command()
@@ -147,18 +176,21 @@ app.add_typer(feedback_app, name="feedback")
 @feedback_app.command("export")
 def feedback_export(
     as_eval: Annotated[Path, typer.Option("--as-eval", help="Write complaints as question-set lines to this JSONL file.")],
-    db: Annotated[Path | None, typer.Option(help="Feedback log (default: DATA_DIR/feedback.sqlite3).")] = None,
+    db: Annotated[
+        Path | None, typer.Option(help="A SQLite feedback log (default: ADVISOR_FEEDBACK_URL, else DATA_DIR/feedback.sqlite3).")
+    ] = None,
 ) -> None:
     """Turn thumbs-down and 'wrong evidence' feedback into eval questions to fill in and keep."""
     from advisor_bot.evals.evalset import question_from_feedback, write_questions
     from advisor_bot.errors import FeedbackError
-    from advisor_bot.feedback import FeedbackStore
+    from advisor_bot.feedback import SQLITE_NAME, FeedbackStore
 
-    path = db or _settings().data_dir / "feedback.sqlite3"
+    settings = _settings()
+    target: str | Path = db or settings.feedback_url or settings.data_dir / SQLITE_NAME
     try:
-        if not path.is_file():
-            raise FeedbackError(f"No feedback log at {path}; pass --db with the file the chat page writes.")
-        questions = [question_from_feedback(r) for r in FeedbackStore(path).records(complaints_only=True)]
+        if isinstance(target, Path) and not target.is_file():
+            raise FeedbackError(f"No feedback log at {target}; pass --db with the file the chat page writes.")
+        questions = [question_from_feedback(r) for r in FeedbackStore(target).records(complaints_only=True)]
         write_questions(questions, as_eval)
     except AdvisorError as exc:
         _fail(exc)

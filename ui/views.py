@@ -18,7 +18,7 @@ from advisor_bot.corpus import Document
 from advisor_bot.reading.model import Evidence
 from advisor_bot.recommendation import FactorAssessment, Recommendation
 from advisor_bot.situation import Situation
-from advisor_bot.render import PROMO_LABEL, money, recommendation_markdown
+from advisor_bot.render import PROMO_LABEL, money, recommendation_markdown, user_label
 
 # Characters of context shown on either side of a quoted span in the sources panel.
 _CONTEXT_CHARS = 240
@@ -61,7 +61,10 @@ def _e(value: object) -> str:
 
 def framework_link(c: Citation, *, base_url: str) -> str:
     label = _e(c.section.split(" > ")[-1])
-    promo = f' <span class="promo-tag">{_e(PROMO_LABEL)}</span>' if c.promotional else ""
+    promo = (
+        f' <span class="promo-tag">{_e(PROMO_LABEL)}</span>' if c.promotional
+        else f' <span class="user-tag">{_e(user_label(c))}</span>' if c.origin == "user" else ""
+    )
     return f'<a href="{_e(base_url)}/framework#{_e(c.anchor)}" target="_blank" rel="noopener">{label}</a>{promo}'
 
 
@@ -211,6 +214,8 @@ def sources_panel(answer: Answer | None, documents: dict[str, Document], *, base
         promo = (
             f'<span class="promo-label">{_e(PROMO_LABEL.capitalize())}: the publisher describing its own services</span>'
             if head.promotional
+            else f'<span class="user-label">{_e(user_label(head)[:1].upper() + user_label(head)[1:])}</span>'
+            if head.origin == "user"
             else ""
         )
         items.append(
@@ -256,7 +261,7 @@ def memo_markdown(answers: Sequence[Answer], *, pinned: Situation | None = None,
     if last.citations:
         out.append("## Citations")
         for n, c in enumerate(last.citations, 1):
-            promo = f" ({PROMO_LABEL})" if c.promotional else ""
+            promo = f" ({PROMO_LABEL})" if c.promotional else f" ({user_label(c)})" if c.origin == "user" else ""
             quote = "\n".join(f"> {line}" for line in c.quote.split("\n"))
             out += [f"{n}. **{c.section}**{promo}, {c.document} characters {c.start}-{c.end}: {base_url}/framework#{c.anchor}", quote]
     if len(answers) > 1:

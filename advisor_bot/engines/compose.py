@@ -17,7 +17,7 @@ from advisor_bot.figures import figures
 from advisor_bot.answer import user_words
 from advisor_bot.reading.model import Evidence
 from advisor_bot.recommendation import Recommendation
-from advisor_bot.render import PROMO_LABEL, Cite, cost_markdown
+from advisor_bot.render import PROMO_LABEL, Cite, cost_markdown, user_label
 
 # A reader of a wiki sidebar takes in one short paragraph: at most this many sentences and characters.
 LEAD_SENTENCES = 3
@@ -92,13 +92,18 @@ class References:
         return f"[[{n}]](/framework#{c.anchor})" if n else ""
 
     def footer(self) -> str:
-        """One line per source, so a promotional label sits on its own source's line only."""
+        """One line per source, so a promotional or user-document label sits on its own source's line only."""
         firsts = {self._numbers[self._key(c)]: c for c in reversed(self.ordered())}
         if not firsts:
             return ""
         # Titles only: each number in the text links to its section already.
-        lines = [f"{n}. {c.section.split(' > ')[-1]}" + (f" — *{PROMO_LABEL}*" if c.promotional else "") for n, c in sorted(firsts.items())]
+        lines = [f"{n}. {c.section.split(' > ')[-1]}{_label(c)}" for n, c in sorted(firsts.items())]
         return "**Sources**\n\n" + "\n".join(lines)
+
+
+def _label(c: Citation) -> str:
+    """The publisher's promotion and a user's own document are never read as the framework."""
+    return f" — *{PROMO_LABEL}*" if c.promotional else f" — *{user_label(c)}*" if c.origin == "user" else ""
 
 
 @dataclass(frozen=True)
@@ -169,7 +174,9 @@ def lead_markdown(chosen: Sequence[Sentence], refs: References) -> str:
     out = []
     for i, s in enumerate(chosen):
         last = i + 1 == len(chosen) or chosen[i + 1].source.section != s.source.section
-        out.append(f"{s.text} {refs.mark(s.source)}" if last else s.text)
+        # A sentence from a user's document says so where it is read, not only in the sources.
+        mine = f" (*{user_label(s.source)}*)" if last and s.source.origin == "user" else ""
+        out.append(f"{s.text} {refs.mark(s.source)}{mine}" if last else s.text)
     return " ".join(out)
 
 

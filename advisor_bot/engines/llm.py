@@ -246,6 +246,7 @@ def _passages(passages: Iterable[Passage], evidence: Evidence) -> dict[str, obje
         "passages": [
             {"id": evidence.register(passage_citation(p)), "section": p.section, "text": p.quote}
             | ({"promotional": True} if p.promotional else {})
+            | ({"source": f"user document {p.document}, not the framework"} if p.origin == "user" else {})
             for p in passages
         ]
     }

@@ -8,7 +8,8 @@ from advisor_bot.retrieve import Passage, Retrieval
 
 def passage_citation(p: Passage) -> Citation:
     return Citation(
-        document=p.document, section=p.section, anchor=p.anchor, quote=p.quote, start=p.start, end=p.end, promotional=p.promotional
+        document=p.document, section=p.section, anchor=p.anchor, quote=p.quote, start=p.start, end=p.end, promotional=p.promotional,
+        origin=p.origin,
     )
 
 
