@@ -453,3 +453,13 @@ def test_work_done_at_a_cro_and_made_at_a_cdmo_prices_the_transfer(advisor):
     a = ask(advisor, "The route was worked out by our CRO and a CDMO will make 25 kg of GMP material. Budget?")
     assert a.recommendation is not None and a.recommendation.cost_estimate is not None
     assert any("transfer" in i.label.lower() for i in a.recommendation.cost_estimate.items)
+
+
+def test_one_kind_described_by_another_is_still_a_vendor_list(advisor):
+    a = ask(advisor, "Is a hybrid right at candidate selection? Also list the best 3 integrated CROs by name.")
+    assert not a.refused and a.declined_part and "named companies" in a.declined_part
+
+
+def test_a_plus_joins_two_requests(advisor):
+    a = ask(advisor, "tech transfer cost + best pizza in Basel")
+    assert not a.refused and a.declined_part and "$50,000" in a.answer_markdown

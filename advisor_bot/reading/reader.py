@@ -420,7 +420,8 @@ class Reader:
         by_rule = bool(rule_intents) or stated_by_rule
         # Meaning alone is not enough: "How do we pick one?" after a declined clinical-CRO question
         # refers to the declined part; "FDA auditor clearance level 5." asks nothing.
-        asked = asks(query) or stated_by_rule
+        # A terse query naming one of the framework's subjects ("tech transfer cost") asks too.
+        asked = asks(query) or stated_by_rule or (not re.search(r"[.?!]", query) and bool(rule_intents))
         about = by_rule or bool(intents and _SUBJECT.search(query))  # a question about CROs/CDMOs, read by meaning
         # "...recruit and monitor patients for our trial. Which one should we hire?": what is left only
         # points back at the declined part.
@@ -435,7 +436,13 @@ class Reader:
             and set(rule_intents) <= {"recommend"}
         )
         # "I got an offer at 115k. How do I negotiate it up?": what is left only set up the declined request.
-        context_only = not asks(query) and not scope_rules.requests_something(query) and not states_situation(query, stages=self.labels)
+        # (A terse query, "tech transfer cost", is a request however it is worded: only full statements count.)
+        context_only = (
+            query.rstrip().endswith(".")
+            and not asks(query)
+            and not scope_rules.requests_something(query)
+            and not states_situation(query, stages=self.labels)
+        )
         leftover = scope.verdict == "partial" and (points_back or context_only or not (len(query.split()) >= 3 and about and asked))
         # A short follow-up ("What should the contract say?") is about what the conversation was about.
         probe = f"{earlier[-1]} {query}" if earlier and len(query.split()) <= _FOLLOW_UP_WORDS else query

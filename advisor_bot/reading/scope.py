@@ -32,7 +32,7 @@ _SENTENCE = re.compile(r"[^.?!\n]+(?:[.?!]+|\n|$)")
 # Where one request ends and another begins inside a sentence: "..., and can you give me ...",
 # "...; also ...", "... - and while you're at it ...".
 _JOINT = re.compile(
-    r"(?i)\s*(?:;|,\s*(?:and|also|plus|but)\b|\s(?:and )?also\b|\s-\s|\s\u2014\s"
+    r"(?i)\s*(?:;|,\s*(?:and|also|plus|but)\b|\s(?:and )?also\b|\s-\s|\s\u2014\s|\s\+\s"
     r"|\band (?=(?:can|could|would|will|what|how|who|where|is|are|do|does|should|please|tell|give|write|recommend)\b))"
 )
 _WHOLE_SENTENCE = {"prompt_extraction", "synthesis_request"}
@@ -131,9 +131,14 @@ def requests_something(sentence: str) -> bool:
 
 
 def _between_kinds(sentence: str) -> bool:
-    """Whether the sentence weighs two or more kinds of provider against each other."""
-    kinds = {re.sub(r"s$", "", m.group().lower().split()[0]) for m in rules().model_kinds.finditer(sentence)}
-    return len(kinds) >= 2
+    """Whether the sentence weighs two or more kinds of provider against each other ("CROs, CDMOs or
+    integrated providers"), not one kind described by another ("the top 5 integrated CDMOs")."""
+    found = list(rules().model_kinds.finditer(sentence))
+    return any(
+        re.fullmatch(r"\s*(?:,|/|or|vs\.?|versus|and)\s*(?:an? |the )?", sentence[a.end() : b.start()], re.I)
+        and a.group().lower().split()[0].rstrip("s") != b.group().lower().split()[0].rstrip("s")
+        for a, b in zip(found, found[1:])
+    )
 
 
 SentenceVerdict = tuple[tuple[int, int], DeclineKind | None, Literal["rule", "meaning"] | None]
