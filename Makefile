@@ -39,9 +39,9 @@ run: ingest
 
 # The offline eval of all nine question sets (1,210 questions) gates CI: bounds sit a margin below
 # today's numbers (evals/README.md), except the zero-tolerance ones (fabricated figures,
-# must-not-include violations, errors) and wrong recommendations (2.1% today, bound 3.5%: a wrong
+# must-not-include violations, errors) and wrong recommendations (1.7% today, bound 3.5%: a wrong
 # verdict is worse than a question, so it is held tightly). Mixed requests are answered in part at
-# 87.9% today: the sixth first-contact set's joined off-topic asks are the open class (bound 0.85). Answer length is held to what a reader takes
+# 90.9% today; the sixth first-contact set's joined off-topic asks are the open class (bound 0.85). Answer length is held to what a reader takes
 # in at a glance: p50 <= 1,200 characters without a recommendation, <= 2,000 with one.
 EVAL_DATA := test-output/eval-data
 EVAL_SETS := evals/questions.jsonl evals/holdout.jsonl evals/probe.jsonl evals/first-contact-1.jsonl evals/first-contact-2.jsonl \
