@@ -99,3 +99,16 @@ def serve():
     for server, thread in running:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def view(advisor, settings: Settings):
+    """The chat page's view over the session's Advisor, built outside a running server."""
+    import gradio as gr
+
+    from ui.app import ChatView, make_shell
+
+    with gr.Blocks():
+        chat_view = ChatView(make_shell(advisor, settings), compact=False)
+        chat_view.side_panels()
+    return chat_view

@@ -11,7 +11,6 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import gradio as gr
 import pytest
@@ -21,7 +20,7 @@ from typer.testing import CliRunner
 from advisor_bot.config import PROJECT_ROOT, Settings
 from advisor_bot.situation import Situation
 from hostile import INPUTS, Outcome, api_outcome, cli_outcome, load, remote_markup, verdict
-from ui.app import ChatView, make_shell
+from ui.app import ChatView
 from ui.cli import app
 from ui.server import create_app
 
@@ -84,14 +83,6 @@ def test_cli(advisor, settings: Settings, cli_files: dict[str, str], monkeypatch
     outcome = cli_outcome(CliRunner().invoke(app, args))
     assert outcome.status in (0, 1, 2), outcome.says
     _check(case, outcome)
-
-
-@pytest.fixture(scope="module")
-def view(advisor, settings: Settings) -> ChatView:
-    with gr.Blocks():
-        chat_view = ChatView(make_shell(advisor, settings), compact=False)
-        chat_view.side_panels()
-    return chat_view
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c["surface"] == "page"], ids=lambda c: c["id"])

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import gradio as gr
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -24,7 +23,7 @@ from advisor_bot.errors import InvalidQuestionError
 from advisor_bot.situation import Quantity, Situation
 from advisor_bot.tools import TOOL_NAMES, CostScenario
 from ui import panel, views
-from ui.app import GENERIC_FAILURE, ChatView, failure_message, make_shell
+from ui.app import GENERIC_FAILURE, ChatView, failure_message
 from ui.framework_page import framework_html
 from ui.server import create_app
 
@@ -256,14 +255,6 @@ def test_situation_form_round_trips_and_speaks_the_framework(advisor) -> None:
     framework = advisor.context.toolbox.framework
     assert [value for _, value in panel.stage_choices(framework)][1:] == [r.stage for r in framework.stages]
     assert ("Rapid iteration needed (weeks) → CRO", "CRO") in panel.column_choices(framework, "timeline")
-
-
-@pytest.fixture(scope="module")
-def view(advisor, settings: Settings) -> ChatView:
-    with gr.Blocks():
-        chat_view = ChatView(make_shell(advisor, settings), compact=False)
-        chat_view.side_panels()
-    return chat_view
 
 
 def test_form_handlers_take_the_fields_in_form_order(view: ChatView) -> None:

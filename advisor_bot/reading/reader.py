@@ -224,19 +224,11 @@ class Reader:
         """The scope of a message; in a conversation (``follow_up``) a short request is judged with
         what came before, never declined for how it sounds alone ("What should the contract say?")."""
         spans = scope_rules.requests(text)
-        vectors = self._vectors(text, spans)
-        meaning = self.semantic.guesses("scope", vectors) if self.semantic is not None and vectors is not None else []
-        # Work the framework gives to a CRO or a CDMO ("work out the most stable salt form") is
-        # in scope, however much it sounds like a chemistry question.
-        work = self.semantic.guesses("work", vectors) if self.semantic is not None and vectors is not None else []
-        # A sentence that reads confidently as one of the framework's stages ("we start our first
-        # trial in patients next spring") is about the framework, whatever else it sounds like.
-        stage = self.semantic.guesses("stage", vectors) if self.semantic is not None and vectors is not None else []
-        # A request split off inside a sentence ("How fast can a CRO chemist iterate - roughly how
-        # many reactions a week?") is read in its sentence: declined by meaning only if the whole
-        # sentence reads as out of scope too.
-        # A new question joined on ("..., and who won the match?") is its own request, judged alone.
         whole = scope_rules.sentences(text)
+        # A request split off inside a sentence by a dash ("How fast can a CRO chemist iterate -
+        # roughly how many reactions a week?") is read in its sentence: declined by meaning only if
+        # the whole sentence reads as out of scope too. A new question joined on ("..., and who won
+        # the match?") is its own request, judged alone.
         ends = [0] + [e for _, e in spans]
         in_sentence = {
             span: next((w for w in whole if w[0] <= span[0] and span[1] <= w[1]), span)
@@ -245,10 +237,6 @@ class Reader:
             for span, prev in zip(spans, ends)
         }
         outer = [w for w in dict.fromkeys(in_sentence.values()) if w not in spans]
-        outer_out: dict[tuple[int, int], bool] = {}
-        if outer and self.semantic is not None:
-            for w, g in zip(outer, self.semantic.guesses("scope", self.semantic.embed([text[a:b].strip() for a, b in outer]))):
-                outer_out[w] = g is not None and g.confident and g.label != "in"
         # A short sentence after others leans on them ("...5 equivalents at high dilution. Should I
         # be worried?", "I got an offer at 115k. How do I negotiate it up?"): judged by meaning
         # together with the sentence before it.
@@ -257,14 +245,27 @@ class Reader:
             for span, (prev_start, _) in zip(spans[1:], spans)
             if span in whole and len(text[span[0] : span[1]].split()) <= _FOLLOW_UP_WORDS
         }
-        # How sure the reading is that a request is outside, whichever kind it is.
-        outside = [1.0 - p.get("in", 0.0) for p in self.semantic.probabilities("scope", vectors)] if self.semantic is not None and vectors is not None else []
-        if leaning and self.semantic is not None:
-            joined_vectors = self.semantic.embed([text[a:b].strip() for a, b in leaning.values()])
-            by_span = dict(zip(leaning, self.semantic.guesses("scope", joined_vectors)))
-            out_by_span = dict(zip(leaning, (1.0 - p.get("in", 0.0) for p in self.semantic.probabilities("scope", joined_vectors))))
-            meaning = [by_span.get(span, g) for span, g in zip(spans, meaning)]
-            outside = [out_by_span.get(span, o) for span, o in zip(spans, outside)]
+        meaning: list[Guess | None] = []
+        outside: list[float] = []  # how sure the reading is that a request is outside, whichever kind
+        work: list[Guess | None] = []
+        stage: list[Guess | None] = []
+        outer_out: dict[tuple[int, int], bool] = {}
+        if self.semantic is not None and spans:
+            own = spans[:_MAX_SENTENCES]
+            # One model call for every text judged: the requests, their sentences, and each short
+            # sentence joined to the one before it.
+            vectors = self.semantic.embed([text[a:b].strip() for a, b in [*own, *outer, *leaning.values()]])
+            scope = [(self.semantic.guess("scope", p), 1.0 - p.get("in", 0.0)) for p in self.semantic.probabilities("scope", vectors)]
+            read = dict(zip([*own, *outer], scope))
+            read.update({span: joined for span, joined in zip(leaning, scope[len(own) + len(outer) :])})
+            meaning, outside = [read[s][0] for s in own], [read[s][1] for s in own]
+            outer_out = {w: (g := read[w][0]) is not None and g.confident and g.label != "in" for w in outer}
+            # Work the framework gives to a CRO or a CDMO ("work out the most stable salt form") is in
+            # scope, however much it sounds like a chemistry question; a sentence that reads confidently
+            # as one of the framework's stages ("we start our first trial in patients next spring") is
+            # about the framework, whatever else it sounds like.
+            work = self.semantic.guesses("work", vectors[: len(own)])
+            stage = self.semantic.guesses("stage", vectors[: len(own)])
         publisher = (self.framework.doc.publisher or "").lower()
         verdicts: list[scope_rules.SentenceVerdict] = []
         # Vectors stop at _MAX_SENTENCES; the sentences beyond are judged by rule alone.
@@ -296,15 +297,14 @@ class Reader:
             # By meaning only what a sentence is about, never that it names a vendor (that is a
             # name, read by rule), and never from a few words ("Who makes that?").
             substantive = len(sentence.split()) >= (_FOLLOW_UP_WORDS + 1 if follow_up else _MIN_WORDS_TO_DECLINE)
+            # A short sentence leaning on the one before is judged with it (above), so it counts as long.
             # Sentences about the framework's own subjects are never declined on meaning alone:
             # "what size reactors do CDMOs run, vs a CRO lab?" (clinical CROs are caught by rule).
             # ...nor a kind of work the framework gives to a provider, unless it asks how to do it.
             names_work = w is not None and w.confident and not _HOW_TO.search(sentence)
-            substantive = substantive and not names_work and not _SUBJECT.search(sentence)
+            substantive = (substantive or span in leaning) and not names_work and not _SUBJECT.search(sentence)
             by_meaning = g is not None and g.confident and g.label in scope_rules.SEMANTIC_KINDS and g.label != "out:vendor"
             # Meaning declines requests, never context ("I'm a founder, my background is software").
-            # A short sentence leaning on the one before is judged with it (above), so it counts as long.
-            substantive = substantive or span in leaning and not names_work and not _SUBJECT.search(sentence)
             if kind is None and by_meaning and substantive and (certain or not asks_framework) and in_context and requested:
                 kind, source = scope_rules.SEMANTIC_KINDS[g.label], "meaning"
             verdicts.append((span, kind, source))  # type: ignore[arg-type]

@@ -216,17 +216,19 @@ class SemanticReader:
         """The best label of each vector, or None when the reader is inactive or the best is ``none``."""
         if self.thresholds is None or len(vectors) == 0:
             return [None] * len(vectors)
-        out: list[Guess | None] = []
-        for probs in self.probabilities(task, vectors):
-            ranked = sorted(probs.items(), key=lambda kv: -kv[1])
-            label, score = ranked[0]
-            second = ranked[1] if len(ranked) > 1 else (None, None)
-            if label == NONE:
-                out.append(None)
-                continue
-            threshold = self.thresholds.labels.get(task, {}).get(label, 1.0)
-            out.append(Guess(label=label, score=score, runner_up=second[0], runner_up_score=second[1], confident=score >= threshold))
-        return out
+        return [self.guess(task, probs) for probs in self.probabilities(task, vectors)]
+
+    def guess(self, task: Task, probs: dict[str, float]) -> Guess | None:
+        """The best label of one row of ``probabilities``, or None when it is ``none`` (or nothing is calibrated)."""
+        if self.thresholds is None:
+            return None
+        ranked = sorted(probs.items(), key=lambda kv: -kv[1])
+        label, score = ranked[0]
+        second = ranked[1] if len(ranked) > 1 else (None, None)
+        if label == NONE:
+            return None
+        threshold = self.thresholds.labels.get(task, {}).get(label, 1.0)
+        return Guess(label=label, score=score, runner_up=second[0], runner_up_score=second[1], confident=score >= threshold)
 
     def margin(self, task: Task) -> float:
         return self.thresholds.margins.get(task, 0.0) if self.thresholds else 0.0
