@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import get_args
 
 from advisor_bot.citations import Citation
 from advisor_bot.framework import ModelName
 from advisor_bot.recommendation import CostEstimate, FactorAssessment, Point, Recommendation
 from advisor_bot.situation import Situation
-from advisor_bot.reading.model import Reading
+from advisor_bot.reading.model import Reading, StageOption
 from advisor_bot.reading.semantic import WORK_SECTIONS
 from advisor_bot.tools import ProfileResult, Provision, Toolbox
 
@@ -123,6 +124,21 @@ def _contradicted(profile: ProfileResult, models: list[ModelName], situation: Si
     )
 
 
+# The reading must put at least this much of its probability on the rows that share the model.
+_SHARED_MASS = 0.6
+
+
+def _shared(options: list[StageOption]) -> ModelName | None:
+    """The likeliest row's first model when every other likely row offers it too, and the reading is
+    torn between rows that together are likely; None otherwise. (A model the likeliest row offers
+    only second, "Hybrid" between lead optimization and candidate selection, is a question to ask.)"""
+    if len(options) < 2 or sum(o.probability for o in options) < _SHARED_MASS:
+        return None
+    names: dict[str, ModelName] = {m: m for m in get_args(ModelName)}
+    first = options[0].models[0]
+    return names.get(first) if all(first in o.models for o in options[1:]) else None
+
+
 def _stated_now(factor: FactorAssessment, reading: Reading | None) -> bool:
     """Whether the user stated this factor by rule or in the panel in the turn being answered: the
     question is about it (None: the caller gave the situation explicitly, as good as stated)."""
@@ -228,6 +244,18 @@ def recommend(
         top = profile.tally[lean] if lean else 0  # type: ignore[index]
         confidence = "medium" if n >= 3 and top * 2 > n else "low"
         why = f"{top} of {n} Organizational Profile factor(s) favour {lean}; the development stage is unknown."
+    elif reading is not None and (shared := _shared(reading.stage_options)) and not _contradicted(profile, [shared], situation):
+        # Unsure between rows that all offer the same model ("designing compounds, nothing made yet":
+        # hit identification or lead optimization, CRO either way): the verdict does not hang on
+        # which row it is, so there is nothing to ask.
+        model, options, confidence = shared, [shared], "medium"
+        rows = [r for o in reading.stage_options if (r := toolbox.stage_recommendation(o.stage).row) is not None]
+        each = "; ".join(f"{r.stage}: {' or '.join(r.models)}" for r in rows)
+        why = (
+            f"I could not tell whether you are at {' or '.join(r.stage for r in rows)}; the Project Stage Decision "
+            f"Matrix recommends {shared} at each ({each})."
+        )
+        extra_citations = [r.citation for r in rows]
     else:
         return None
 

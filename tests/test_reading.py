@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from advisor_bot.advisor import Advisor
+from advisor_bot.decisions import decide
 from advisor_bot.engines.offline import OfflineEngine
 from advisor_bot.reading.model import Reading, StageOption
 from advisor_bot.reading.semantic import CLASSIFIERS, TASKS, SemanticReader, bank, bank_digest, load_classifiers, load_thresholds
@@ -463,3 +464,65 @@ def test_one_kind_described_by_another_is_still_a_vendor_list(advisor):
 def test_a_plus_joins_two_requests(advisor):
     a = ask(advisor, "tech transfer cost + best pizza in Basel")
     assert not a.refused and a.declined_part and "$50,000" in a.answer_markdown
+
+
+def test_unsure_between_rows_that_agree_gives_their_shared_model(advisor):
+    # The reading cannot tell two rows apart, but both offer the same model: nothing to ask.
+    reading = Reading(
+        question="q",
+        query="q",
+        situation=Situation(),
+        intents=["recommend"],
+        stage_options=[
+            StageOption(stage="Lead optimization", models=["CRO", "Hybrid"], probability=0.4),
+            StageOption(stage="Hit identification / lead discovery", models=["CRO"], probability=0.35),
+        ],
+    )
+    rec = decide(reading, toolbox=advisor.context.toolbox)[0]
+    assert rec is not None and rec.model == "CRO" and rec.stage is None and rec.confidence == "medium"
+    # ...rows that disagree are still a question to ask.
+    torn = reading.model_copy(
+        update={
+            "stage_options": [
+                StageOption(stage="Lead optimization", models=["CRO", "Hybrid"], probability=0.4),
+                StageOption(stage="Phase III / commercial", models=["CDMO"], probability=0.35),
+            ]
+        }
+    )
+    assert decide(torn, toolbox=advisor.context.toolbox)[0] is None
+
+
+def test_a_correction_replaces_what_was_said_before(advisor):
+    a = ask(advisor, "correction: we are really only at hit finding, screening hits. which model?", "We're about to start our phase 2 study and need GMP batches.")
+    assert a.recommendation is not None and a.recommendation.model == "CRO"
+
+
+def test_a_second_program_told_by_its_work_makes_a_portfolio(advisor):
+    a = ask(advisor, "Two assets here: one is in phase 2, the other is still at the screening-for-hits step. What setup should we use?")
+    assert a.recommendation is not None and a.recommendation.model in ("Hybrid", "Integrated partner")
+
+
+def test_needs_that_vary_from_program_to_program_make_a_portfolio(advisor):
+    a = ask(advisor, "Our GMP needs vary between projects: some need nothing, others need kilos. Which outsourcing model?")
+    assert a.recommendation is not None and a.recommendation.model in ("Hybrid", "Integrated partner")
+
+
+def test_a_choice_between_kinds_of_provider_described_by_what_they_do(advisor):
+    a = ask(advisor, "We are running phase 1 trials now: contract manufacturing firm or a contract research house?")
+    assert a.recommendation is not None and a.recommendation.model == "CDMO"
+
+
+def test_a_tax_question_joined_to_a_real_one_is_declined(advisor):
+    a = ask(advisor, "What are typical FTE rates and how much income tax do we owe on the savings?")
+    assert not a.refused and a.declined_part
+
+
+def test_a_pricing_follow_up_prices_the_provider_decided_on(advisor):
+    a = ask(
+        advisor,
+        "ok and what pricing structure would they use?",
+        "We'd like an external group to scout a route for a single defined target compound.",
+        "What kind of partner?",
+    )
+    # "they" are the CRO the conversation settled on: its pricing table and the fee stated beside it.
+    assert "(CDMO)" not in a.answer_markdown and "$15,000 to $50,000" in a.answer_markdown

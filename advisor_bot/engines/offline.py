@@ -170,7 +170,7 @@ class OfflineEngine:
             if facts:
                 sections.append(lambda cite: facts_markdown(facts, cite=cite))
                 quotes.extend(f.citation for f in facts)
-        elif {"pricing", "transfer", "transition"} & set(intents):
+        elif {"pricing", "transfer", "transition"} & set(intents) and "pricing" not in intents:
             # The sentences stating the framework's figures on the topic may answer best.
             quotes.extend(f.citation for f in tb.relevant_facts(question))
         if "publisher" in intents:
@@ -178,8 +178,24 @@ class OfflineEngine:
             sections.append(lambda cite: publisher_markdown(tb.framework.doc.publisher, promo, cite=cite))
             quotes.extend(promo)
         if "pricing" in intents:
-            pricing = tb.pricing_models(provider, question)
-            sections.append(lambda cite: pricing_markdown(pricing, cite=cite))
+            # "What pricing should we expect from them?" after a verdict: them is the provider decided on,
+            # and the work the user described says which of its models fits.
+            decided = recommendation.model if recommendation is not None and recommendation.model in ("CRO", "CDMO") else None
+            side = provider or decided or reading.situation.work
+            work = " ".join([question, *(e.text for e in reading.evidence if e.field == "work")])
+            pricing = tb.pricing_models(side, work)
+            # The figures the framework states on the topic, not those beside the other provider's table
+            # ("route scouting runs $15,000 to $50,000" is no answer about a CDMO).
+            tables = {m.citation.section for m in pricing.models}
+            others = {m.citation.section for m in tb.pricing_models(None, "").models} - tables
+            fees = [f for f in tb.relevant_facts(work) if f.citation.section not in others]
+            if recommendation is None:
+                quotes.extend(f.citation for f in fees)  # the sentences may lead the answer
+                fees = []
+            else:
+                # The verdict leads: the fee stated beside the provider's own table goes with it.
+                fees = [f for f in fees if f.citation.section in tables][:1]
+            sections.append(lambda cite: pricing_markdown(pricing, cite=cite) + "".join(f"\n\n{f.citation.quote} {cite(f.citation)}" for f in fees))
             quotes.extend(m.citation for m in pricing.models[:1])
         for intent, call in (
             ("ip", lambda: tb.ip_checklist(provider, focus=question)),

@@ -161,7 +161,11 @@ _WHO = rx(
     # "Who fits?", "who makes gmp tox batch", "Where do I take this?": the last question asks for a provider
     r"(?:^|(?<=[.?!:;\u2014-] ))\s*(?:who(?:m)?(?! owns| own| is| are| wrote)|where (?:do|should|can|would) (?:i|we) (?:take|send|go|place)|(?:^|\s)who fits)\b[^.?!]*\??\s*$",
 )
-_PROVIDER_CHOICE = rx(r"CROs?|CDMOs?|partners?|vendors?|providers?|suppliers?|contractors?|one-stop shop|model")
+_PROVIDER_CHOICE = rx(
+    r"CROs?|CDMOs?|partners?|vendors?|providers?|suppliers?|contractors?|one-stop shop|model|manufacturers?",
+    # a kind of provider described by what it does: "a research lab or a GMP manufacturer"
+    r"(?:research|contract|GMP|manufacturing|development|chemistry|synthesis|process) (?:labs?|laborator(?:y|ies)|organi[sz]ations?|firms?|houses?|compan(?:y|ies)|shops?)",
+)
 _CHOICE = rx(
     r"or|should|shall|can(?:'?t)?|could|is (?:it|that|our|the|a|there)|are (?:they|we|there)|ok(?:ay)?|fine|enough|"
     r"make sense|"

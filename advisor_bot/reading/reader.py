@@ -139,6 +139,17 @@ class Reader:
         # what they need now, read by meaning, says more than the last milestone named.
         behind = bool(mentions) and all(m[3] for m in mentions)
         guess, where, seen = self._stage_by_meaning(text, sentences, vectors)
+        programs = {tuple(self.models[g.label]) for g in seen if g.confident and g.label in self.models}
+        if situation.stage:
+            programs.add(tuple(self.models[situation.stage]))
+        if self.use_rules and not situation.multiple_stages and len(programs) > 1 and mentions_another(text) and not restarts(text):
+            # "two molecules: one in phase 1, one still being discovered": the second stage is told
+            # by what is done to it, not named, and its row recommends something else: a portfolio.
+            situation = situation.model_copy(update={"stage": None, "multiple_stages": True})
+            reading.stage_source = None
+            reading.evidence = [e for e in evidence if e.field != "stage"] + [
+                Evidence(field="multiple_stages", text=text, turn=turn, start=0, end=len(text), source="rule")
+            ]
         if not named and not situation.multiple_stages:
             if guess is not None and where is not None:
                 unsure = (
@@ -427,7 +438,13 @@ class Reader:
         # points back at the declined part.
         # A short request with no subject or facts of its own after a declined topic leans on that topic
         # ("...enrol volunteers for the Phase 1 study. Who should we contract?").
-        topical = any(d.kind not in ("injection", "prompt_extraction") for d in scope.declined)
+        # Only a declined topic said before the request can be what it points back at ("Which model fits
+        # commercial supply, and how do I calculate our tax?" asks its own question first).
+        kept_at = question.find(query[:40])
+        topical = any(
+            d.kind not in ("injection", "prompt_extraction") and not 0 <= kept_at < question.find(d.text[:40])
+            for d in scope.declined
+        )
         points_back = (
             topical
             and len(query.split()) <= _FOLLOW_UP_WORDS

@@ -179,7 +179,8 @@ _STAGE_TERMS: dict[str, _StageTerms] = {
     "preclinical candidate": _StageTerms(rx(
         r"(?:pre[- ]?clinical|development) candidate(?: selection| nomination)?|PCC",
         r"candidate (?:selection|nomination|nominat\w*|selected|pick\w*|choice|declaration)",
-        r"(?:nominat|select|pick|choos|declar)\w* (?:a |an |our |the )?(?:pre[- ]?clinical |development )?candidate",
+        # "picking a clinical candidate", "selecting our lead candidate": one qualifier before the noun
+        r"(?:nominat|select|pick|choos|declar)\w* (?:a |an |our |the )?(?:[\w-]+ )?candidate",
     ), rx(r"pre[- ]?clinical(?: stage| development| phase| work)?")),
     "ind-enabling": _StageTerms(rx(
         r"(?:pre[- ]?)?IND(?:/CTA)?(?:[- ]enabling)?(?: studies| work| package| stage| filing)?|CTA|IMPD",
@@ -213,6 +214,9 @@ _STAGE_TERMS: dict[str, _StageTerms] = {
 # Several programs at once: the Hybrid column's "multiple compounds at different stages".
 _PORTFOLIO = rx(
     r"portfolio|pipeline|(?:different|various|several) stages",
+    # "IP exposure differs across programs": needs that vary from one program to the next
+    r"(?:differ|vary|varies|mixed|changes?)\w* (?:a lot |widely |a great deal )?(?:across|between|from one to the other|by) (?:our |the )?(?:programs|programmes|projects|assets|compounds|molecules)",
+    r"\bsome (?:of them |of our \w+ )?(?:are|is|need|needs)\b[^.?!]{0,80}\bothers? (?:are|is|need|needs)\b",
     r"(?:two|three|four|several|multiple|[2-9]|\d\d+) (?:programs|programmes|assets|projects|drug candidates|candidates)",
     r"(?:follow[- ]on|back[- ]?up) (?:programs?|programmes?|compounds?|series|molecules?)",
 )
