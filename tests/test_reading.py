@@ -526,3 +526,21 @@ def test_a_pricing_follow_up_prices_the_provider_decided_on(advisor):
     )
     # "they" are the CRO the conversation settled on: its pricing table and the fee stated beside it.
     assert "(CDMO)" not in a.answer_markdown and "$15,000 to $50,000" in a.answer_markdown
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What annual growth is forecast for the contract manufacturing industry over the next five years, and what is its market size?",
+        "For the phase 2 study, what secondary endpoints do regulators like to see?",
+        "How do I land a position at a CRO as a synthetic chemist?",
+        "which recrystallisation antisolvent works for a hydrochloride salt?",
+    ],
+)
+def test_questions_about_the_industry_the_trial_or_a_job_are_declined_though_they_use_its_words(advisor, question):
+    assert ask(advisor, question).refused
+
+
+def test_the_size_of_a_trial_beside_a_real_question_is_declined_alone(advisor):
+    a = ask(advisor, "We need GMP API for phase 2, so CRO or CDMO? Also how many patients should the study enrol?")
+    assert not a.refused and a.declined_part and a.recommendation is not None and a.recommendation.model == "CDMO"
