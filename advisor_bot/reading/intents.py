@@ -96,6 +96,9 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         r"IP|intellectual property|(?<!our )(?<!their )(?<!its )(?<!my )(?<!your )owns?|owned|ownership|owners?",
         r"patent\w*|inventions?|inventor\w*|know[- ]how|licen[cs]\w*|foreground|background IP|trade secrets?",
         r"confidential\w*|CDA|non[- ]disclosure",
+        # contract wording about who gets what: "improvements shall belong exclusively to Supplier"
+        r"(?:belong|vest|accrue|revert)\w* (?:exclusively |solely |entirely )?(?:to|in|with) (?:the )?(?:supplier|vendor|contractor|CRO|CDMO|client|sponsor|customer|company|us|them)",
+        r"(?:process )?improvements? (?:made|developed|invented)|assign(?:s|ed|ment)? (?:of )?(?:all )?(?:rights|improvements|results|data)",
     ),
     "regulatory": rx(
         r"regulator(?:y|s)?|filings?|file (?:an?|the|our)|submissions?|submit\w*|dossier",
@@ -163,6 +166,7 @@ _WHO = rx(
 )
 _PROVIDER_CHOICE = rx(
     r"CROs?|CDMOs?|partners?|vendors?|providers?|suppliers?|contractors?|one-stop shop|model|manufacturers?",
+    r"(?:setup|set-up|arrangement|structure)s?",
     # a kind of provider described by what it does: "a research lab or a GMP manufacturer"
     r"(?:research|contract|GMP|manufacturing|development|chemistry|synthesis|process) (?:labs?|laborator(?:y|ies)|organi[sz]ations?|firms?|houses?|compan(?:y|ies)|shops?)",
 )
@@ -202,5 +206,13 @@ def route(question: str, *, situation: Situation) -> list[Intent]:
             first["recommend"] = found.start()
         elif situation.single_partner and states_situation(question):
             first["recommend"] = 0
+    if "recommend" in first and _DURATION.search(question) and _WHEN_MOVING.search(question):
+        # "How long does the CRO part last before we move over to the CDMO?" asks when the move
+        # comes in the framework's sequence, not which model to choose.
+        first.setdefault("transition", first.pop("recommend"))
     order = get_args(Intent)
     return sorted(first, key=lambda intent: (first[intent], order.index(intent)))
+
+
+_DURATION = rx(r"how long|how many (?:months|weeks|years)|(?:typical |usual )?(?:duration|timeframe|time frame)")
+_WHEN_MOVING = rx(r"(?:before|until|by the time|once|when|after) (?:we|you|they|it|the \w+)(?:'d|'ll| would| will| can| should| need to)? (?:mov|switch|shift|transfer|hand|go)\w*")

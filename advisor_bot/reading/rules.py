@@ -36,6 +36,8 @@ _CLAUSE_BREAK = re.compile(
 _NEGATION = rx(
     r"no|not|non|pre|never|without|zero|nor|neither|nothing|none|cannot|can't|don'?t|doesn'?t|didn'?t|won'?t|isn'?t|aren'?t",
     r"skip(?:ping)?|avoid(?:ing)?|forgo",
+    # "the CEO refuses to do a tech transfer between two separate companies"
+    r"refus(?:e|es|ed|ing) to|unwilling to|will not|reject(?:s|ed|ing)?",
 )
 # "GMP isn't needed yet", "a single vendor is not required".
 _NEGATED_AFTER = re.compile(
@@ -79,7 +81,7 @@ def _negated(text: str, start: int, end: int) -> bool:
     return bool(_NEGATION.search(before) or _NEGATED_AFTER.match(after))
 
 
-_DENIED_BEFORE = rx(r"not|never|no longer|isn'?t|aren'?t|wasn'?t|weren'?t|nowhere near|far from")
+_DENIED_BEFORE = rx(r"not|never|no|no longer|isn'?t|aren'?t|wasn'?t|weren'?t|nowhere near|far from|haven'?t|hasn'?t|yet to")
 _DENIED_AFTER = rx(r"any ?more|no longer|isn'?t|aren'?t")
 
 
@@ -195,6 +197,7 @@ _STAGE_TERMS: dict[str, _StageTerms] = {
         r"first (?:patient|subject|participant|volunteer)s? (?:is |are |will be |gets? |was )?(?:dosed|enrolled|treated)",
         r"first[- ]patient[- ]in|FPI|dos(?:e|ing) (?:the|our) first (?:patient|subject)s?",
         r"early[- ](?:stage )?clinical(?: development| trials?| stud(?:y|ies))?",
+        r"(?:in|into|entering|entered) clinical development",
     ), rx(
         r"clinical (?:supply|supplies|trial material|material|trials?|stud(?:y|ies)|batch(?:es)?|API|lots?)",
         r"CTM|(?:proof[- ]of[- ]concept|PoC) (?:trial|study)",
@@ -444,7 +447,10 @@ _IN_HOUSE: _Cues = (
     ("Hybrid", rx(
         rf"{_HAVE}(?:{_SEVERAL}) {_CHEMISTS}|(?:{_SEVERAL}) {_ON_STAFF}|a bit of process experience",
         rf"(?:{_SEVERAL}) {_CHEMISTS} (?:in[- ]house|on staff|internally|of our own)",
-        r"(?:moderate|some|modest) (?:in[- ]house |internal )?(?:R&D|chemistry|chemists|med chem)",
+        # the team's own ("we have some chemistry in house"), not what is sent out ("outsource some chemistry")
+        r"(?:moderate|some|modest) (?:in[- ]house|internal) (?:R&D|chemistry|chemists|med chem)",
+        rf"{_HAVE}(?:moderate|some|modest) (?:R&D|chemistry|chemists|med chem)",
+        r"(?:moderate|some|modest) (?:R&D|chemistry|chemists|med chem) (?:in[- ]house|internally|of our own|capabilit\w*|capacity|expertise)",
         r"small (?:in[- ]house |internal )?(?:med(?:icinal)? )?(?:chemistry|chem) (?:team|group)",
     )),
 )  # fmt: skip
@@ -534,11 +540,14 @@ _ONE_PARTNER = rx(
     r"(?:with )?no (?:hand-?offs?|hand-?overs?|tech(?:nology)? transfers?)(?: at all)?",
     r"integrated (?:CRO ?[/+] ?CDMO )?(?:partner|provider|CDMO)",
     r"(?:avoid|skip|eliminat|bypass|minimi[sz])\w* (?:the |any |a )?(?:tech(?:nology)?|process) transfer",
-    r"(?:rather not|not want to|don'?t want to|never again) (?:[\w-]+ ){0,3}?(?:a |any |another |the )?"
+    # a transfer that went wrong before: "burned by a failed tech transfer"
+    r"(?:burn(?:ed|t)|bitten|scarred) by (?:a |an |the |our )?(?:\w+ )?(?:tech(?:nology)? transfer|hand-?over|hand-?off)",
+    r"(?:rather not|not want to|don'?t want to|never again|refus(?:e|es|ed|ing) to|unwilling to|won'?t) (?:[\w-]+ ){0,3}?(?:a |any |another |the )?"
     r"(?:CRO ?(?:->|→|to) ?CDMO )?(?:hand-?over|hand-?off|tech(?:nology)? transfer)",
 )
 _SEVERAL_PARTNERS = rx(
-    r"separate (?:vendors|partners|providers|companies|suppliers)|best[- ]of[- ]breed",
+    # ("a transfer between two separate companies" says what a transfer is, not a wish for two)
+    r"(?<!between )(?<!between two )separate (?:vendors|partners|providers|companies|suppliers)|best[- ]of[- ]breed",
     r"specialist (?:[\w-]+ ){0,2}(?:CROs?|CDMOs?|vendors?|partners?|providers?)",
     r"(?:two|different|multiple|several) (?:vendors|partners|providers|suppliers)|dual[- ]sourc\w*|second source",
     r"(?:willing|happy|ok|okay|fine|prepared|comfortable)(?: to)? (?:manag|handl|accept|do|run)\w* (?:a |the |one )?(?:[\w-]+ )?(?:hand-?over|hand-?off|tech(?:nology)? transfer)",
