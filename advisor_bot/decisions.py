@@ -92,10 +92,10 @@ _DECISIVE = {("Regulatory", "CDMO"), ("Volume", "CDMO")}
 _WEAK = {("Regulatory", "CRO"), ("Volume", "CRO"), ("Internal", "CRO")}
 
 
-def _enough_without_stage(profile: ProfileResult, reading: Reading | None) -> bool:
-    """A verdict without a stage needs more than one weak factor: two that agree (and outnumber any
-    against), one decisive factor (cGMP material, kilograms), or one the question itself states by
-    rule; a lone factor read only by meaning or left over from earlier turns is not enough."""
+def _enough_without_stage(profile: ProfileResult) -> bool:
+    """A verdict without a stage needs more than one factor: two that agree (and outnumber any
+    against), or one decisive factor (cGMP material, kilograms). A lone factor, however plainly
+    stated ("our IP is extremely sensitive: CRO, right?"), leaves the stage to ask about."""
     if profile.lean is None:
         return False
     others = [a for a in profile.assessments if not a.factor.startswith("Stage")]
@@ -103,7 +103,7 @@ def _enough_without_stage(profile: ProfileResult, reading: Reading | None) -> bo
     if len(support) < len(others):
         return len(support) >= 2 and len(support) * 2 > len(others)
     decisive = any((a.factor.split()[0], a.favours) in _DECISIVE for a in support)
-    return len(support) >= 2 or decisive or any(_stated_now(a, reading) for a in support)
+    return len(support) >= 2 or decisive
 
 
 def _contradicted(profile: ProfileResult, models: list[ModelName], situation: Situation) -> bool:
@@ -137,14 +137,6 @@ def _shared(options: list[StageOption]) -> ModelName | None:
     names: dict[str, ModelName] = {m: m for m in get_args(ModelName)}
     first = options[0].models[0]
     return names.get(first) if all(first in o.models for o in options[1:]) else None
-
-
-def _stated_now(factor: FactorAssessment, reading: Reading | None) -> bool:
-    """Whether the user stated this factor by rule or in the panel in the turn being answered: the
-    question is about it (None: the caller gave the situation explicitly, as good as stated)."""
-    if reading is None:
-        return True
-    return any(e.field in factor.fields and e.source in ("rule", "panel") and e.turn == reading.turn for e in reading.evidence)
 
 
 def recommend(
@@ -236,7 +228,7 @@ def recommend(
         model, options, confidence = situation.work, [situation.work], "medium"
         why = f"The framework lists the work you describe among what a {situation.work} does; the development stage is unknown."
         extra_citations = [toolbox.section_items(WORK_SECTIONS[situation.work])[0].citation]
-    elif situation.multiple_stages or _enough_without_stage(profile, reading):
+    elif situation.multiple_stages or _enough_without_stage(profile):
         lean = "Hybrid" if situation.multiple_stages else profile.lean
         model = "Integrated partner" if situation.single_partner and lean == "Hybrid" else lean  # type: ignore[assignment]
         options = [model]

@@ -590,3 +590,36 @@ def test_a_short_question_after_pasted_orders_leans_on_the_pasted_text(advisor):
 def test_how_long_before_the_move_is_about_the_sequence_not_a_choice(advisor):
     a = ask(advisor, "How many months does the research phase usually run until we switch to the manufacturer?")
     assert a.clarifying_question is None and "6-18 months" in a.answer_markdown
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Once our CTA is in, how many days does the MHRA take to decide?",
+        "What did FDA's warning letters to API makers focus on last year?",
+        "Should our seed round use convertible notes or a priced round with a liquidation preference?",
+        "What customs duties apply when we import starting materials from India?",
+    ],
+)
+def test_agency_clocks_fundraising_and_customs_are_declined(advisor, question):
+    assert ask(advisor, question).refused
+
+
+def test_one_factor_alone_is_a_question_to_ask(advisor):
+    a = ask(advisor, "Money is no object for us, we can sign big multi-year commitments. That means a CDMO, doesn't it?")
+    assert a.recommendation is None and a.clarifying_question
+
+
+def test_several_programs_at_the_same_stage_are_one_stage(advisor):
+    a = ask(advisor, "We run four projects and all of them are in phase 2 now, each needing clinical supply. Hybrid because there are several?")
+    assert a.recommendation is not None and a.recommendation.model == "CDMO"
+
+
+def test_a_question_about_an_integrated_partner_states_no_wish_for_one(advisor):
+    a = ask(advisor, "Shall we simply go with an integrated partner for everything?")
+    assert a.recommendation is None and a.clarifying_question
+
+
+def test_a_gmp_capable_vendor_asked_about_is_not_a_need_for_gmp(advisor):
+    a = ask(advisor, "Our hit-to-lead SAR work: does it have to go to a GMP-certified vendor?")
+    assert a.recommendation is not None and a.recommendation.model == "CRO"

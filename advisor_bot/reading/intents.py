@@ -36,7 +36,9 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         r"(?:bring|bringing|brought) (?:in )?(?:an? |the |our )?(?:CRO|CDMO)s?",
         r"(?:hire|engage|use|pick) (?:an? |the )?(?:CRO|CDMO) or (?:an? |the )?(?:CRO|CDMO)",
         r"who (?:should|do|would|can) (?:we|i) (?:be )?(?:talk|go|turn|contract|work|partner|use|hire|engage|outsourc)\w*",
-        r"(?:should|do|shall) (?:we|i) (?:just )?(?:go with|hire|engage|switch to|move to|bring in)",
+        r"(?:should|do|shall) (?:we|i) (?:just |simply |really |then )?(?:go with|hire|engage|switch to|move to|bring in)",
+        # "That means a CDMO, doesn't it?", "so CRO, right?": a model put up for confirmation
+        r"(?:means?|so|then|meaning) (?:an? |the )?(?:CROs?|CDMOs?|hybrid|integrated(?: partner)?)\b[^.?!]{0,20}\b(?:right|correct|doesn'?t it|isn'?t it|no|yes)\s*\?",
         # "do we keep our med chem CRO", not "do we keep the IP"
         rf"(?:should|do) (?:we|i) (?:just )?(?:use|choose|pick|keep|stay with|stick with) (?:[\w-]+ ){{0,3}}?{_PARTNER}",
         rf"(?:do|does|would) (?:we|i|you) (?:even |really |still )?need {_ORG}(?! ?(?:chemist|engineer|scientist|staff))",

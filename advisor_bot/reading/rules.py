@@ -95,7 +95,7 @@ def _denied(text: str, start: int, end: int) -> bool:
 
 def mentions_another(text: str) -> bool:
     """Whether ``text`` brings in another compound or program ("a second compound", "another asset")."""
-    return bool(_ANOTHER.search(text) or _IN_LICENSED.search(text))
+    return bool(_ANOTHER.search(text) or _IN_LICENSED.search(text)) and not _SAME_STAGE.search(text)
 
 
 @cache
@@ -223,6 +223,10 @@ _PORTFOLIO = rx(
     r"(?:two|three|four|several|multiple|[2-9]|\d\d+) (?:programs|programmes|assets|projects|drug candidates|candidates)",
     r"(?:follow[- ]on|back[- ]?up) (?:programs?|programmes?|compounds?|series|molecules?)",
 )
+_SAME_STAGE = rx(
+    r"(?:both|all)(?: of them| of our \w+| three| two| four)? (?:are |is )?(?:now |currently |still )?(?:in|at) (?:the same|phase|ph\.?\s?\d|hit|lead|IND|pre)",
+    r"(?:all|both)(?: of them)? (?:at|in) the same (?:point|stage|phase|place)|(?:same|identical) (?:point|stage|phase)",
+)
 # Only with two different stages mentioned: "one in hit-to-lead, another in Phase 1".
 _ANOTHER = rx(
     r"another (?:one|compound|program|programme|asset|molecule|project|series|in|at|is|heading|entering|going)",
@@ -308,8 +312,9 @@ def _stage(text: str, stages: Sequence[str]) -> tuple[str | None, bool | None, S
     ends = [0] + [m.end for m in mentions]
     live = [m for m, prev in zip(mentions, ends) if not _is_past(text, m, prev) and not _denied(text, m.start, m.end)]
     distinct = {labels[m.key] for m in live}
-    # After "the lead failed", the backup series is the one program left, not a second one.
-    portfolio = None if restarts(text) else _PORTFOLIO.search(text)
+    # After "the lead failed", the backup series is the one program left, not a second one; and
+    # "three programs, all at the same point" or "two compounds, both in phase 2" are one stage.
+    portfolio = None if restarts(text) or _SAME_STAGE.search(text) else _PORTFOLIO.search(text)
     if found := portfolio or (len(distinct) > 1 and _ANOTHER.search(text)):
         span = found.span() if isinstance(found, re.Match) else (mentions[0].start, mentions[-1].end)
         return None, True, span
@@ -527,7 +532,7 @@ def _column(text: str, cues: _Cues) -> tuple[Column | None, Span | None]:
 # "no GMP suite", "our GMP plant": a facility the user has or lacks, not material they need.
 _GMP_YES = rx(
     r"c?GMP(?:[- ]grade| material| API| batch(?:es)?| manufactur\w*| compliant| compliance| quality)?"
-    r"(?! (?:suite|facilit\w*|plant|site|capabilit\w*|capacit\w*|lab|labs|space|infrastructure))"
+    r"(?! (?:suite|facilit\w*|plant|site|capabilit\w*|capacit\w*|lab|labs|space|infrastructure))(?![- ](?:capable|certified|compliant vendor))"
 )
 _GMP_NO = rx(r"research[- ]grade|non[- ]?c?GMP")
 _ONE_PARTNER = rx(
@@ -619,7 +624,7 @@ def _spanning(text: str, stages: Sequence[str]) -> re.Match[str] | None:
 _FROM_TO = re.compile(r"(?i)\bfrom\b[^.?!;]{3,60}?\b(?:all the way (?:to|into|through)|through|until|up to)\b[^.?!;,]{3,50}")
 _OPTION = re.compile(r"(?i)\bor\b|\bvs\.?\b|\bversus\b")
 _NAMES_OPTION = rx(r"integrated (?:CRO ?[/+] ?CDMO )?(?:partner|provider|CDMO)", r"one[- ]stop[- ]shop")
-_YES_NO = re.compile(r"(?i)\s*(?:would|will|is|are|does|do|could|can|might)\b[^.?!]*\?")
+_YES_NO = re.compile(r"(?i)\s*(?:would|will|is|are|does|do|could|can|might|should|shall)\b[^.?!]*\?")
 
 
 def _around(text: str, span: Span) -> str:
