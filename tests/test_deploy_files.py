@@ -51,3 +51,16 @@ def test_the_load_balancer_sends_traffic_to_the_port_the_app_serves_on():
     port = serve[serve.index("--port") + 1]
     assert re.search(rf"server\s+app:{port};", conf)
     assert "ip_hash" in conf  # Gradio's queue needs a session's events on one replica
+
+
+def test_the_deploy_guide_lists_every_setting():
+    guide = (PROJECT_ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    assert [n for n in (f"ADVISOR_{k.upper()}" for k in Settings.model_fields) if f"`{n}`" not in guide] == []
+
+
+def test_compose_environment_is_accepted_by_the_settings(monkeypatch):
+    # Defaults as compose interpolates them when .env sets nothing.
+    for key, value in SERVICES["app"]["environment"].items():
+        monkeypatch.setenv(key, re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(value)))
+    settings = Settings()
+    assert settings.chroma_url == "http://chroma:8000" and "localhost" in settings.allowed_hosts
