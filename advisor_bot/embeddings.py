@@ -108,7 +108,7 @@ class Embedder(Embeddings):
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = min(2, os.cpu_count() or 1)
         # Idle threads sleep instead of spinning: on these shared 2-core machines spinning burnt a quarter
-        # of the model's CPU (43 vs 57 units per CPU-second, bench/README.md), and during ingest it took
+        # of the model's CPU (43 vs 57 units per CPU-second, docs/deploy.md), and during ingest it took
         # the core that the overlapping store write needs.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
