@@ -66,6 +66,7 @@ bench: ingest
 	$(BIN)/python bench/llm_overhead.py
 	$(BIN)/python bench/retrieval_modes.py
 	$(BIN)/python bench/reading_modes.py
+	$(BIN)/python bench/ready.py
 
 # Bounded load on a server on 127.0.0.1 only (16 and 64 clients, 2,000 requests each, 60 s cap,
 # overload past the queue, large-history floods): throughput, p50/p95/p99, errors, shed, RSS.

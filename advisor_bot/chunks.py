@@ -12,7 +12,6 @@ import hashlib
 from collections.abc import Callable
 from typing import Literal
 
-from langchain_text_splitters import RecursiveCharacterTextSplitter
 from pydantic import BaseModel, ConfigDict
 
 from advisor_bot.corpus import Block, Document, Section
@@ -80,6 +79,9 @@ def _spans(doc: Document, block: Block, *, fits: TokenCounter, limit: int) -> li
     text = doc.text[block.start : block.end]
     if block.kind == "table" or fits(text) <= limit:
         return [(block.start, block.end)]
+    # Imported here: only ingest cuts blocks; serving reads cut units, and this pulls in langchain_core.
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=limit,
         chunk_overlap=0,

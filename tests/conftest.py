@@ -25,10 +25,16 @@ def no_developer_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def embedder(tmp_path_factory: pytest.TempPathFactory):
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the session's embedder keeps its exported ONNX graph (a server process can share it)."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def embedder(models_dir: Path):
     from advisor_bot.embeddings import Embedder
 
-    return Embedder(cache_dir=tmp_path_factory.mktemp("models"))
+    return Embedder(cache_dir=models_dir)
 
 
 @pytest.fixture(scope="session")

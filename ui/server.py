@@ -7,6 +7,7 @@ chat at ``/embed`` and the page (with its MCP server) at ``/``.
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 
@@ -238,6 +239,9 @@ def _queued(blocks: gr.Blocks, settings: Settings) -> gr.Blocks:
 def launch(*, advisor: Advisor, settings: Settings) -> None:
     """Serve until interrupted; binds ``settings.host`` (127.0.0.1 unless configured)."""
     app = create_app(advisor, settings)
+    # What start-up built lives until exit: frozen, later collections skip it (`serve` turned the collector off to build it).
+    gc.freeze()
+    gc.enable()
     print(f"advisor-bot on http://{settings.host}:{settings.port}  (API docs: /docs, MCP: /gradio_api/mcp/)")
     # proxy_headers off: X-Forwarded-For from a local client would otherwise choose the address rates are counted by.
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", proxy_headers=False)

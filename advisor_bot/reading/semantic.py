@@ -20,15 +20,17 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
-from sklearn.linear_model import LogisticRegression
 
 from advisor_bot.framework import Framework, sentence_spans
 from advisor_bot.index import EmbeddingModel
 from advisor_bot.reading.rules import states_situation
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression
 
 Task = Literal["stage", "intent", "scope", "work"]
 TASKS: tuple[Task, ...] = ("stage", "intent", "scope", "work")
@@ -127,6 +129,10 @@ def negatives(task: Task, examples: dict[Task, list[Example]]) -> list[Example]:
 def train(vectors: np.ndarray, examples: Sequence[Example]) -> LogisticRegression:
     # C=16 scored best of 1/4/16 in 5-fold cross-validation on every task of the bank (measured
     # while building the reader; the calibration table reports the held-out precision it gives).
+    # Imported here: only calibration trains; a start loads the fitted weights, and scikit-learn
+    # (with SciPy) was a third of the server's start-up.
+    from sklearn.linear_model import LogisticRegression
+
     weights = np.asarray([e.weight for e in examples])
     return LogisticRegression(C=16.0, max_iter=3000).fit(vectors, np.asarray([e.label for e in examples]), sample_weight=weights)
 
