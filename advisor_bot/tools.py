@@ -1,16 +1,13 @@
 """Deterministic decision tools over the parsed framework.
 
-Each tool is a typed method whose docstring is its schema (checked when the
-class is defined, as smolagents does), so the same functions serve the offline
-engine directly and an LLM through LangChain tool calling.
+Each tool is a typed method registered once with ``@tool`` (``advisor_bot.registry``): its
+docstring is the description and each argument's ``Field`` describes it, so the same functions
+serve the offline engine directly, an LLM through LangChain tool calling and MCP clients.
 """
 
 from __future__ import annotations
 
-import inspect
-import re
-from collections.abc import Callable
-from typing import Literal, TypeVar
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -19,21 +16,8 @@ from advisor_bot.framework import Column, Fact, Framework, PricingModel, StageRo
 from advisor_bot.recommendation import CostEstimate, CostItem, FactorAssessment
 from advisor_bot.retrieve import lexical_tokens
 from advisor_bot.reading.cost import CostScenario, Provider
+from advisor_bot.registry import tool
 from advisor_bot.situation import Situation
-
-F = TypeVar("F", bound=Callable[..., BaseModel])
-TOOL_NAMES: list[str] = []
-
-
-def tool(func: F) -> F:
-    """Register a tool; its docstring must describe it and every argument."""
-    doc = inspect.getdoc(func) or ""
-    params = [p for p in inspect.signature(func).parameters if p != "self"]
-    missing = [p for p in params if not re.search(rf"^\s*{p}:", doc, re.MULTILINE)]
-    if not doc.strip() or missing:
-        raise TypeError(f"Tool {func.__name__} must document itself and its arguments (missing: {missing}).")
-    TOOL_NAMES.append(func.__name__)
-    return func
 
 
 class StageResult(BaseModel):
@@ -112,11 +96,11 @@ class Toolbox:
         ]
 
     @tool
-    def stage_recommendation(self, stage: str) -> StageResult:
-        """The Project Stage Decision Matrix row for a development stage.
-
-        stage: a stage label from the matrix (e.g. "IND-enabling studies"), matched case-insensitively.
-        """
+    def stage_recommendation(
+        self,
+        stage: Annotated[str, Field(description='A stage label from the matrix (e.g. "IND-enabling studies"), matched case-insensitively; the result lists the known labels.')],
+    ) -> StageResult:
+        """The Project Stage Decision Matrix row for a development stage: primary need, recommended model(s), selection criteria."""
         wanted = " ".join(stage.lower().split())
         exact = [r for r in self.framework.stages if r.stage.lower() == wanted]
         # A prefix ("IND-enabling", "Phase I/II") names a row only when it names one row.
@@ -125,11 +109,10 @@ class Toolbox:
         return StageResult(row=row, known_stages=[r.stage for r in self.framework.stages])
 
     @tool
-    def profile_assessment(self, factors: Situation) -> ProfileResult:
-        """Which column of the Organizational Profile Decision Matrix each stated factor matches.
-
-        factors: the user's situation; only the fields they stated are assessed.
-        """
+    def profile_assessment(
+        self, factors: Annotated[Situation, Field(description="The user's situation; only the fields they stated are assessed (omit what is unknown).")]
+    ) -> ProfileResult:
+        """Which column (CRO, CDMO, Hybrid) of the Organizational Profile Decision Matrix each stated factor matches, with the tally."""
         rows = {r.factor.split()[0].lower(): r for r in self.framework.profile}
         picks: list[tuple[str, str, Column, tuple[str, ...]]] = []  # row, value, column, fields read
         if factors.multiple_stages:
@@ -172,12 +155,12 @@ class Toolbox:
         return ProfileResult(assessments=assessments, tally=tally, lean=leaders[0] if best and len(leaders) == 1 else None)
 
     @tool
-    def pricing_models(self, provider: Provider | None, situation: str) -> PricingResult:
-        """Pricing models from the framework's CRO/CDMO tables, best fit first.
-
-        provider: "CRO", "CDMO", or None for both.
-        situation: the user's words about the work, used to rank models by their "Best For" cell.
-        """
+    def pricing_models(
+        self,
+        provider: Annotated[Provider | None, Field(description='"CRO", "CDMO", or null for both.')],
+        situation: Annotated[str, Field(description='The user\'s words about the work, used to rank models by their "Best For" cell.')],
+    ) -> PricingResult:
+        """Pricing models from the framework's CRO and CDMO pricing tables, best fit first."""
         wanted = set(lexical_tokens([situation])[0])
         models = [m for m in self.framework.pricing if provider in (None, m.provider)]
 
@@ -187,11 +170,14 @@ class Toolbox:
         return PricingResult(models=sorted(models, key=lambda m: -fit(m)))
 
     @tool
-    def estimate_cost(self, scenario: CostScenario) -> CostEstimate:
-        """Low/high cost of the stated work, itemised, using only the framework's figures.
-
-        scenario: the work to price (FTEs and months, route scouting, analogs, kilograms, transfer).
-        """
+    def estimate_cost(
+        self,
+        scenario: Annotated[
+            CostScenario,
+            Field(description="The work to price: FTEs and months, route scouting, analogs, kilograms, process development, technology transfer."),
+        ],
+    ) -> CostEstimate:
+        """Low and high cost of the stated work in USD, itemised, from the framework's own figures, with the arithmetic and citations."""
         fw, items, notes = self.framework, [], []
         if scenario.fte is not None or scenario.months is not None:
             fte, months = scenario.fte or 1, scenario.months or 12
@@ -254,7 +240,7 @@ class Toolbox:
 
     @tool
     def transition_options(self) -> TransitionResult:
-        """Sequential CRO-to-CDMO vs parallel engagement vs an integrated partner: timelines, transfer costs, risks."""
+        """Sequential CRO-to-CDMO vs parallel engagement vs an integrated partner: timelines, transfer costs and cited points."""
         fw = self.framework
         cro, tt = fw.fact("phase_cro_duration"), fw.fact("phase_transfer_duration")
         cost = fw.fact("tech_transfer_cost")
@@ -272,32 +258,31 @@ class Toolbox:
         )
 
     @tool
-    def ip_checklist(self, engagement: Provider | None, *, focus: str = "") -> ProvisionsResult:
-        """IP provisions to negotiate for a CRO or CDMO engagement, plus the general best practices.
-
-        engagement: "CRO", "CDMO", or None for both.
-        focus: the user's words; provisions that match them come first.
-        """
+    def ip_checklist(
+        self,
+        engagement: Annotated[Provider | None, Field(description='"CRO", "CDMO", or null for both.')],
+        *,
+        focus: Annotated[str, Field(description="The user's words; provisions that match them come first.")] = "",
+    ) -> ProvisionsResult:
+        """IP provisions to negotiate for a CRO or CDMO engagement, plus the general negotiation best practices, cited."""
         titles = [f"{p} IP Considerations" for p in ("CRO", "CDMO") if engagement in (None, p)]
         items = [i for t in [*titles, "Negotiation Best Practices"] for i in self.section_items(t)]
         return ProvisionsResult(title="IP checklist", items=_ranked(items, focus))
 
     @tool
-    def regulatory_roles(self, provider: Provider | None, *, focus: str = "") -> ProvisionsResult:
-        """Regulatory-filing responsibilities of a CRO or a CDMO.
-
-        provider: "CRO", "CDMO", or None for both.
-        focus: the user's words; responsibilities that match them come first.
-        """
+    def regulatory_roles(
+        self,
+        provider: Annotated[Provider | None, Field(description='"CRO", "CDMO", or null for both.')],
+        *,
+        focus: Annotated[str, Field(description="The user's words; responsibilities that match them come first.")] = "",
+    ) -> ProvisionsResult:
+        """Regulatory-filing responsibilities of a CRO or a CDMO, cited."""
         titles = [f"{p} Regulatory Role" for p in ("CRO", "CDMO") if provider in (None, p)]
         return ProvisionsResult(title="Regulatory roles", items=_ranked([i for t in titles for i in self.section_items(t)], focus))
 
     @tool
-    def common_mistakes(self, situation: str) -> ProvisionsResult:
-        """The framework's common outsourcing mistakes, most relevant to the situation first.
-
-        situation: the user's words, used to rank the mistakes.
-        """
+    def common_mistakes(self, situation: Annotated[str, Field(description="The user's words, used to rank the mistakes.")]) -> ProvisionsResult:
+        """The framework's common outsourcing mistakes, most relevant to the situation first, cited."""
         mistakes = [s for s in self.framework.sections.values() if s.heading_path[0] == "Common Outsourcing Mistakes" and s.level == 2]
         items = [
             Provision(text=s.title, citation=citation_for(self.framework.doc, s, s.blocks[0].start, s.blocks[-1].end))

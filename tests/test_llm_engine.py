@@ -33,7 +33,7 @@ from advisor_bot.grounding import REDACTED, Evidence, ProseGuard, data_block, fi
 from advisor_bot.errors import PromptError
 from advisor_bot.prompts import render, variables
 from advisor_bot.testing import ScriptedChatModel, tool_call
-from advisor_bot.tools import TOOL_NAMES
+from advisor_bot.registry import REGISTRY
 
 IND = "We're at IND-enabling studies. Should we use a CRO or a CDMO?"
 FTE = "What does a CRO charge per FTE?"
@@ -80,7 +80,7 @@ def passage_id(messages: list[BaseMessage], needle: str) -> str:
 
 def test_every_decision_tool_and_search_are_bound(context):
     _, answer, fake = run(context, ["The framework covers this [p1]."])
-    assert fake.tool_names == ["search_framework", "record_situation", *TOOL_NAMES]
+    assert fake.tool_names == ["search_framework", "record_situation", *REGISTRY]
     assert answer.engine == "llm"
 
 

@@ -21,7 +21,8 @@ from advisor_bot.config import PROJECT_ROOT, Settings
 from advisor_bot.corpus import parse_sections, read_document
 from advisor_bot.errors import InvalidQuestionError
 from advisor_bot.situation import Quantity, Situation
-from advisor_bot.tools import TOOL_NAMES, CostScenario
+from advisor_bot.registry import REGISTRY
+from advisor_bot.tools import CostScenario
 from ui import panel, views
 from ui.app import GENERIC_FAILURE, ChatView, failure_message
 from ui.framework_page import framework_html
@@ -413,7 +414,7 @@ def test_gradio_client_calls_ask_and_sees_only_the_tools(live_url: str) -> None:
 
     client = Client(live_url, verbose=False, analytics_enabled=False)
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert endpoints == {f"/{name}" for name in ("ask", *TOOL_NAMES)}, "UI events stay private"
+    assert endpoints == {f"/{name}" for name in ("ask", *REGISTRY)}, "UI events stay private"
     answer = Answer.model_validate_json(client.predict(question=WHICH_MODEL, api_name="/ask"))
     assert answer.recommendation is not None and answer.recommendation.model == "CDMO"
     row = json.loads(client.predict(stage="IND-enabling studies", api_name="/stage_recommendation"))["row"]
@@ -424,14 +425,14 @@ Schemas = dict[str, dict[str, object]]
 
 
 def _mcp(url: str, calls: list[tuple[str, dict[str, object]]]) -> tuple[Schemas, list[tuple[bool, str]]]:
-    """Tool input schemas by name, and (is_error, text) for each call, from a real MCP client session."""
+    """Tools by name (description and input schema), and (is_error, text) for each call, from a real MCP client session."""
     from mcp import ClientSession
     from mcp.client.streamable_http import streamable_http_client
 
     async def run() -> tuple[Schemas, list[tuple[bool, str]]]:
         async with streamable_http_client(f"{url}/gradio_api/mcp/") as (read, write, _), ClientSession(read, write) as session:
             await session.initialize()
-            tools = {t.name: t.inputSchema for t in (await session.list_tools()).tools}
+            tools = {t.name: {"description": t.description, "inputSchema": t.inputSchema} for t in (await session.list_tools()).tools}
             results = []
             for name, args in calls:
                 result = await session.call_tool(name, args)
@@ -441,21 +442,24 @@ def _mcp(url: str, calls: list[tuple[str, dict[str, object]]]) -> tuple[Schemas,
     return asyncio.run(run())
 
 
-def test_mcp_exposes_the_decision_tools_and_ask(live_url: str) -> None:
-    tools, results = _mcp(
+def test_mcp_exposes_the_decision_tools_and_ask(live_url: str, pin_schemas) -> None:
+    listed, results = _mcp(
         live_url,
         [
             ("stage_recommendation", {"stage": "Phase III / commercial"}),
-            ("profile_assessment", {"situation": {"gmp": True, "quantity": {"value": 5, "unit": "kg"}}}),
+            ("profile_assessment", {"factors": {"gmp": True, "quantity": {"value": 5, "unit": "kg"}}}),
             ("estimate_cost", {"scenario": {"fte": 2, "months": 6}}),
             ("ask", {"question": WHICH_MODEL}),
             ("estimate_cost", {"scenario": {"fte": -2}}),
         ],
     )
-    assert set(tools) == {"ask", *TOOL_NAMES}
-    assert set(tools["profile_assessment"]["properties"]["situation"]["properties"]) == set(Situation.model_fields)
+    assert set(listed) == {"ask", *REGISTRY}
+    pin_schemas("mcp.json", {name: listed[name] for name in REGISTRY})
+    tools = {name: t["inputSchema"] for name, t in listed.items()}
+    assert set(tools["profile_assessment"]["properties"]["factors"]["properties"]) == set(Situation.model_fields)
     assert set(tools["estimate_cost"]["properties"]["scenario"]["properties"]) == set(CostScenario.model_fields)
-    assert "IND-enabling studies" in tools["stage_recommendation"]["properties"]["stage"]["description"], "from the docstring"
+    assert "IND-enabling studies" in tools["stage_recommendation"]["properties"]["stage"]["description"], "from the registry"
+    assert set(tools["ip_checklist"]["properties"]) == {"engagement", "focus"}
     (ok1, stage), (ok2, profile), (ok3, cost), (ok4, answer), (failed, error) = results
     assert not (ok1 or ok2 or ok3 or ok4)
     assert json.loads(stage)["row"]["models"] == ["CDMO"]
