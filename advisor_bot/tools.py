@@ -56,6 +56,10 @@ class TransitionResult(BaseModel):
     options: list[TransitionOption]
 
 
+# How the card's "You said" cell names a factor stated as a column.
+_STATED = {"internal": "internal chemistry", "budget": "budget structure", "timeline": "timeline pressure", "ip": "IP sensitivity"}
+
+
 def money(x: float) -> str:
     return f"${x:,.0f}"
 
@@ -71,9 +75,9 @@ class Toolbox:
     def __init__(self, framework: Framework) -> None:
         self.framework = framework
 
-    def section_items(self, title: str) -> list[Provision]:
-        """Each sentence or list line of a section, cited."""
-        doc, section = self.framework.doc, self.framework.section(title)
+    def section_items(self, key: str) -> list[Provision]:
+        """Each sentence or list line of a section (by its article-map key), cited."""
+        doc, section = self.framework.doc, self.framework.section(key)
         return [
             Provision(text=doc.text[s:e].removeprefix("- "), citation=citation_for(doc, section, s, e))
             for s, e in sentence_spans(doc, section)
@@ -113,7 +117,6 @@ class Toolbox:
         self, factors: Annotated[Situation, Field(description="The user's situation; only the fields they stated are assessed (omit what is unknown).")]
     ) -> ProfileResult:
         """Which column (CRO, CDMO, Hybrid) of the Organizational Profile Decision Matrix each stated factor matches, with the tally."""
-        rows = {r.factor.split()[0].lower(): r for r in self.framework.profile}
         picks: list[tuple[str, str, Column, tuple[str, ...]]] = []  # row, value, column, fields read
         if factors.multiple_stages:
             picks.append(("stage", "several compounds at different stages", "Hybrid", ("multiple_stages",)))
@@ -124,14 +127,9 @@ class Toolbox:
             cdmo_from = next(i for i, r in enumerate(self.framework.stages) if "CRO" not in r.models)
             candidate = next((i for i, r in enumerate(self.framework.stages) if "candidate" in r.stage.lower()), cdmo_from)
             picks.append(("stage", row.stage, "CRO" if idx < min(cdmo_from, candidate) else "CDMO", ("stage",)))
-        for key, name, label in (
-            ("internal", "in_house", "internal chemistry"),
-            ("budget", "budget", "budget structure"),
-            ("timeline", "timeline", "timeline pressure"),
-            ("ip", "ip_sensitivity", "IP sensitivity"),
-        ):
+        for name, key in self.framework.article.column_fields().items():
             if (column := getattr(factors, name)) is not None:
-                picks.append((key, label, column, (name,)))
+                picks.append((key, _STATED[key], column, (name,)))
         if factors.transitioning:
             picks.append(("regulatory", "moving from research-grade to regulated material", "Hybrid", ("transitioning",)))
         elif factors.gmp is not None:
@@ -142,10 +140,12 @@ class Toolbox:
             picks.append(("volume", str(factors.quantity), "CDMO" if factors.quantity.kg >= 1 else "CRO", ("quantity",)))
         assessments = []
         for key, value, column, read_from in picks:
-            row = rows[key]
-            cell = row.cells[column]
+            profile_row = self.framework.profile_row(key)
             assessments.append(
-                FactorAssessment(factor=row.factor, value=value, favours=column, reason=cell.text, citation=row.citation, fields=read_from)
+                FactorAssessment(
+                    factor=profile_row.factor, row=key, value=value, favours=column,
+                    reason=profile_row.cells[column].text, citation=profile_row.citation, fields=read_from,
+                )
             )
         tally: dict[Column, int] = {"CRO": 0, "CDMO": 0, "Hybrid": 0}
         for a in assessments:
@@ -250,10 +250,10 @@ class Toolbox:
                     name="Sequential",
                     timeline=f"CRO phase {cro.low:g}-{cro.span[1]:g} months, then transfer {tt.low:g}-{tt.span[1]:g} months, then the CDMO phase",
                     transfer=f"{_range(cost)} for the transfer activities alone",
-                    points=self.section_items("Sequential Engagement"),
+                    points=self.section_items("sequential"),
                 ),
-                TransitionOption(name="Parallel", timeline="CRO and CDMO work at the same time on different activities", transfer="a transfer for each process that moves", points=self.section_items("Parallel Engagement")),
-                TransitionOption(name="Integrated partner", timeline="no formal transfer between organisations", transfer="none between separate organisations", points=self.section_items("Integrated Partners")),
+                TransitionOption(name="Parallel", timeline="CRO and CDMO work at the same time on different activities", transfer="a transfer for each process that moves", points=self.section_items("parallel")),
+                TransitionOption(name="Integrated partner", timeline="no formal transfer between organisations", transfer="none between separate organisations", points=self.section_items("integrated")),
             ]
         )
 
@@ -265,8 +265,9 @@ class Toolbox:
         focus: Annotated[str, Field(description="The user's words; provisions that match them come first.")] = "",
     ) -> ProvisionsResult:
         """IP provisions to negotiate for a CRO or CDMO engagement, plus the general negotiation best practices, cited."""
-        titles = [f"{p} IP Considerations" for p in ("CRO", "CDMO") if engagement in (None, p)]
-        items = [i for t in [*titles, "Negotiation Best Practices"] for i in self.section_items(t)]
+        where = self.framework.article.provisions["ip"]
+        keys = [k for p, k in (("CRO", where.CRO), ("CDMO", where.CDMO)) if engagement in (None, p)]
+        items = [i for k in [*keys, *([where.general] if where.general else [])] for i in self.section_items(k)]
         return ProvisionsResult(title="IP checklist", items=_ranked(items, focus))
 
     @tool
@@ -277,13 +278,15 @@ class Toolbox:
         focus: Annotated[str, Field(description="The user's words; responsibilities that match them come first.")] = "",
     ) -> ProvisionsResult:
         """Regulatory-filing responsibilities of a CRO or a CDMO, cited."""
-        titles = [f"{p} Regulatory Role" for p in ("CRO", "CDMO") if provider in (None, p)]
-        return ProvisionsResult(title="Regulatory roles", items=_ranked([i for t in titles for i in self.section_items(t)], focus))
+        where = self.framework.article.provisions["regulatory"]
+        keys = [k for p, k in (("CRO", where.CRO), ("CDMO", where.CDMO)) if provider in (None, p)]
+        return ProvisionsResult(title="Regulatory roles", items=_ranked([i for k in keys for i in self.section_items(k)], focus))
 
     @tool
     def common_mistakes(self, situation: Annotated[str, Field(description="The user's words, used to rank the mistakes.")]) -> ProvisionsResult:
         """The framework's common outsourcing mistakes, most relevant to the situation first, cited."""
-        mistakes = [s for s in self.framework.sections.values() if s.heading_path[0] == "Common Outsourcing Mistakes" and s.level == 2]
+        parent = self.framework.section("mistakes").title
+        mistakes = [s for s in self.framework.sections.values() if s.heading_path[0] == parent and s.level == 2]
         items = [
             Provision(text=s.title, citation=citation_for(self.framework.doc, s, s.blocks[0].start, s.blocks[-1].end))
             for s in mistakes
