@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
+from chromadb.api.types import GetResult, PyEmbeddings
 from filelock import FileLock, Timeout
 from pydantic import BaseModel
 from tqdm import tqdm
@@ -40,6 +41,11 @@ LOCK_WAIT_S = 120
 _MANIFEST_ID = "manifest"
 # Records of the side collection are looked up by id only; Chroma still wants a vector.
 _NO_VECTOR = [1.0]
+
+
+def _vectors(vectors: Sequence[Sequence[float]]) -> PyEmbeddings:
+    """Vectors as Chroma's signature types them."""
+    return [list(v) for v in vectors]
 
 
 class EmbeddingModel(Protocol):
@@ -136,7 +142,7 @@ class Index:
             with self.store.guard():
                 self.store.collections()[1].upsert(
                     ids=[_MANIFEST_ID],
-                    embeddings=[_NO_VECTOR],
+                    embeddings=_vectors([_NO_VECTOR]),
                     documents=[manifest.model_dump_json()],
                     metadatas=[{"corpus_version": manifest.corpus_version}],
                 )
@@ -261,10 +267,11 @@ class Index:
         docs: list[Document] = []
         missed: list[Skipped] = []
         max_bytes = int(self.settings.max_file_mb * 1_000_000)
+        paths = old.paths if old else {}
         for doc_id in old.user_documents if old else []:
             if doc_id in exclude:
                 continue
-            path = Path(old.paths[doc_id])
+            path = Path(paths[doc_id])
             try:
                 docs.append(read_document(path, corpus_dir=self.settings.corpus_dir, max_bytes=max_bytes))
             except (CorpusError, OSError) as exc:
@@ -300,7 +307,7 @@ class Index:
         shutil.rmtree(retired, ignore_errors=True)
         return report.model_copy(update={"added": len(manifest.chunk_ids), "updated": 0, "removed": 0, "unchanged": 0})
 
-    def _carried(self, docs: Sequence[Document], existing: dict[str, list]) -> tuple[list[Document], list[Chunk]]:
+    def _carried(self, docs: Sequence[Document], existing: GetResult) -> tuple[list[Document], list[Chunk]]:
         """User documents indexed before and not given again stay, unchanged, until forgotten."""
         old = self._read_manifest()
         given = {d.id for d in docs}
@@ -311,7 +318,7 @@ class Index:
         kept_docs = [Document.model_validate_json(text) for text in records["documents"] or []]
         ids = {d.id for d in kept_docs}
         kept_chunks = [
-            Chunk(id=i, text=t, **m)  # type: ignore[arg-type]
+            Chunk(id=i, text=t, **m)
             for i, t, m in zip(existing["ids"], existing["documents"] or [], existing["metadatas"] or [], strict=True)
             if m["document"] in ids
         ]
@@ -353,7 +360,7 @@ class Index:
                 pending = writer.submit(
                     col.upsert,
                     ids=[c.id for c in batch],
-                    embeddings=vectors,
+                    embeddings=_vectors(vectors),
                     documents=[c.text for c in batch],
                     metadatas=[c.metadata() for c in batch],
                 )
@@ -403,7 +410,7 @@ class Index:
             part = changed[i : i + EMBED_GROUP]
             meta.upsert(
                 ids=[_doc_key(d.id) for d in part],
-                embeddings=[_NO_VECTOR] * len(part),
+                embeddings=_vectors([_NO_VECTOR] * len(part)),
                 documents=[d.model_dump_json() for d in part],
                 metadatas=[{"sha256": d.sha256} for d in part],
             )
@@ -493,7 +500,7 @@ class Index:
         if self.server_url is None:
             self._check_current(manifest, documents)
         chunks = [
-            Chunk(id=i, text=t, **m)  # type: ignore[arg-type]
+            Chunk(id=i, text=t, **m)
             for i, t, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
         ]
         chunks.sort(key=lambda c: (c.document, c.start, c.kind))
@@ -518,5 +525,7 @@ class Index:
     def query(self, vector: list[float], *, n: int) -> list[tuple[str, float]]:
         """Nearest chunk ids with cosine similarity (1 - Chroma's cosine distance)."""
         with self.store.guard():
-            res = self.store.collections()[0].query(query_embeddings=[vector], n_results=n, include=["distances"])
-        return [(i, 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+            res = self.store.collections()[0].query(query_embeddings=_vectors([vector]), n_results=n, include=["distances"])
+        distances = res["distances"]
+        assert distances is not None, "Chroma returns what include asks for"
+        return [(i, 1.0 - d) for i, d in zip(res["ids"][0], distances[0], strict=True)]

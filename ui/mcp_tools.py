@@ -14,7 +14,7 @@ import inspect
 import logging
 from collections.abc import Callable
 from types import UnionType
-from typing import Literal, Union, get_args, get_origin, get_type_hints
+from typing import Literal, Union, get_args, get_origin, get_type_hints, TypeGuard
 
 import gradio as gr
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -33,10 +33,11 @@ logger = logging.getLogger(__name__)
 
 def _shape(model: type[BaseModel]) -> type:
     """A TypedDict of the model's fields (all optional): Gradio turns it into the JSON schema MCP clients see."""
-    return TypedDict(f"{model.__name__}Input", {n: _plain(f.annotation) for n, f in model.model_fields.items()}, total=False)
+    # Built at run time from the model, which mypy cannot follow.
+    return TypedDict(f"{model.__name__}Input", {n: _plain(f.annotation) for n, f in model.model_fields.items()}, total=False)  # type: ignore[operator]
 
 
-def _is_model(annotation: object) -> bool:
+def _is_model(annotation: object) -> TypeGuard[type[BaseModel]]:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
@@ -45,7 +46,7 @@ def _plain(annotation: object) -> object:
     union = get_origin(annotation) in (Union, UnionType)
     options = [a for a in get_args(annotation) if a is not type(None)] if union else [annotation]
     if len(options) == 1 and _is_model(options[0]):
-        return _shape(options[0])  # type: ignore[arg-type]
+        return _shape(options[0])
     return options[0] if len(options) == 1 else Union[tuple(options)]  # noqa: UP007 - built at run time
 
 
@@ -128,7 +129,7 @@ def register_tools(advisor: Advisor, *, admission: Admission) -> None:
         # Looked up per call: the advisor reloads its context when the corpus changes.
         return advisor.context.toolbox
 
-    def ask(question: str, history: list[TurnInput] | None = None, situation: SituationInput | None = None) -> str:
+    def ask(question: str, history: list[TurnInput] | None = None, situation: SituationInput | None = None) -> str:  # type: ignore[valid-type]
         """Answer a question about outsourcing chemical development (CRO, CDMO, hybrid or integrated partner), quoting the framework verbatim.
 
         Args:

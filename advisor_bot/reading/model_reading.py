@@ -40,7 +40,7 @@ def situation_schema(framework: Framework) -> type[BaseModel]:
     column = Enum("Column", {c: c for c in ("CRO", "CDMO", "Hybrid")}, type=str)  # type: ignore[misc]
 
     def field(kind: Any, description: str) -> Any:
-        evidence = create_model(  # type: ignore[call-overload]
+        evidence = create_model(
             f"{description.split()[0].title()}Field",
             __config__=ConfigDict(extra="forbid"),
             value=(kind, Field(description=description)),
@@ -66,7 +66,7 @@ def situation_schema(framework: Framework) -> type[BaseModel]:
         "transitioning": field(bool, "Moving from research-grade to regulated (GMP) material."),
         "work": field(Enum("Provider", {"CRO": "CRO", "CDMO": "CDMO"}, type=str), "The kind of work asked for, by who does it: CRO = research (route scouting, SAR, analytical methods, salt screens), CDMO = development and manufacturing (scale-up, validation, cGMP batches)."),
     }
-    return create_model("RecordSituation", __config__=ConfigDict(extra="forbid"), __doc__=TOOL_DESCRIPTION, **fields)  # type: ignore[call-overload]
+    return create_model("RecordSituation", __config__=ConfigDict(extra="forbid"), __doc__=TOOL_DESCRIPTION, **fields)
 
 
 def _norm(text: str) -> str:
