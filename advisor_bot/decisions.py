@@ -13,15 +13,8 @@ from advisor_bot.tools import ProfileResult, Provision, Toolbox
 _COMPATIBLE: dict[str, set[ModelName]] = {"CRO": {"CRO"}, "CDMO": {"CDMO"}, "Hybrid": {"Hybrid", "Integrated partner"}}
 # What each model brings: a hybrid (CRO + CDMO) or an integrated partner does a CDMO's work too.
 _PARTS: dict[ModelName, set[str]] = {"CRO": {"CRO"}, "CDMO": {"CDMO"}, "Hybrid": {"CRO", "CDMO"}, "Integrated partner": {"CRO", "CDMO"}}
-_MISSING = (
-    ("stage", "Development stage (e.g. lead optimization, IND-enabling, Phase 1)"),
-    ("quantity", "Quantity of material needed (mg, g, kg or tons)"),
-    ("gmp", "Whether the material must be made under cGMP"),
-    ("in_house", "Your in-house chemistry capability"),
-    ("budget", "Budget structure (operating expense, capital for campaigns, or stage-gated)"),
-    ("timeline", "Timeline pressure (research iteration in weeks vs production deadlines)"),
-    ("ip_sensitivity", "How IP-sensitive the work is"),
-)
+# The facts a verdict is surer with, in the order they are asked for (the wording: Situation.ask).
+_MISSING = ("stage", "quantity", "gmp", "in_house", "budget", "timeline", "ip_sensitivity")
 
 
 def _agreement(profile: ProfileResult, options: list[ModelName]) -> tuple[int, int]:
@@ -247,7 +240,7 @@ def recommend(
     mistakes = toolbox.common_mistakes(situation.model_dump_json()).items
     risks = _risks(model, stage_index, mistakes, toolbox)
     known = situation.known()
-    missing = [label for key, label in _MISSING if key not in known and not (key == "stage" and situation.multiple_stages)]
+    missing = [Situation.ask(key) for key in _MISSING if key not in known and not (key == "stage" and situation.multiple_stages)]
     if cost is not None:
         caveats.extend(cost.notes)
     if model in ("Integrated partner", "Hybrid") and fw.doc.publisher:
