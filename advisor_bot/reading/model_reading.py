@@ -48,11 +48,11 @@ def situation_schema(framework: Framework) -> type[BaseModel]:
         )
         return (evidence | None, None)
 
+    # Each column field is described by its Organizational Profile row, in the article's words.
+    rows = {name: framework.profile_row(key) for name, key in framework.article.column_fields().items()}
     columns = {
-        "budget": "Budget structure: CRO = operating expense, CDMO = capital for campaign commitments, Hybrid = mixed or stage-gated.",
-        "timeline": "Timeline pressure: CRO = rapid iteration in weeks, CDMO = production deadlines in months, Hybrid = both.",
-        "in_house": "Internal chemistry: CRO = limited or none, CDMO = strong process chemistry without manufacturing, Hybrid = moderate R&D.",
-        "ip_sensitivity": "IP sensitivity: CRO = high (novel structures, SAR), CDMO = the process is key, Hybrid = varies across a portfolio.",
+        name: f"{row.factor}: " + ", ".join(f"{c} = {cell.text}" for c, cell in row.cells.items()) + "."
+        for name, row in rows.items()
     }
     fields: dict[str, Any] = {
         "stage": field(stage, "Stage of the program: the Project Stage Decision Matrix row it is at now."),
