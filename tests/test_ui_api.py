@@ -263,6 +263,19 @@ def test_form_handlers_take_the_fields_in_form_order(view: ChatView) -> None:
     assert params[4:-1] == list(panel.FIELDS) == list(view.controls)
 
 
+def test_the_form_labels_its_fields_as_every_other_view_does(view: ChatView, advisor) -> None:
+    """One label per situation field (Situation's titles): the form, the card and the memo agree;
+    the factor dropdowns are the rows the article map names, offering the row's own cells."""
+    for name, control in view.controls.items():
+        if name != "quantity_unit":
+            assert control.label == Situation.label(panel.panel_field(name)), name
+    framework = advisor.context.toolbox.framework
+    assert set(panel.COLUMN_FIELDS) == set(framework.article.column_fields())
+    for field in panel.COLUMN_FIELDS:
+        row = framework.profile_row(framework.article.column_fields()[field])
+        assert [text for text, _ in panel.column_choices(framework, field)[1:]] == [f"{row.cells[c].text} → {c}" for c in ("CRO", "CDMO", "Hybrid")]
+
+
 def test_editing_a_field_pins_it_and_re_answers_the_last_question(view: ChatView, advisor) -> None:
     values = panel.to_panel(Situation()).model_dump()
     before = advisor.ask(WHICH_MODEL)
@@ -451,6 +464,7 @@ def test_mcp_exposes_the_decision_tools_and_ask(live_url: str, pin_schemas) -> N
             ("estimate_cost", {"scenario": {"fte": 2, "months": 6}}),
             ("ask", {"question": WHICH_MODEL}),
             ("estimate_cost", {"scenario": {"fte": -2}}),
+            ("ip_checklist", {"engagement": "CDMO", "focus": "manufacturing know-how on their equipment"}),
         ],
     )
     assert set(listed) == {"ask", *REGISTRY}
@@ -460,7 +474,7 @@ def test_mcp_exposes_the_decision_tools_and_ask(live_url: str, pin_schemas) -> N
     assert set(tools["estimate_cost"]["properties"]["scenario"]["properties"]) == set(CostScenario.model_fields)
     assert "IND-enabling studies" in tools["stage_recommendation"]["properties"]["stage"]["description"], "from the registry"
     assert set(tools["ip_checklist"]["properties"]) == {"engagement", "focus"}
-    (ok1, stage), (ok2, profile), (ok3, cost), (ok4, answer), (failed, error) = results
+    (ok1, stage), (ok2, profile), (ok3, cost), (ok4, answer), (failed, error), (ok5, checklist) = results
     assert not (ok1 or ok2 or ok3 or ok4)
     assert json.loads(stage)["row"]["models"] == ["CDMO"]
     assert json.loads(profile)["lean"] == "CDMO"
@@ -468,5 +482,6 @@ def test_mcp_exposes_the_decision_tools_and_ask(live_url: str, pin_schemas) -> N
     assert estimate["low"] > 0 and estimate["items"][0]["citation"]["quote"]
     assert Answer.model_validate_json(answer).recommendation.model == "CDMO"  # type: ignore[union-attr]
     assert failed and "fte" in error and "greater than 0" in error
+    assert not ok5 and json.loads(checklist)["items"][0]["text"].startswith("Manufacturing know-how"), "focus reaches the tool"
 
 
