@@ -63,6 +63,7 @@ class ArticleMap(_Strict):
     work: dict[Provider, str]
     tables: dict[str, TableSpec]
     profile_rows: dict[str, ProfileRowSpec]
+    profile_cdmo_from: str
     provisions: dict[Literal["ip", "regulatory"], ProvisionSpec]
     figures: dict[str, FigureSpec]
     sentences: dict[str, SentenceSpec]

@@ -121,11 +121,12 @@ class Toolbox:
         if factors.multiple_stages:
             picks.append(("stage", "several compounds at different stages", "Hybrid", ("multiple_stages",)))
         elif factors.stage and (row := self.stage_recommendation(factors.stage).row) is not None:
-            # The profile row splits "discovery through lead optimization" from "candidate
-            # through commercial": the candidate row, or the first without a CRO, starts CDMO.
+            # The profile row splits "discovery through lead optimization" from "candidate through
+            # commercial": the row the article map names, or the first without a CRO, starts CDMO.
             idx = self.framework.stages.index(row)
             cdmo_from = next(i for i, r in enumerate(self.framework.stages) if "CRO" not in r.models)
-            candidate = next((i for i, r in enumerate(self.framework.stages) if "candidate" in r.stage.lower()), cdmo_from)
+            word = self.framework.article.profile_cdmo_from.lower()
+            candidate = next((i for i, r in enumerate(self.framework.stages) if word in r.stage.lower()), cdmo_from)
             picks.append(("stage", row.stage, "CRO" if idx < min(cdmo_from, candidate) else "CDMO", ("stage",)))
         for name, key in self.framework.article.column_fields().items():
             if (column := getattr(factors, name)) is not None:
