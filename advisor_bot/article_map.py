@@ -15,7 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from advisor_bot.errors import CorpusError
+from advisor_bot.errors import ArticleMapError, CorpusError
 
 MAP_FILE = Path(__file__).parent / "data" / "article_map.yaml"
 
@@ -102,12 +102,14 @@ class ArticleMap(_Strict):
         raise CorpusError(f"The article map has no section {key!r}.")
 
     def check(self, titles: set[str]) -> None:
-        """Raise a ``CorpusError`` naming the first heading of the map the article does not have."""
+        """Raise an ``ArticleMapError`` naming the first heading of the map the article does not have."""
         for key in [*self.sections, *self.mistakes]:
-            if self.heading(key) not in titles:
-                raise CorpusError(
-                    f"The framework article has no heading {self.heading(key)!r} (article map key {key!r}); "
-                    f"restore the heading or update {MAP_FILE.name}."
+            if (heading := self.heading(key)) not in titles:
+                raise ArticleMapError(
+                    f"The framework article has no heading {heading!r} (article map key {key!r}); "
+                    f"restore the heading or update {MAP_FILE.name}.",
+                    key=key,
+                    heading=heading,
                 )
 
 

@@ -18,7 +18,7 @@ from advisor_bot.article_map import MAP_FILE, article_map
 from advisor_bot.citations import verify_citation
 from advisor_bot.config import PROJECT_ROOT
 from advisor_bot.corpus import Document, load_corpus
-from advisor_bot.errors import CitationError, CorpusError
+from advisor_bot.errors import ArticleMapError, CitationError, CorpusError
 from advisor_bot.framework import Framework, load_framework, parse_models
 from advisor_bot.situation import Situation
 from advisor_bot.tools import CostScenario, Toolbox
@@ -348,8 +348,9 @@ def test_a_removed_figure_is_absent_not_misread(corpus_copy: Path):
 
 def test_a_renamed_heading_of_the_map_is_named_at_load(corpus_copy: Path):
     edit(corpus_copy, "## Avoiding Technology Transfer Altogether", "## Skipping the Transfer")
-    with pytest.raises(CorpusError, match=r"no heading 'Avoiding Technology Transfer Altogether' \(article map key 'avoid_transfer'\)"):
+    with pytest.raises(ArticleMapError, match=r"no heading 'Avoiding Technology Transfer Altogether' \(article map key 'avoid_transfer'\)") as err:
         load_framework(documents_of(corpus_copy))
+    assert (err.value.key, err.value.heading) == ("avoid_transfer", "Avoiding Technology Transfer Altogether")
 
 
 def test_the_map_states_every_figure_the_article_has(fw: Framework):
