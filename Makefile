@@ -57,6 +57,7 @@ EVAL_GATES := \
 
 test: install browser postgres
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 	ADVISOR_DATA_DIR=$(EVAL_DATA) $(BIN)/advisor-bot ingest
 	ADVISOR_DATA_DIR=$(EVAL_DATA) $(BIN)/advisor-bot eval $(EVAL_SETS) --out test-output/eval --baseline $(EVAL_GATES)

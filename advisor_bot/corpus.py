@@ -114,7 +114,7 @@ def read_document(path: Path, *, corpus_dir: Path, max_bytes: int | None = None)
         text, title = convert(raw, name=shown)
         return Document(
             id=rel, path=path, title=title or path.stem, text=text, body_start=0,
-            sha256=hashlib.sha256(raw).hexdigest(), origin=origin, format=fmt,  # type: ignore[arg-type]
+            sha256=hashlib.sha256(raw).hexdigest(), origin=origin, format=fmt,
         )
     if b"\x00" in raw:
         raise CorpusError(f"Corpus file {shown} looks binary (it contains NUL bytes); only UTF-8 text is indexed.")

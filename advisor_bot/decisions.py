@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-import re
 from typing import get_args
 
+from advisor_bot.article_map import When
 from advisor_bot.citations import Citation
-from advisor_bot.framework import ModelName
+from advisor_bot.framework import ModelName, citation_for
 from advisor_bot.recommendation import CostEstimate, FactorAssessment, Point, Recommendation
 from advisor_bot.situation import Situation
 from advisor_bot.reading.model import Reading, StageOption
-from advisor_bot.reading.semantic import WORK_SECTIONS
 from advisor_bot.tools import ProfileResult, Provision, Toolbox
 
 _COMPATIBLE: dict[str, set[ModelName]] = {"CRO": {"CRO"}, "CDMO": {"CDMO"}, "Hybrid": {"Hybrid", "Integrated partner"}}
 # What each model brings: a hybrid (CRO + CDMO) or an integrated partner does a CDMO's work too.
 _PARTS: dict[ModelName, set[str]] = {"CRO": {"CRO"}, "CDMO": {"CDMO"}, "Hybrid": {"CRO", "CDMO"}, "Integrated partner": {"CRO", "CDMO"}}
-_MISSING = (
-    ("stage", "Development stage (e.g. lead optimization, IND-enabling, Phase 1)"),
-    ("quantity", "Quantity of material needed (mg, g, kg or tons)"),
-    ("gmp", "Whether the material must be made under cGMP"),
-    ("in_house", "Your in-house chemistry capability"),
-    ("budget", "Budget structure (operating expense, capital for campaigns, or stage-gated)"),
-    ("timeline", "Timeline pressure (research iteration in weeks vs production deadlines)"),
-    ("ip_sensitivity", "How IP-sensitive the work is"),
-)
+# The facts a verdict is surer with, in the order they are asked for (the wording: Situation.ask).
+_MISSING = ("stage", "quantity", "gmp", "in_house", "budget", "timeline", "ip_sensitivity")
 
 
 def _agreement(profile: ProfileResult, options: list[ModelName]) -> tuple[int, int]:
     # The stage factor restates the stage row; counting it would double-count one signal.
-    others = [a for a in profile.assessments if not a.factor.startswith("Stage")]
+    others = [a for a in profile.assessments if a.row != "stage"]
     agree = sum(1 for a in others if _COMPATIBLE[a.favours] & set(options))
     return agree, len(others) - agree
 
@@ -37,7 +29,7 @@ def _agreement(profile: ProfileResult, options: list[ModelName]) -> tuple[int, i
 def _preferred(options: list[ModelName], profile: ProfileResult) -> ModelName:
     """Of the models a stage row allows, the one most profile factors favour (the row's
     first on a tie): lead optimization with a stage-gated budget and a moderate team is Hybrid."""
-    others = [a for a in profile.assessments if not a.factor.startswith("Stage")]
+    others = [a for a in profile.assessments if a.row != "stage"]
     support = {o: sum(1 for a in others if o in _COMPATIBLE[a.favours]) for o in options}
     return max(options, key=lambda o: (support[o], -options.index(o)))
 
@@ -46,11 +38,11 @@ def _one_side(profile: ProfileResult, options: list[ModelName]) -> ModelName | N
     """The one pure model (CRO or CDMO) every stated factor favours, when each of the row's models
     includes it (a hybrid or an integrated partner does both); else None."""
     # Grams, research-grade material and a small team fit the transition row too: they never decide here.
-    others = {a.favours for a in profile.assessments if not a.factor.startswith("Stage") and (a.factor.split()[0], a.favours) not in _WEAK}
+    others = {a.favours for a in profile.assessments if a.row != "stage" and (a.row, a.favours) not in _WEAK}
     if len(others) != 1:
         return None
     side = next(iter(others))
-    return side if side in ("CRO", "CDMO") and all(side in _PARTS[m] and m != side for m in options) else None  # type: ignore[return-value]
+    return side if side in ("CRO", "CDMO") and all(side in _PARTS[m] and m != side for m in options) else None
 
 
 def _factors(n: int) -> str:
@@ -66,30 +58,27 @@ def _phases(toolbox: Toolbox) -> tuple[int, int]:
 
 
 def _risks(model: ModelName, stage_index: int | None, mistakes: list[Provision], toolbox: Toolbox) -> list[Point]:
-    by_number = {int(m.group(1)): p for p in mistakes if (m := re.match(r"Mistake (\d+)", p.text))}
-    wanted: list[int] = []
+    """The mistakes the article map lists as risks for the model, by where the stage sits: before
+    the rows that ask for a CDMO alone (a CDMO) or that offer more than a CRO (a CRO)."""
+    fw = toolbox.framework
+    by_title = {p.text: p for p in mistakes}
     beyond_cro, cdmo_only = _phases(toolbox)
-    early = stage_index is not None and stage_index < cdmo_only
-    if model == "CDMO":
-        wanted = [1, 4] if early or stage_index is None else [4, 5]
-    elif model == "CRO":
-        wanted = [2, 3] if stage_index is None or stage_index >= beyond_cro else [2]
-    else:
-        wanted = [3, 4]
-    points = [Point(text=by_number[n].text, citation=by_number[n].citation) for n in wanted if n in by_number]
+    when: When = "unknown" if stage_index is None else "early" if stage_index < (cdmo_only if model == "CDMO" else beyond_cro) else "later"
+    wanted = [by_title[title] for key in fw.article.risks[model][when] if (title := fw.article.heading(key)) in by_title]
+    points = [Point(text=p.text, citation=p.citation) for p in wanted]
     if model == "Integrated partner":
-        trade_off = next((p for p in toolbox.section_items("Integrated Partners") if p.text.startswith("The trade-off")), None)
-        if trade_off:
-            points.insert(0, Point(text="Integration may cost best-in-class capability at some stages", citation=trade_off.citation))
+        section, start, end = fw.sentence("integrated_trade_off")
+        trade_off = citation_for(fw.doc, section, start, end)
+        points.insert(0, Point(text="Integration may cost best-in-class capability at some stages", citation=trade_off))
     return points
 
 
 # Factors that settle the model on their own: cGMP material and kilograms only a CDMO makes.
-_DECISIVE = {("Regulatory", "CDMO"), ("Volume", "CDMO")}
+_DECISIVE = {("regulatory", "CDMO"), ("volume", "CDMO")}
 # Grams and research-grade material are what the early rows and the candidate-selection row all need:
 # they never contradict a stage.
 # Nor does having no chemists of one's own: a virtual biotech at Phase 1 still needs a CDMO.
-_WEAK = {("Regulatory", "CRO"), ("Volume", "CRO"), ("Internal", "CRO")}
+_WEAK = {("regulatory", "CRO"), ("volume", "CRO"), ("internal", "CRO")}
 
 
 def _enough_without_stage(profile: ProfileResult) -> bool:
@@ -98,11 +87,11 @@ def _enough_without_stage(profile: ProfileResult) -> bool:
     stated ("our IP is extremely sensitive: CRO, right?"), leaves the stage to ask about."""
     if profile.lean is None:
         return False
-    others = [a for a in profile.assessments if not a.factor.startswith("Stage")]
+    others = [a for a in profile.assessments if a.row != "stage"]
     support = [a for a in others if a.favours == profile.lean]
     if len(support) < len(others):
         return len(support) >= 2 and len(support) * 2 > len(others)
-    decisive = any((a.factor.split()[0], a.favours) in _DECISIVE for a in support)
+    decisive = any((a.row, a.favours) in _DECISIVE for a in support)
     return len(support) >= 2 or decisive
 
 
@@ -112,13 +101,13 @@ def _contradicted(profile: ProfileResult, models: list[ModelName], situation: Si
     nor, when something else the user said backs one of the row's models, does a need every model
     of the row covers ("up to a kilo, and one partner, no handover" at candidate selection, where
     the row offers a hybrid (CRO + CDMO) or an integrated partner)."""
-    others = [a for a in profile.assessments if not a.factor.startswith("Stage")]
+    others = [a for a in profile.assessments if a.row != "stage"]
     backed = any(_COMPATIBLE[a.favours] & set(models) for a in others) or (
         bool(situation.single_partner) and "Integrated partner" in models
     )
     return any(
         not (_COMPATIBLE[a.favours] & set(models))
-        and (a.factor.split()[0], a.favours) not in _WEAK
+        and (a.row, a.favours) not in _WEAK
         and not (backed and all(a.favours in _PARTS[m] for m in models))
         for a in others
     )
@@ -199,7 +188,7 @@ def recommend(
             "The work you describe runs beside a CDMO's manufacturing; the framework's parallel engagement gives "
             "such work (backup routes, impurity investigations, follow-on analogs) to a CRO while the CDMO produces."
         )
-        extra_citations = [p.citation for p in toolbox.section_items("Parallel Engagement")[:3]]
+        extra_citations = [p.citation for p in toolbox.section_items("parallel")[:3]]
     elif situation.single_partner and (profile.lean in (None, "Hybrid") or situation.transitioning):
         # The framework's answer to "one partner, no transfer" is the integrated partner.
         model, options, confidence = "Integrated partner", ["Integrated partner"], "medium"
@@ -207,7 +196,7 @@ def recommend(
             "You want one partner without a technology transfer; the framework names the integrated "
             "partner as the way to eliminate transfer risk. The development stage is unknown."
         )
-        avoid = toolbox.section_items("Avoiding Technology Transfer Altogether")
+        avoid = toolbox.section_items("avoid_transfer")
         extra_citations = [p.citation for p in avoid[:2]]
     elif situation.single_partner is False and profile.lean in (None, "Hybrid") and reading is not None and "transition" in reading.intents:
         # Weighing an integrated partner against separate specialists, a handover accepted: the
@@ -217,7 +206,7 @@ def recommend(
             "You would rather use separate specialists and accept a handover between them; the framework's hybrid "
             "model engages a CRO and a CDMO for what each does best. The development stage is unknown."
         )
-        extra_citations = [p.citation for p in toolbox.section_items("Sequential Engagement")[:2]]
+        extra_citations = [p.citation for p in toolbox.section_items("sequential")[:2]]
     elif (
         situation.work is not None
         and all(_COMPATIBLE[a.favours] & {situation.work} for a in profile.assessments)
@@ -227,13 +216,13 @@ def recommend(
         # The kind of work asked for, in the framework's lists of what each provider does.
         model, options, confidence = situation.work, [situation.work], "medium"
         why = f"The framework lists the work you describe among what a {situation.work} does; the development stage is unknown."
-        extra_citations = [toolbox.section_items(WORK_SECTIONS[situation.work])[0].citation]
+        extra_citations = [toolbox.section_items(fw.article.work[situation.work])[0].citation]
     elif situation.multiple_stages or _enough_without_stage(profile):
         lean = "Hybrid" if situation.multiple_stages else profile.lean
         model = "Integrated partner" if situation.single_partner and lean == "Hybrid" else lean  # type: ignore[assignment]
         options = [model]
         n = len(profile.assessments)
-        top = profile.tally[lean] if lean else 0  # type: ignore[index]
+        top = profile.tally[lean] if lean else 0
         confidence = "medium" if n >= 3 and top * 2 > n else "low"
         why = f"{top} of {n} Organizational Profile factor(s) favour {lean}; the development stage is unknown."
     elif reading is not None and (shared := _shared(reading.stage_options)) and not _contradicted(profile, [shared], situation):
@@ -272,7 +261,7 @@ def recommend(
     mistakes = toolbox.common_mistakes(situation.model_dump_json()).items
     risks = _risks(model, stage_index, mistakes, toolbox)
     known = situation.known()
-    missing = [label for key, label in _MISSING if key not in known and not (key == "stage" and situation.multiple_stages)]
+    missing = [Situation.ask(key) for key in _MISSING if key not in known and not (key == "stage" and situation.multiple_stages)]
     if cost is not None:
         caveats.extend(cost.notes)
     if model in ("Integrated partner", "Hybrid") and fw.doc.publisher:
@@ -292,7 +281,7 @@ def recommend(
     return Recommendation(
         model=model,
         alternatives=[o for o in options if o != model],
-        confidence=confidence,  # type: ignore[arg-type]
+        confidence=confidence,
         confidence_reason=why,
         stage=row.stage if row else None,
         factors=profile.assessments,

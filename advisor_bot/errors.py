@@ -20,6 +20,15 @@ class CorpusError(AdvisorError):
     """A corpus file cannot be read or indexed."""
 
 
+class ArticleMapError(CorpusError):
+    """The framework article lacks a heading the article map names; ``key`` and ``heading`` say which."""
+
+    def __init__(self, message: str, *, key: str, heading: str) -> None:
+        super().__init__(message)
+        self.key = key
+        self.heading = heading
+
+
 class IndexMissingError(AdvisorError):
     """No usable index exists yet for the configured data directory."""
 

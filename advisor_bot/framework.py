@@ -1,8 +1,9 @@
 """The framework's matrices, pricing tables and figures, parsed from the corpus text.
 
-Nothing here retypes a table or a number: the code knows *where* the framework
-states something (which section, which table, which phrase) and reads *what* it
-states from the Markdown at load time, with offsets for citing it verbatim.
+Nothing here retypes a table or a number: the article map (``advisor_bot/data/article_map.yaml``)
+says *where* the framework states something (which section, which table column, which phrase)
+and this module reads *what* it states from the Markdown at load time, with offsets for citing
+it verbatim.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from advisor_bot.article_map import ArticleMap, article_map
 from advisor_bot.citations import Citation
 from advisor_bot.corpus import Document, Section, parse_sections
 from advisor_bot.errors import CorpusError
@@ -135,24 +137,6 @@ def parse_models(cell: str) -> list[ModelName]:
     return models
 
 
-# Where each figure is stated: (key, label, section title, cue regex, value kind, unit).
-# The cue finds the sentence (or table row); the value is the first of its kind after the cue.
-_FACTS: tuple[tuple[str, str, str, str, str, str], ...] = (
-    ("cro_fte_rate", "CRO FTE rate (PhD-level chemist, US)", "CRO Pricing Models", r"FTE rates", "money", "USD per FTE-year"),
-    ("route_scouting_fee", "Route-scouting engagement fee", "CRO Pricing Models", r"route scouting engagement", "money", "USD per engagement"),
-    ("medchem_campaign_analogs", "Analogs in a full med-chem campaign", "CRO Pricing Models", r"campaign with", "count", "analogs"),
-    ("medchem_campaign_fee", "Full medicinal-chemistry campaign", "CRO Pricing Models", r"medicinal chemistry campaign", "money", "USD per campaign"),
-    ("cdmo_per_kg_simple", "CDMO price, simple 2-3 step process at multi-hundred-kg scale", "CDMO Pricing Models", r"Simple", "money", "USD per kg"),
-    ("cdmo_per_kg_complex", "CDMO price, complex multi-step cGMP API at kg scale", "CDMO Pricing Models", r"Complex multi-step", "money", "USD per kg"),
-    ("process_development_fee", "CDMO process-development fee (pilot-scale demonstration)", "CDMO Pricing Models", r"Process development fees", "money", "USD"),
-    ("cost_plus_margin", "Cost-plus margin", "CDMO Pricing Models", r"margin", "percent", "% over CDMO costs"),
-    ("cdmo_development_premium", "CDMO development-rate premium over CRO rates", "Mistake 1: Engaging a CDMO Too Early", r"higher than CRO rates|CDMO process development rates", "percent", "% over CRO rates"),
-    ("tech_transfer_duration", "Technology-transfer duration", "CRO-to-CDMO Technology Transfer", r"typical timeline", "months", "months"),
-    ("tech_transfer_cost", "Technology-transfer cost", "CRO-to-CDMO Technology Transfer", r"costs of", "money", "USD"),
-    ("tech_transfer_steps_modified", "Share of process steps modified in transfer", "Mistake 3: Underestimating Technology Transfer Complexity", r"expect that", "percent", "% of steps"),
-    ("phase_cro_duration", "Sequential model: CRO phase", "Sequential Engagement", r"CRO Phase", "months", "months"),
-    ("phase_transfer_duration", "Sequential model: technology-transfer phase", "Sequential Engagement", r"Technology Transfer \(", "months", "months"),
-)
 _NUMBER = r"(\d[\d,]*(?:\.\d+)?)"
 _VALUE = {
     "money": re.compile(rf"\${_NUMBER}(?:\s*(?:-|–|to)\s*\${_NUMBER})?"),
@@ -187,12 +171,15 @@ class Framework(BaseModel):
     pricing: list[PricingModel]
     facts: dict[str, Fact]
     sections: dict[str, Section]
+    article: ArticleMap
 
-    def section(self, title: str) -> Section:
+    def section(self, key: str) -> Section:
+        """The section the article map names ``key`` (checked to exist at load)."""
+        title = self.article.heading(key)
         try:
             return self.sections[title]
         except KeyError:
-            raise CorpusError(f"The framework has no section titled {title!r}.") from None
+            raise CorpusError(f"The framework has no section titled {title!r} (article map key {key!r}).") from None
 
     def fact(self, key: str) -> Fact:
         try:
@@ -200,76 +187,90 @@ class Framework(BaseModel):
         except KeyError:
             raise CorpusError(f"The framework no longer states the figure {key!r}.") from None
 
+    def profile_row(self, key: str) -> ProfileRow:
+        """The Organizational Profile row the article map names ``key`` (by its factor's first word)."""
+        word = self.article.profile_rows[key].starts.lower()
+        row = next((r for r in self.profile if r.factor.split()[0].lower() == word), None)
+        if row is None:
+            raise CorpusError(f"The Organizational Profile Decision Matrix has no row starting {word!r} (article map key {key!r}).")
+        return row
+
+    def sentence(self, key: str) -> tuple[Section, int, int]:
+        """The sentence the article map names ``key``: its section and offsets."""
+        spec = self.article.sentences[key]
+        section = self.section(spec.section)
+        for start, end in sentence_spans(self.doc, section):
+            if self.doc.text[start:end].removeprefix("- ").startswith(spec.starts):
+                return section, start, end
+        raise CorpusError(f"The section {section.title!r} no longer has a sentence starting {spec.starts!r} (article map key {key!r}).")
+
 
 def load_framework(documents: dict[str, Document]) -> Framework:
     """Find the document holding the decision matrices and read everything from it."""
+    amap = article_map()
+    marker = amap.heading(amap.framework_marker)
     for doc in documents.values():
         sections = {s.title: s for s in parse_sections(doc)}
-        if "Project Stage Decision Matrix" in sections:
-            return _read(doc, sections)
-    raise CorpusError("No corpus document holds a 'Project Stage Decision Matrix'; the decision tools need it.")
+        if marker in sections:
+            amap.check(set(sections))
+            return _read(doc, sections, amap)
+    raise CorpusError(f"No corpus document holds a {marker!r} section; the decision tools need it.")
 
 
-def _read(doc: Document, sections: dict[str, Section]) -> Framework:
-    def table(title: str) -> Table:
-        if title not in sections:
-            raise CorpusError(f"The framework has no section titled {title!r}.")
-        return parse_table(doc, sections[title])
+def _read(doc: Document, sections: dict[str, Section], amap: ArticleMap) -> Framework:
+    def table(key: str) -> tuple[Table, dict[str, int]]:
+        spec = amap.tables[key]
+        t = parse_table(doc, sections[amap.heading(spec.section)])
+        return t, {name: t.column(header) for name, header in spec.columns.items()}
 
-    stage_t = table("Project Stage Decision Matrix")
-    s_stage, s_need, s_model, s_crit = (
-        stage_t.column(c) for c in ("Project Stage", "Primary Need", "Recommended Model", "Key Selection Criteria")
-    )
+    stage_t, c = table("stages")
     stages = [
         StageRow(
-            stage=r.cells[s_stage].text,
-            primary_need=r.cells[s_need].text,
-            models=parse_models(r.cells[s_model].text),
-            criteria=r.cells[s_crit].text,
+            stage=r.cells[c["stage"]].text,
+            primary_need=r.cells[c["primary_need"]].text,
+            models=parse_models(r.cells[c["models"]].text),
+            criteria=r.cells[c["criteria"]].text,
             citation=r.citation,
         )
         for r in stage_t.rows
     ]
-    prof_t = table("Organizational Profile Decision Matrix")
-    cols: dict[Column, int] = {c: prof_t.column(f"Favors {c}") for c in ("CRO", "CDMO", "Hybrid")}
-    f_col = prof_t.column("Factor")
+    prof_t, c = table("profile")
+    columns: tuple[Column, ...] = ("CRO", "CDMO", "Hybrid")
     profile = [
-        ProfileRow(factor=r.cells[f_col].text, cells={c: r.cells[i] for c, i in cols.items()}, citation=r.citation)
+        ProfileRow(factor=r.cells[c["factor"]].text, cells={col: r.cells[c[col]] for col in columns}, citation=r.citation)
         for r in prof_t.rows
     ]
-    pricing = []
-    for provider in ("CRO", "CDMO"):
-        t = table(f"{provider} Pricing Models")
-        m, st, bf, rk = (t.column(c) for c in ("Model", "Structure", "Best For", "Risk Allocation"))
+    pricing: list[PricingModel] = []
+    providers: tuple[Literal["CRO", "CDMO"], ...] = ("CRO", "CDMO")
+    for provider in providers:
+        t, c = table(f"{provider.lower()}_pricing")
         pricing.extend(
             PricingModel(
-                provider=provider,  # type: ignore[arg-type]
-                name=r.cells[m].text,
-                structure=r.cells[st].text,
-                best_for=r.cells[bf].text,
-                risk=r.cells[rk].text,
+                provider=provider,
+                name=r.cells[c["name"]].text,
+                structure=r.cells[c["structure"]].text,
+                best_for=r.cells[c["best_for"]].text,
+                risk=r.cells[c["risk"]].text,
                 citation=r.citation,
             )
             for r in t.rows
         )
     facts: dict[str, Fact] = {}
-    for key, label, title, cue, kind, unit in _FACTS:
-        section = sections.get(title)
-        if section is None:
-            continue
+    for key, figure in amap.figures.items():
+        section = sections[amap.heading(figure.section)]
         for start, end in sentence_spans(doc, section):
             unit_text = doc.text[start:end]
-            hit = re.search(cue, unit_text)
-            value = _VALUE[kind].search(unit_text, hit.end()) if hit else None
+            hit = re.search(figure.cue, unit_text)
+            value = _VALUE[figure.kind].search(unit_text, hit.end()) if hit else None
             if value is None:
                 continue
             facts[key] = Fact(
                 key=key,
-                label=label,
+                label=figure.label,
                 low=_number(value.group(1)) or 0.0,
                 high=_number(value.group(2)),
-                unit=unit,
+                unit=figure.unit,
                 citation=citation_for(doc, section, start, end),
             )
             break
-    return Framework(doc=doc, stages=stages, profile=profile, pricing=pricing, facts=facts, sections=sections)
+    return Framework(doc=doc, stages=stages, profile=profile, pricing=pricing, facts=facts, sections=sections, article=amap)

@@ -23,7 +23,7 @@ from advisor_bot.embeddings import EmbeddingModel
 from advisor_bot.errors import AdvisorError, IndexMissingError, IndexStaleError
 from advisor_bot.ingest import Ingester, IngestReport
 from advisor_bot.manifest import Manifest, Manifests, doc_key
-from advisor_bot.store import ChromaStore
+from advisor_bot.store import ChromaStore, as_vectors
 
 __all__ = ["EmbeddingModel", "Index", "IngestReport", "Snapshot", "Source"]
 
@@ -128,7 +128,7 @@ class Index:
         if self.server_url is None:
             self._check_current(manifest, documents)
         chunks = [
-            Chunk(id=i, text=t, **m)  # type: ignore[arg-type]
+            Chunk(id=i, text=t, **m)
             for i, t, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
         ]
         chunks.sort(key=lambda c: (c.document, c.start, c.kind))
@@ -153,5 +153,7 @@ class Index:
     def query(self, vector: list[float], *, n: int) -> list[tuple[str, float]]:
         """Nearest chunk ids with cosine similarity (1 - Chroma's cosine distance)."""
         with self.store.guard():
-            res = self.store.collections()[0].query(query_embeddings=[vector], n_results=n, include=["distances"])
-        return [(i, 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+            res = self.store.collections()[0].query(query_embeddings=as_vectors([vector]), n_results=n, include=["distances"])
+        distances = res["distances"]
+        assert distances is not None, "Chroma returns what include asks for"
+        return [(i, 1.0 - d) for i, d in zip(res["ids"][0], distances[0], strict=True)]

@@ -16,10 +16,14 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 from pydantic import BaseModel
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from chromadb.api.types import GetResult
 
 from advisor_bot.chunks import Chunk, section_chunks
 from advisor_bot.config import Settings
@@ -28,7 +32,7 @@ from advisor_bot.embeddings import EmbeddingModel
 from advisor_bot.errors import CorpusError, IndexBusyError, IndexMissingError
 from advisor_bot.manifest import NO_VECTOR, Manifest, Manifests, corpus_version, doc_key
 from advisor_bot.storage import guarded
-from advisor_bot.store import ChromaStore
+from advisor_bot.store import ChromaStore, as_vectors
 
 # Texts per embedding call: the embedder batches within it; sorted by length, each of
 # its batches pads to nearly the same size, which is most of the model's speed.
@@ -137,8 +141,8 @@ class Ingester:
         docs: list[Document] = []
         missed: list[Skipped] = []
         max_bytes = int(self.settings.max_file_mb * 1_000_000)
-        for doc_id in old.user_documents if old else []:
-            if doc_id in exclude:
+        for doc_id in old.user_documents if old is not None else []:
+            if doc_id in exclude or old is None:
                 continue
             path = Path(old.paths[doc_id])
             try:
@@ -208,7 +212,7 @@ class Ingester:
         shutil.rmtree(retired, ignore_errors=True)
         return report.model_copy(update={"added": len(manifest.chunk_ids), "updated": 0, "removed": 0, "unchanged": 0})
 
-    def _carried(self, docs: Sequence[Document], existing: dict[str, list]) -> tuple[list[Document], list[Chunk]]:
+    def _carried(self, docs: Sequence[Document], existing: GetResult) -> tuple[list[Document], list[Chunk]]:
         """User documents indexed before and not given again stay, unchanged, until forgotten."""
         old = self.manifests.read()
         given = {d.id for d in docs}
@@ -219,7 +223,7 @@ class Ingester:
         kept_docs = [Document.model_validate_json(text) for text in records["documents"] or []]
         ids = {d.id for d in kept_docs}
         kept_chunks = [
-            Chunk(id=i, text=t, **m)  # type: ignore[arg-type]
+            Chunk(id=i, text=t, **m)
             for i, t, m in zip(existing["ids"], existing["documents"] or [], existing["metadatas"] or [], strict=True)
             if m["document"] in ids
         ]
@@ -261,7 +265,7 @@ class Ingester:
                 pending = writer.submit(
                     col.upsert,
                     ids=[c.id for c in batch],
-                    embeddings=vectors,
+                    embeddings=as_vectors(vectors),
                     documents=[c.text for c in batch],
                     metadatas=[c.metadata() for c in batch],
                 )
@@ -311,7 +315,7 @@ class Ingester:
             part = changed[i : i + EMBED_GROUP]
             meta.upsert(
                 ids=[doc_key(d.id) for d in part],
-                embeddings=[NO_VECTOR] * len(part),
+                embeddings=as_vectors([NO_VECTOR] * len(part)),
                 documents=[d.model_dump_json() for d in part],
                 metadatas=[{"sha256": d.sha256} for d in part],
             )

@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from advisor_bot.errors import IndexMissingError
-from advisor_bot.store import ChromaStore
+from advisor_bot.store import ChromaStore, as_vectors
 
 _MANIFEST_ID = "manifest"
 # Records of the documents' collection are looked up by id only; Chroma still wants a vector.
@@ -68,7 +68,7 @@ class Manifests:
             with self.store.guard():
                 self.store.collections()[1].upsert(
                     ids=[_MANIFEST_ID],
-                    embeddings=[NO_VECTOR],
+                    embeddings=as_vectors([NO_VECTOR]),
                     documents=[manifest.model_dump_json()],
                     metadatas=[{"corpus_version": manifest.corpus_version}],
                 )

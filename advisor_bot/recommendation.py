@@ -14,6 +14,7 @@ Confidence = Literal["high", "medium", "low"]
 
 class FactorAssessment(BaseModel):
     factor: str = Field(description="Row of the Organizational Profile Decision Matrix.")
+    row: str = Field(default="", description="The row's key in the article map (stage, internal, budget, timeline, regulatory, ip, volume).")
     value: str = Field(description="What the user said, in their terms.")
     favours: Literal["CRO", "CDMO", "Hybrid"]
     reason: str = Field(description="The matrix cell the value matched.")

@@ -23,6 +23,19 @@ class Quantity(BaseModel):
         return f"{self.value:g} {self.unit}"
 
 
+# How a verdict's missing information asks for a field; beside the fields' titles (their labels)
+# so that each field's wording lives in this module only.
+_ASK = {
+    "stage": "Development stage (e.g. lead optimization, IND-enabling, Phase 1)",
+    "quantity": "Quantity of material needed (mg, g, kg or tons)",
+    "gmp": "Whether the material must be made under cGMP",
+    "in_house": "Your in-house chemistry capability",
+    "budget": "Budget structure (operating expense, capital for campaigns, or stage-gated)",
+    "timeline": "Timeline pressure (research iteration in weeks vs production deadlines)",
+    "ip_sensitivity": "How IP-sensitive the work is",
+}
+
+
 class Situation(BaseModel):
     """Every field is optional: None means the user has not said. Each field's title is its label
     wherever it is shown (panel, card, memo, notices)."""
@@ -59,6 +72,11 @@ class Situation(BaseModel):
     def label(cls, name: str) -> str:
         field = cls.model_fields.get(name)
         return field.title if field is not None and field.title else name
+
+    @classmethod
+    def ask(cls, name: str) -> str:
+        """How to ask the user for a field (its label when there is no question for it)."""
+        return _ASK.get(name, cls.label(name))
 
     def merged(self, newer: Situation) -> Situation:
         """This situation updated by whatever ``newer`` states."""

@@ -8,7 +8,7 @@ Embedded, a damaged, full or read-only data folder becomes the error ``storage.g
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Sequence, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +20,7 @@ from advisor_bot.storage import guarded
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
+    from chromadb.api.types import PyEmbeddings
 
 
 class ChromaStore:
@@ -119,3 +120,8 @@ class ChromaStore:
                 documents = client.get_or_create_collection(f"{self.collection}-documents", embedding_function=None)
             self._handles = (chunks, documents)
         return self._handles
+
+
+def as_vectors(vectors: Sequence[Sequence[float]]) -> PyEmbeddings:
+    """Vectors as Chroma's signatures type them."""
+    return [list(v) for v in vectors]

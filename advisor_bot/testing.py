@@ -76,7 +76,7 @@ class ScriptedChatModel(GenericFakeChatModel):
         if left:
             raise AssertionError(f"{len(left)} scripted step(s) were never used; the first: {left[0]!r:.120}")
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:  # type: ignore[override]
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:
         self.tool_names = [convert_to_openai_tool(t)["function"]["name"] for t in tools]
         return self
 
@@ -93,7 +93,7 @@ class ScriptedChatModel(GenericFakeChatModel):
             # A fresh copy with fresh ids, so a replayed step is a new call.
             calls = [dict(c, id=f"{c['id']}_{len(self.requests)}") for c in step.tool_calls]
             return AIMessage(content=step.content, tool_calls=calls, invalid_tool_calls=step.invalid_tool_calls)
-        return AIMessage(content=step)
+        return AIMessage(content=str(step))
 
     def _generate(
         self,
@@ -116,7 +116,7 @@ class ScriptedChatModel(GenericFakeChatModel):
         if isinstance(message.content, str) and message.content:
             chunks += [AIMessageChunk(content=token) for token in re.split(r"(\s)", message.content) if token]
         raw = [(c["name"], json.dumps(c["args"]), c["id"]) for c in message.tool_calls]
-        raw += [(c.get("name"), c.get("args") or "", c.get("id")) for c in message.invalid_tool_calls]
+        raw += [(c.get("name") or "", c.get("args") or "", c.get("id")) for c in message.invalid_tool_calls]
         for index, (name, args, call_id) in enumerate(raw):
             half = len(args) // 2
             chunks.append(AIMessageChunk(content="", tool_call_chunks=[tool_call_chunk(name=name, args=args[:half], id=call_id, index=index)]))

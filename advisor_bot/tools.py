@@ -1,16 +1,13 @@
 """Deterministic decision tools over the parsed framework.
 
-Each tool is a typed method whose docstring is its schema (checked when the
-class is defined, as smolagents does), so the same functions serve the offline
-engine directly and an LLM through LangChain tool calling.
+Each tool is a typed method registered once with ``@tool`` (``advisor_bot.registry``): its
+docstring is the description and each argument's ``Field`` describes it, so the same functions
+serve the offline engine directly, an LLM through LangChain tool calling and MCP clients.
 """
 
 from __future__ import annotations
 
-import inspect
-import re
-from collections.abc import Callable
-from typing import Literal, TypeVar
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -19,21 +16,8 @@ from advisor_bot.framework import Column, Fact, Framework, PricingModel, StageRo
 from advisor_bot.recommendation import CostEstimate, CostItem, FactorAssessment
 from advisor_bot.retrieve import lexical_tokens
 from advisor_bot.reading.cost import CostScenario, Provider
+from advisor_bot.registry import tool
 from advisor_bot.situation import Situation
-
-F = TypeVar("F", bound=Callable[..., BaseModel])
-TOOL_NAMES: list[str] = []
-
-
-def tool(func: F) -> F:
-    """Register a tool; its docstring must describe it and every argument."""
-    doc = inspect.getdoc(func) or ""
-    params = [p for p in inspect.signature(func).parameters if p != "self"]
-    missing = [p for p in params if not re.search(rf"^\s*{p}:", doc, re.MULTILINE)]
-    if not doc.strip() or missing:
-        raise TypeError(f"Tool {func.__name__} must document itself and its arguments (missing: {missing}).")
-    TOOL_NAMES.append(func.__name__)
-    return func
 
 
 class StageResult(BaseModel):
@@ -72,6 +56,10 @@ class TransitionResult(BaseModel):
     options: list[TransitionOption]
 
 
+# How the card's "You said" cell names a factor stated as a column.
+_STATED = {"internal": "internal chemistry", "budget": "budget structure", "timeline": "timeline pressure", "ip": "IP sensitivity"}
+
+
 def money(x: float) -> str:
     return f"${x:,.0f}"
 
@@ -87,9 +75,9 @@ class Toolbox:
     def __init__(self, framework: Framework) -> None:
         self.framework = framework
 
-    def section_items(self, title: str) -> list[Provision]:
-        """Each sentence or list line of a section, cited."""
-        doc, section = self.framework.doc, self.framework.section(title)
+    def section_items(self, key: str) -> list[Provision]:
+        """Each sentence or list line of a section (by its article-map key), cited."""
+        doc, section = self.framework.doc, self.framework.section(key)
         return [
             Provision(text=doc.text[s:e].removeprefix("- "), citation=citation_for(doc, section, s, e))
             for s, e in sentence_spans(doc, section)
@@ -112,11 +100,11 @@ class Toolbox:
         ]
 
     @tool
-    def stage_recommendation(self, stage: str) -> StageResult:
-        """The Project Stage Decision Matrix row for a development stage.
-
-        stage: a stage label from the matrix (e.g. "IND-enabling studies"), matched case-insensitively.
-        """
+    def stage_recommendation(
+        self,
+        stage: Annotated[str, Field(description='A stage label from the matrix (e.g. "IND-enabling studies"), matched case-insensitively; the result lists the known labels.')],
+    ) -> StageResult:
+        """The Project Stage Decision Matrix row for a development stage: primary need, recommended model(s), selection criteria."""
         wanted = " ".join(stage.lower().split())
         exact = [r for r in self.framework.stages if r.stage.lower() == wanted]
         # A prefix ("IND-enabling", "Phase I/II") names a row only when it names one row.
@@ -125,30 +113,24 @@ class Toolbox:
         return StageResult(row=row, known_stages=[r.stage for r in self.framework.stages])
 
     @tool
-    def profile_assessment(self, factors: Situation) -> ProfileResult:
-        """Which column of the Organizational Profile Decision Matrix each stated factor matches.
-
-        factors: the user's situation; only the fields they stated are assessed.
-        """
-        rows = {r.factor.split()[0].lower(): r for r in self.framework.profile}
+    def profile_assessment(
+        self, factors: Annotated[Situation, Field(description="The user's situation; only the fields they stated are assessed (omit what is unknown).")]
+    ) -> ProfileResult:
+        """Which column (CRO, CDMO, Hybrid) of the Organizational Profile Decision Matrix each stated factor matches, with the tally."""
         picks: list[tuple[str, str, Column, tuple[str, ...]]] = []  # row, value, column, fields read
         if factors.multiple_stages:
             picks.append(("stage", "several compounds at different stages", "Hybrid", ("multiple_stages",)))
         elif factors.stage and (row := self.stage_recommendation(factors.stage).row) is not None:
-            # The profile row splits "discovery through lead optimization" from "candidate
-            # through commercial": the candidate row, or the first without a CRO, starts CDMO.
+            # The profile row splits "discovery through lead optimization" from "candidate through
+            # commercial": the row the article map names, or the first without a CRO, starts CDMO.
             idx = self.framework.stages.index(row)
             cdmo_from = next(i for i, r in enumerate(self.framework.stages) if "CRO" not in r.models)
-            candidate = next((i for i, r in enumerate(self.framework.stages) if "candidate" in r.stage.lower()), cdmo_from)
+            word = self.framework.article.profile_cdmo_from.lower()
+            candidate = next((i for i, r in enumerate(self.framework.stages) if word in r.stage.lower()), cdmo_from)
             picks.append(("stage", row.stage, "CRO" if idx < min(cdmo_from, candidate) else "CDMO", ("stage",)))
-        for key, name, label in (
-            ("internal", "in_house", "internal chemistry"),
-            ("budget", "budget", "budget structure"),
-            ("timeline", "timeline", "timeline pressure"),
-            ("ip", "ip_sensitivity", "IP sensitivity"),
-        ):
+        for name, key in self.framework.article.column_fields().items():
             if (column := getattr(factors, name)) is not None:
-                picks.append((key, label, column, (name,)))
+                picks.append((key, _STATED[key], column, (name,)))
         if factors.transitioning:
             picks.append(("regulatory", "moving from research-grade to regulated material", "Hybrid", ("transitioning",)))
         elif factors.gmp is not None:
@@ -159,10 +141,12 @@ class Toolbox:
             picks.append(("volume", str(factors.quantity), "CDMO" if factors.quantity.kg >= 1 else "CRO", ("quantity",)))
         assessments = []
         for key, value, column, read_from in picks:
-            row = rows[key]
-            cell = row.cells[column]
+            profile_row = self.framework.profile_row(key)
             assessments.append(
-                FactorAssessment(factor=row.factor, value=value, favours=column, reason=cell.text, citation=row.citation, fields=read_from)
+                FactorAssessment(
+                    factor=profile_row.factor, row=key, value=value, favours=column,
+                    reason=profile_row.cells[column].text, citation=profile_row.citation, fields=read_from,
+                )
             )
         tally: dict[Column, int] = {"CRO": 0, "CDMO": 0, "Hybrid": 0}
         for a in assessments:
@@ -172,12 +156,12 @@ class Toolbox:
         return ProfileResult(assessments=assessments, tally=tally, lean=leaders[0] if best and len(leaders) == 1 else None)
 
     @tool
-    def pricing_models(self, provider: Provider | None, situation: str) -> PricingResult:
-        """Pricing models from the framework's CRO/CDMO tables, best fit first.
-
-        provider: "CRO", "CDMO", or None for both.
-        situation: the user's words about the work, used to rank models by their "Best For" cell.
-        """
+    def pricing_models(
+        self,
+        provider: Annotated[Provider | None, Field(description='"CRO", "CDMO", or null for both.')],
+        situation: Annotated[str, Field(description='The user\'s words about the work, used to rank models by their "Best For" cell.')],
+    ) -> PricingResult:
+        """Pricing models from the framework's CRO and CDMO pricing tables, best fit first."""
         wanted = set(lexical_tokens([situation])[0])
         models = [m for m in self.framework.pricing if provider in (None, m.provider)]
 
@@ -187,11 +171,14 @@ class Toolbox:
         return PricingResult(models=sorted(models, key=lambda m: -fit(m)))
 
     @tool
-    def estimate_cost(self, scenario: CostScenario) -> CostEstimate:
-        """Low/high cost of the stated work, itemised, using only the framework's figures.
-
-        scenario: the work to price (FTEs and months, route scouting, analogs, kilograms, transfer).
-        """
+    def estimate_cost(
+        self,
+        scenario: Annotated[
+            CostScenario,
+            Field(description="The work to price: FTEs and months, route scouting, analogs, kilograms, process development, technology transfer."),
+        ],
+    ) -> CostEstimate:
+        """Low and high cost of the stated work in USD, itemised, from the framework's own figures, with the arithmetic and citations."""
         fw, items, notes = self.framework, [], []
         if scenario.fte is not None or scenario.months is not None:
             fte, months = scenario.fte or 1, scenario.months or 12
@@ -254,7 +241,7 @@ class Toolbox:
 
     @tool
     def transition_options(self) -> TransitionResult:
-        """Sequential CRO-to-CDMO vs parallel engagement vs an integrated partner: timelines, transfer costs, risks."""
+        """Sequential CRO-to-CDMO vs parallel engagement vs an integrated partner: timelines, transfer costs and cited points."""
         fw = self.framework
         cro, tt = fw.fact("phase_cro_duration"), fw.fact("phase_transfer_duration")
         cost = fw.fact("tech_transfer_cost")
@@ -264,41 +251,43 @@ class Toolbox:
                     name="Sequential",
                     timeline=f"CRO phase {cro.low:g}-{cro.span[1]:g} months, then transfer {tt.low:g}-{tt.span[1]:g} months, then the CDMO phase",
                     transfer=f"{_range(cost)} for the transfer activities alone",
-                    points=self.section_items("Sequential Engagement"),
+                    points=self.section_items("sequential"),
                 ),
-                TransitionOption(name="Parallel", timeline="CRO and CDMO work at the same time on different activities", transfer="a transfer for each process that moves", points=self.section_items("Parallel Engagement")),
-                TransitionOption(name="Integrated partner", timeline="no formal transfer between organisations", transfer="none between separate organisations", points=self.section_items("Integrated Partners")),
+                TransitionOption(name="Parallel", timeline="CRO and CDMO work at the same time on different activities", transfer="a transfer for each process that moves", points=self.section_items("parallel")),
+                TransitionOption(name="Integrated partner", timeline="no formal transfer between organisations", transfer="none between separate organisations", points=self.section_items("integrated")),
             ]
         )
 
     @tool
-    def ip_checklist(self, engagement: Provider | None, *, focus: str = "") -> ProvisionsResult:
-        """IP provisions to negotiate for a CRO or CDMO engagement, plus the general best practices.
-
-        engagement: "CRO", "CDMO", or None for both.
-        focus: the user's words; provisions that match them come first.
-        """
-        titles = [f"{p} IP Considerations" for p in ("CRO", "CDMO") if engagement in (None, p)]
-        items = [i for t in [*titles, "Negotiation Best Practices"] for i in self.section_items(t)]
+    def ip_checklist(
+        self,
+        engagement: Annotated[Provider | None, Field(description='"CRO", "CDMO", or null for both.')],
+        *,
+        focus: Annotated[str, Field(description="The user's words; provisions that match them come first.")] = "",
+    ) -> ProvisionsResult:
+        """IP provisions to negotiate for a CRO or CDMO engagement, plus the general negotiation best practices, cited."""
+        where = self.framework.article.provisions["ip"]
+        keys = [k for p, k in (("CRO", where.CRO), ("CDMO", where.CDMO)) if engagement in (None, p)]
+        items = [i for k in [*keys, *([where.general] if where.general else [])] for i in self.section_items(k)]
         return ProvisionsResult(title="IP checklist", items=_ranked(items, focus))
 
     @tool
-    def regulatory_roles(self, provider: Provider | None, *, focus: str = "") -> ProvisionsResult:
-        """Regulatory-filing responsibilities of a CRO or a CDMO.
-
-        provider: "CRO", "CDMO", or None for both.
-        focus: the user's words; responsibilities that match them come first.
-        """
-        titles = [f"{p} Regulatory Role" for p in ("CRO", "CDMO") if provider in (None, p)]
-        return ProvisionsResult(title="Regulatory roles", items=_ranked([i for t in titles for i in self.section_items(t)], focus))
+    def regulatory_roles(
+        self,
+        provider: Annotated[Provider | None, Field(description='"CRO", "CDMO", or null for both.')],
+        *,
+        focus: Annotated[str, Field(description="The user's words; responsibilities that match them come first.")] = "",
+    ) -> ProvisionsResult:
+        """Regulatory-filing responsibilities of a CRO or a CDMO, cited."""
+        where = self.framework.article.provisions["regulatory"]
+        keys = [k for p, k in (("CRO", where.CRO), ("CDMO", where.CDMO)) if provider in (None, p)]
+        return ProvisionsResult(title="Regulatory roles", items=_ranked([i for k in keys for i in self.section_items(k)], focus))
 
     @tool
-    def common_mistakes(self, situation: str) -> ProvisionsResult:
-        """The framework's common outsourcing mistakes, most relevant to the situation first.
-
-        situation: the user's words, used to rank the mistakes.
-        """
-        mistakes = [s for s in self.framework.sections.values() if s.heading_path[0] == "Common Outsourcing Mistakes" and s.level == 2]
+    def common_mistakes(self, situation: Annotated[str, Field(description="The user's words, used to rank the mistakes.")]) -> ProvisionsResult:
+        """The framework's common outsourcing mistakes, most relevant to the situation first, cited."""
+        parent = self.framework.section("mistakes").title
+        mistakes = [s for s in self.framework.sections.values() if s.heading_path[0] == parent and s.level == 2]
         items = [
             Provision(text=s.title, citation=citation_for(self.framework.doc, s, s.blocks[0].start, s.blocks[-1].end))
             for s in mistakes

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,18 @@ def no_developer_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("ADVISOR_") or name == "OPENAI_API_KEY":
             monkeypatch.delenv(name)
+
+
+@pytest.fixture()
+def pin_schemas(snapshot) -> Callable[[str, object], None]:  # noqa: ANN001 - pytest-snapshot's fixture
+    """Compare generated tool schemas with the pinned JSON in tests/data/tool_schemas/; after an
+    intended change, ``pytest --snapshot-update`` rewrites the file, and the diff shows in review."""
+    snapshot.snapshot_dir = Path(__file__).parent / "data" / "tool_schemas"
+
+    def pin(name: str, schemas: object) -> None:
+        snapshot.assert_match(json.dumps(schemas, indent=2, sort_keys=True, ensure_ascii=False) + "\n", name)
+
+    return pin
 
 
 @pytest.fixture(scope="session")

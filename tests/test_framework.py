@@ -14,10 +14,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from advisor_bot.article_map import MAP_FILE, article_map
 from advisor_bot.citations import verify_citation
 from advisor_bot.config import PROJECT_ROOT
 from advisor_bot.corpus import Document, load_corpus
-from advisor_bot.errors import CitationError, CorpusError
+from advisor_bot.errors import ArticleMapError, CitationError, CorpusError
 from advisor_bot.framework import Framework, load_framework, parse_models
 from advisor_bot.situation import Situation
 from advisor_bot.tools import CostScenario, Toolbox
@@ -340,3 +341,39 @@ def test_a_removed_figure_is_absent_not_misread(corpus_copy: Path):
     assert "process_development_fee" not in fw.facts
     with pytest.raises(CorpusError, match="process_development_fee"):
         Toolbox(fw).estimate_cost(CostScenario(kg=10, process_development=True))
+
+
+# -- The article map: one place that says where each fact lives ------------------------
+
+
+def test_a_renamed_heading_of_the_map_is_named_at_load(corpus_copy: Path):
+    edit(corpus_copy, "## Avoiding Technology Transfer Altogether", "## Skipping the Transfer")
+    with pytest.raises(ArticleMapError, match=r"no heading 'Avoiding Technology Transfer Altogether' \(article map key 'avoid_transfer'\)") as err:
+        load_framework(documents_of(corpus_copy))
+    assert (err.value.key, err.value.heading) == ("avoid_transfer", "Avoiding Technology Transfer Altogether")
+
+
+def test_the_map_states_every_figure_the_article_has(fw: Framework):
+    assert set(fw.facts) == set(fw.article.figures)
+    assert all(fw.facts[k].label == f.label and fw.facts[k].citation.section.endswith(fw.article.heading(f.section)) for k, f in fw.article.figures.items())
+
+
+def test_a_key_the_map_uses_but_does_not_define_is_refused(tmp_path: Path):
+    text = MAP_FILE.read_text(encoding="utf-8").replace("section: tech_transfer,", "section: tech_transfr,", 1)
+    (tmp_path / "map.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(CorpusError, match="tech_transfr"):
+        article_map(tmp_path / "map.yaml")
+
+
+def test_a_profile_row_the_article_lost_is_named(fw: Framework):
+    gone = fw.model_copy(update={"profile": [r for r in fw.profile if not r.factor.startswith("Volume")]})
+    with pytest.raises(CorpusError, match="'volume'"):
+        Toolbox(gone).profile_assessment(Situation(quantity={"value": 5, "unit": "kg"}))  # type: ignore[arg-type]
+
+
+def test_no_heading_of_the_article_is_written_in_the_code():
+    """Code refers to the article's facts by key: a heading of the map in a module is a second copy."""
+    headings = [*article_map().sections.values(), *article_map().mistakes.values()]
+    modules = [p for p in (PROJECT_ROOT / "advisor_bot").rglob("*.py")] + list((PROJECT_ROOT / "ui").rglob("*.py"))
+    copies = [(p.name, h) for p in modules for h in headings if f'"{h}"' in p.read_text(encoding="utf-8") or f"'{h}'" in p.read_text(encoding="utf-8")]
+    assert copies == []

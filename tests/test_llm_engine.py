@@ -26,14 +26,14 @@ from advisor_bot.turns import Turn
 from advisor_bot.config import Settings
 from advisor_bot.engines.base import EngineContext
 from advisor_bot.engines.deadline import DeadlineTransport
-from advisor_bot.engines.llm import LLMEngine, chat_model
+from advisor_bot.engines.llm import LLMEngine, build_tools, chat_model
 from advisor_bot.engines.offline import OfflineEngine
 from advisor_bot.engines.passages import pick_passages
 from advisor_bot.grounding import REDACTED, Evidence, ProseGuard, data_block, figures, prose_verdicts, scrub, split_units
 from advisor_bot.errors import PromptError
 from advisor_bot.prompts import render, variables
 from advisor_bot.testing import ScriptedChatModel, tool_call
-from advisor_bot.tools import TOOL_NAMES
+from advisor_bot.registry import REGISTRY
 
 IND = "We're at IND-enabling studies. Should we use a CRO or a CDMO?"
 FTE = "What does a CRO charge per FTE?"
@@ -80,7 +80,7 @@ def passage_id(messages: list[BaseMessage], needle: str) -> str:
 
 def test_every_decision_tool_and_search_are_bound(context):
     _, answer, fake = run(context, ["The framework covers this [p1]."])
-    assert fake.tool_names == ["search_framework", "record_situation", *TOOL_NAMES]
+    assert fake.tool_names == ["search_framework", "record_situation", *REGISTRY]
     assert answer.engine == "llm"
 
 
@@ -641,3 +641,25 @@ def test_a_users_document_reaches_the_model_as_labelled_data_and_never_decides(o
     cited = [c for c in answer.citations if c.document == "vendor-notes.md"]
     assert cited and all(c.origin == "user" for c in cited)
     assert "from your document vendor-notes.md, not the framework" in answer.answer_markdown
+
+
+def test_every_registered_tool_runs_through_its_generated_langchain_tool(context: EngineContext) -> None:
+    """The LangChain surface is generated from the registry: each tool takes its argument model's
+    fields (ip_checklist's focus included) and returns the tool's own result model."""
+    args = {
+        "stage_recommendation": {"stage": "IND-enabling"},
+        "profile_assessment": {"factors": {"gmp": True}},
+        "pricing_models": {"provider": "CDMO", "situation": "a validated campaign"},
+        "estimate_cost": {"scenario": {"fte": 2, "months": 6}},
+        "transition_options": {},
+        "ip_checklist": {"engagement": "CDMO", "focus": "manufacturing know-how on their equipment"},
+        "regulatory_roles": {"provider": None},
+        "common_mistakes": {"situation": "quality agreement"},
+    }
+    tools = build_tools(context)
+    assert set(args) == set(REGISTRY)
+    for name, spec in REGISTRY.items():
+        result = tools[name].invoke(args[name])
+        assert isinstance(result, spec.result), name
+    focused = tools["ip_checklist"].invoke(args["ip_checklist"])
+    assert focused.items[0].text.startswith("Manufacturing know-how"), "the focus ranks the provisions"

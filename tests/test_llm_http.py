@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from advisor_bot.answer import Answer
 from advisor_bot.turns import Turn
 from advisor_bot.config import Settings
-from advisor_bot.tools import TOOL_NAMES
+from advisor_bot.registry import REGISTRY
 
 IND = "We're at IND-enabling studies. Should we use a CRO or a CDMO?"
 
@@ -154,7 +154,7 @@ def ask(advisor, embedder):
     return _ask
 
 
-def test_tool_call_then_a_streamed_answer_over_http(server, settings, ask):
+def test_tool_call_then_a_streamed_answer_over_http(server, settings, ask, pin_schemas):
     server.script = [
         {"tool_calls": [{"name": "stage_recommendation", "arguments": {"stage": "IND-enabling studies"}}]},
         {"content": "For IND-enabling studies a CDMO fits, for cGMP tox material [p1]. Plan the transfer early."},
@@ -168,7 +168,8 @@ def test_tool_call_then_a_streamed_answer_over_http(server, settings, ask):
     first, second = (r["body"] for r in server.requests)
     assert all(r["path"] == "/v1/chat/completions" and r["auth"] == "Bearer test" for r in server.requests)
     assert first["stream"] is True and first["model"] == "some-model"
-    assert [t["function"]["name"] for t in first["tools"]] == ["search_framework", "record_situation", *TOOL_NAMES]
+    assert [t["function"]["name"] for t in first["tools"]] == ["search_framework", "record_situation", *REGISTRY]
+    pin_schemas("langchain.json", {t["function"]["name"]: t for t in first["tools"] if t["function"]["name"] in REGISTRY})
     assert first["messages"][0]["role"] == "system" and '<data source="search_framework">' in first["messages"][-1]["content"]
     assistant, tool = second["messages"][-2:]
     assert assistant["role"] == "assistant" and assistant["tool_calls"][0]["function"]["name"] == "stage_recommendation"

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from advisor_bot.config import Settings
-from advisor_bot.tools import TOOL_NAMES
+from advisor_bot.registry import REGISTRY
 from ui.server import create_app
 
 LOCAL = "http://127.0.0.1"
@@ -57,7 +57,7 @@ def test_the_public_tools_stay_callable_and_a_wrong_call_is_a_422_without_traceb
     assert client.post("/gradio_api/run/predict", json={"data": []}).status_code == 422
     queued = next(d["id"] for d in client.get("/config").json()["dependencies"] if d.get("queue") is not False)
     assert client.post("/gradio_api/run/predict", json={"data": [], "fn_index": queued}).status_code == 422
-    assert set(client.get("/gradio_api/info").json()["named_endpoints"]) == {f"/{n}" for n in ("ask", *TOOL_NAMES)}
+    assert set(client.get("/gradio_api/info").json()["named_endpoints"]) == {f"/{n}" for n in ("ask", *REGISTRY)}
     assert "Traceback" not in caplog.text and "Traceback" not in capfd.readouterr().err
 
 

@@ -8,14 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from advisor_bot import tools as tools_module
 from advisor_bot.citations import Citation, verify_citation
 from advisor_bot.config import PROJECT_ROOT
 from advisor_bot.corpus import load_corpus
 from advisor_bot.errors import AdvisorError
 from advisor_bot.framework import load_framework
 from advisor_bot.situation import Quantity, Situation
-from advisor_bot.tools import TOOL_NAMES, CostScenario, StageResult, Toolbox, tool
+from advisor_bot.tools import CostScenario, Toolbox
 
 CORPUS = PROJECT_ROOT / "corpus"
 ARTICLE = (CORPUS / "cro-cdmo-framework.md").read_text(encoding="utf-8")
@@ -476,58 +475,3 @@ def test_scaling_kg_scales_the_manufacturing_item(kg: float, k: float, complexit
 def test_invalid_scenarios_are_rejected(bad: dict[str, object]):
     with pytest.raises(ValueError):
         CostScenario(**bad)
-
-
-# -- The @tool decorator and the registry ------------------------------------------
-
-
-def test_tool_rejects_a_docstring_that_omits_an_argument():
-    before = list(TOOL_NAMES)
-    with pytest.raises(TypeError, match="provider"):
-
-        @tool
-        def half_documented(self, stage: str, provider: str) -> StageResult:
-            """Look up a stage.
-
-            stage: a stage label.
-            """
-            raise AssertionError("never called")
-
-    assert TOOL_NAMES == before, "a rejected tool must not be registered"
-
-
-def test_tool_rejects_a_missing_docstring():
-    with pytest.raises(TypeError):
-
-        @tool
-        def undocumented(self, stage: str) -> StageResult:
-            raise AssertionError("never called")
-
-
-def test_tool_accepts_a_fully_documented_function(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(tools_module, "TOOL_NAMES", [])
-
-    @tool
-    def documented(self, stage: str) -> StageResult:
-        """Look up a stage.
-
-        stage: a stage label.
-        """
-        raise AssertionError("never called")
-
-    assert tools_module.TOOL_NAMES == ["documented"]
-
-
-def test_tool_names_lists_all_eight_tools():
-    expected = {
-        "stage_recommendation",
-        "profile_assessment",
-        "pricing_models",
-        "estimate_cost",
-        "transition_options",
-        "ip_checklist",
-        "regulatory_roles",
-        "common_mistakes",
-    }
-    assert sorted(TOOL_NAMES) == sorted(expected)
-    assert all(callable(getattr(Toolbox, name)) for name in TOOL_NAMES)

@@ -21,7 +21,8 @@ from advisor_bot.config import PROJECT_ROOT, Settings
 from advisor_bot.corpus import parse_sections, read_document
 from advisor_bot.errors import InvalidQuestionError
 from advisor_bot.situation import Quantity, Situation
-from advisor_bot.tools import TOOL_NAMES, CostScenario
+from advisor_bot.registry import REGISTRY
+from advisor_bot.tools import CostScenario
 from ui import panel, views
 from ui.app import GENERIC_FAILURE, ChatView, failure_message
 from ui.framework_page import framework_html
@@ -262,6 +263,19 @@ def test_form_handlers_take_the_fields_in_form_order(view: ChatView) -> None:
     assert params[4:-1] == list(panel.FIELDS) == list(view.controls)
 
 
+def test_the_form_labels_its_fields_as_every_other_view_does(view: ChatView, advisor) -> None:
+    """One label per situation field (Situation's titles): the form, the card and the memo agree;
+    the factor dropdowns are the rows the article map names, offering the row's own cells."""
+    for name, control in view.controls.items():
+        if name != "quantity_unit":
+            assert control.label == Situation.label(panel.panel_field(name)), name
+    framework = advisor.context.toolbox.framework
+    assert set(panel.COLUMN_FIELDS) == set(framework.article.column_fields())
+    for field in panel.COLUMN_FIELDS:
+        row = framework.profile_row(framework.article.column_fields()[field])
+        assert [text for text, _ in panel.column_choices(framework, field)[1:]] == [f"{row.cells[c].text} → {c}" for c in ("CRO", "CDMO", "Hybrid")]
+
+
 def test_editing_a_field_pins_it_and_re_answers_the_last_question(view: ChatView, advisor) -> None:
     values = panel.to_panel(Situation()).model_dump()
     before = advisor.ask(WHICH_MODEL)
@@ -413,7 +427,7 @@ def test_gradio_client_calls_ask_and_sees_only_the_tools(live_url: str) -> None:
 
     client = Client(live_url, verbose=False, analytics_enabled=False)
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert endpoints == {f"/{name}" for name in ("ask", *TOOL_NAMES)}, "UI events stay private"
+    assert endpoints == {f"/{name}" for name in ("ask", *REGISTRY)}, "UI events stay private"
     answer = Answer.model_validate_json(client.predict(question=WHICH_MODEL, api_name="/ask"))
     assert answer.recommendation is not None and answer.recommendation.model == "CDMO"
     row = json.loads(client.predict(stage="IND-enabling studies", api_name="/stage_recommendation"))["row"]
@@ -424,14 +438,14 @@ Schemas = dict[str, dict[str, object]]
 
 
 def _mcp(url: str, calls: list[tuple[str, dict[str, object]]]) -> tuple[Schemas, list[tuple[bool, str]]]:
-    """Tool input schemas by name, and (is_error, text) for each call, from a real MCP client session."""
+    """Tools by name (description and input schema), and (is_error, text) for each call, from a real MCP client session."""
     from mcp import ClientSession
     from mcp.client.streamable_http import streamable_http_client
 
     async def run() -> tuple[Schemas, list[tuple[bool, str]]]:
         async with streamable_http_client(f"{url}/gradio_api/mcp/") as (read, write, _), ClientSession(read, write) as session:
             await session.initialize()
-            tools = {t.name: t.inputSchema for t in (await session.list_tools()).tools}
+            tools = {t.name: {"description": t.description, "inputSchema": t.inputSchema} for t in (await session.list_tools()).tools}
             results = []
             for name, args in calls:
                 result = await session.call_tool(name, args)
@@ -441,22 +455,26 @@ def _mcp(url: str, calls: list[tuple[str, dict[str, object]]]) -> tuple[Schemas,
     return asyncio.run(run())
 
 
-def test_mcp_exposes_the_decision_tools_and_ask(live_url: str) -> None:
-    tools, results = _mcp(
+def test_mcp_exposes_the_decision_tools_and_ask(live_url: str, pin_schemas) -> None:
+    listed, results = _mcp(
         live_url,
         [
             ("stage_recommendation", {"stage": "Phase III / commercial"}),
-            ("profile_assessment", {"situation": {"gmp": True, "quantity": {"value": 5, "unit": "kg"}}}),
+            ("profile_assessment", {"factors": {"gmp": True, "quantity": {"value": 5, "unit": "kg"}}}),
             ("estimate_cost", {"scenario": {"fte": 2, "months": 6}}),
             ("ask", {"question": WHICH_MODEL}),
             ("estimate_cost", {"scenario": {"fte": -2}}),
+            ("ip_checklist", {"engagement": "CDMO", "focus": "manufacturing know-how on their equipment"}),
         ],
     )
-    assert set(tools) == {"ask", *TOOL_NAMES}
-    assert set(tools["profile_assessment"]["properties"]["situation"]["properties"]) == set(Situation.model_fields)
+    assert set(listed) == {"ask", *REGISTRY}
+    pin_schemas("mcp.json", {name: listed[name] for name in REGISTRY})
+    tools = {name: t["inputSchema"] for name, t in listed.items()}
+    assert set(tools["profile_assessment"]["properties"]["factors"]["properties"]) == set(Situation.model_fields)
     assert set(tools["estimate_cost"]["properties"]["scenario"]["properties"]) == set(CostScenario.model_fields)
-    assert "IND-enabling studies" in tools["stage_recommendation"]["properties"]["stage"]["description"], "from the docstring"
-    (ok1, stage), (ok2, profile), (ok3, cost), (ok4, answer), (failed, error) = results
+    assert "IND-enabling studies" in tools["stage_recommendation"]["properties"]["stage"]["description"], "from the registry"
+    assert set(tools["ip_checklist"]["properties"]) == {"engagement", "focus"}
+    (ok1, stage), (ok2, profile), (ok3, cost), (ok4, answer), (failed, error), (ok5, checklist) = results
     assert not (ok1 or ok2 or ok3 or ok4)
     assert json.loads(stage)["row"]["models"] == ["CDMO"]
     assert json.loads(profile)["lean"] == "CDMO"
@@ -464,5 +482,6 @@ def test_mcp_exposes_the_decision_tools_and_ask(live_url: str) -> None:
     assert estimate["low"] > 0 and estimate["items"][0]["citation"]["quote"]
     assert Answer.model_validate_json(answer).recommendation.model == "CDMO"  # type: ignore[union-attr]
     assert failed and "fte" in error and "greater than 0" in error
+    assert not ok5 and json.loads(checklist)["items"][0]["text"].startswith("Manufacturing know-how"), "focus reaches the tool"
 
 

@@ -156,20 +156,18 @@ class ChatView:
         with gr.Accordion("Your situation", open=True, elem_id="situation-panel"):
             gr.Markdown("Filled in from the chat. Change a field to re-run the last question with it.", elem_classes="hint")
             with gr.Row():
-                stage = gr.Dropdown(panel.stage_choices(framework), value=panel.NOT_SAID, label="Development stage", elem_id="sit-stage")
-                gmp = gr.Radio(panel.GMP_CHOICES, value=panel.NOT_SAID, label="cGMP material needed?", elem_id="sit-gmp")
+                stage = gr.Dropdown(panel.stage_choices(framework), value=panel.NOT_SAID, label=views.field_label("stage"), elem_id="sit-stage")
+                gmp = gr.Radio(panel.GMP_CHOICES, value=panel.NOT_SAID, label=views.field_label("gmp"), elem_id="sit-gmp")
             with gr.Row():
                 # A text box: Gradio's number box shows "0" for a quantity nobody has said.
-                quantity = gr.Textbox(label="Quantity", placeholder="not said", max_lines=1, max_length=20, elem_id="sit-quantity")
+                quantity = gr.Textbox(label=views.field_label("quantity"), placeholder="not said", max_lines=1, max_length=20, elem_id="sit-quantity")
                 unit = gr.Dropdown(list(panel.UNITS), value="kg", label="Unit", elem_id="sit-unit")
+            # One dropdown per field that names an Organizational Profile column, offering that row's cells.
             columns = {
-                field: gr.Dropdown(panel.column_choices(framework, field), value=panel.NOT_SAID, label=label, elem_id=f"sit-{field}")
-                for field, label in (
-                    ("timeline", "Timeline pressure"),
-                    ("budget", "Budget structure"),
-                    ("in_house", "In-house chemistry"),
-                    ("ip_sensitivity", "IP sensitivity"),
+                field: gr.Dropdown(
+                    panel.column_choices(framework, field), value=panel.NOT_SAID, label=views.field_label(field), elem_id=f"sit-{field}"
                 )
+                for field in panel.COLUMN_FIELDS
             }
             self.controls = {"stage": stage, "quantity_value": quantity, "quantity_unit": unit, "gmp": gmp, **columns}
             with gr.Row(equal_height=True):
@@ -329,9 +327,9 @@ class ChatView:
             quantity_value: str | None,
             quantity_unit: str,
             gmp: str,
-            timeline: str,
-            budget: str,
             in_house: str,
+            budget: str,
+            timeline: str,
             ip_sensitivity: str,
             request: gr.Request,
         ) -> Update:

@@ -28,7 +28,7 @@ def _settings(**overrides: object) -> Settings:
     """Settings from the environment, or exit with what is wrong; values are never echoed
     (one may be a password)."""
     try:
-        return Settings(**overrides)
+        return Settings(**overrides)  # type: ignore[arg-type]  # Settings validates the values itself
     except ValidationError as exc:
         for error in exc.errors():
             name = f"ADVISOR_{str(error['loc'][0]).upper()}" if error["loc"] else "settings"

@@ -1,8 +1,9 @@
 """The decision tools and ``ask`` as Gradio API endpoints, which Gradio also serves as MCP tools.
 
-Gradio builds each tool's JSON schema from the type hints and its description
-from the docstring's ``Args:``; TypedDicts derived from ``Situation`` and
-``CostScenario`` give MCP clients every field of those models. Every tool
+Gradio builds each tool's JSON schema from a function's type hints and its description from the
+docstring's ``Args:``. The decision tools' functions are generated from the registry
+(``advisor_bot.registry``): one parameter per field of the tool's argument model, the field's
+description in ``Args:``, nested models as TypedDicts so MCP clients see every field. Every tool
 returns JSON text.
 """
 
@@ -13,7 +14,7 @@ import inspect
 import logging
 from collections.abc import Callable
 from types import UnionType
-from typing import Literal, Union, get_args, get_origin, get_type_hints
+from typing import Literal, Union, get_args, get_origin, get_type_hints, TypeGuard
 
 import gradio as gr
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -23,31 +24,61 @@ from typing_extensions import TypedDict
 from advisor_bot.advisor import Advisor
 from advisor_bot.errors import AdvisorError
 from advisor_bot.situation import Situation
-from advisor_bot.tools import CostScenario, Toolbox
+from advisor_bot.tools import Toolbox
+from advisor_bot.registry import REGISTRY, ToolSpec
 from ui.limits import Admission
 
 logger = logging.getLogger(__name__)
 
-ProviderName = Literal["CRO", "CDMO"]
-
 
 def _shape(model: type[BaseModel]) -> type:
     """A TypedDict of the model's fields (all optional): Gradio turns it into the JSON schema MCP clients see."""
-    return TypedDict(f"{model.__name__}Input", {n: _plain(f.annotation) for n, f in model.model_fields.items()}, total=False)
+    # Built at run time from the model, which mypy cannot follow.
+    return TypedDict(f"{model.__name__}Input", {n: _plain(f.annotation) for n, f in model.model_fields.items()}, total=False)  # type: ignore[operator]
+
+
+def _is_model(annotation: object) -> TypeGuard[type[BaseModel]]:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
 def _plain(annotation: object) -> object:
     """``X | None`` -> ``X`` (absence already means None); nested models -> their shape."""
     union = get_origin(annotation) in (Union, UnionType)
     options = [a for a in get_args(annotation) if a is not type(None)] if union else [annotation]
-    if len(options) == 1 and isinstance(options[0], type) and issubclass(options[0], BaseModel):
+    if len(options) == 1 and _is_model(options[0]):
         return _shape(options[0])
     return options[0] if len(options) == 1 else Union[tuple(options)]  # noqa: UP007 - built at run time
 
 
 # Derived, not retyped, so the tool schemas follow the models as fields are added.
 SituationInput = _shape(Situation)
-CostScenarioInput = _shape(CostScenario)
+
+
+def _endpoint(spec: ToolSpec, owner: Callable[[], object]) -> Callable[..., str]:
+    """A plain function with the tool's parameters, for Gradio to read; it validates its arguments
+    with the tool's own model, so a wrong call is answered as the caller's mistake."""
+    fields = spec.args.model_fields
+    parameters = [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            annotation=_shape(f.annotation) if _is_model(f.annotation) else f.annotation,
+            **({} if f.is_required() else {"default": f.default}),
+        )
+        for name, f in fields.items()
+    ]
+    args_doc = "".join(f"\n    {name}: {f.description}" for name, f in fields.items())
+
+    def endpoint(*args: object, **kwargs: object) -> str:
+        bound = signature.bind(*args, **kwargs)
+        return _json(lambda: spec.run(owner(), spec.args.model_validate(bound.arguments)))
+
+    signature = inspect.Signature(parameters, return_annotation=str)
+    endpoint.__signature__ = signature  # type: ignore[attr-defined]
+    endpoint.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": str}
+    endpoint.__name__ = endpoint.__qualname__ = spec.name
+    endpoint.__doc__ = spec.description + (f"\n\nArgs:{args_doc}" if fields else "")
+    return endpoint
 
 
 class TurnInput(TypedDict):
@@ -95,9 +126,10 @@ def register_tools(advisor: Advisor, *, admission: Admission) -> None:
     """Add the endpoints to the Blocks being built (call inside ``with gr.Blocks()``)."""
 
     def toolbox() -> Toolbox:
+        # Looked up per call: the advisor reloads its context when the corpus changes.
         return advisor.context.toolbox
 
-    def ask(question: str, history: list[TurnInput] | None = None, situation: SituationInput | None = None) -> str:
+    def ask(question: str, history: list[TurnInput] | None = None, situation: SituationInput | None = None) -> str:  # type: ignore[valid-type]
         """Answer a question about outsourcing chemical development (CRO, CDMO, hybrid or integrated partner), quoting the framework verbatim.
 
         Args:
@@ -115,78 +147,8 @@ def register_tools(advisor: Advisor, *, admission: Admission) -> None:
 
         return _json(run)
 
-    def stage_recommendation(stage: str) -> str:
-        """The Project Stage Decision Matrix row for a development stage: primary need, recommended model(s), selection criteria.
-
-        Args:
-            stage: a stage label from the matrix, e.g. "IND-enabling studies"; the result lists the known labels.
-        """
-        return _json(lambda: toolbox().stage_recommendation(stage))
-
-    def profile_assessment(situation: SituationInput) -> str:
-        """Which column (CRO, CDMO, Hybrid) of the Organizational Profile Decision Matrix each stated factor matches, with the tally.
-
-        Args:
-            situation: the program's stated factors; omit what is unknown.
-        """
-        return _json(lambda: toolbox().profile_assessment(Situation.model_validate(situation)))
-
-    def pricing_models(provider: ProviderName | None, situation: str) -> str:
-        """Pricing models from the framework's CRO and CDMO pricing tables, best fit first.
-
-        Args:
-            provider: "CRO", "CDMO", or null for both.
-            situation: the user's words about the work, used to rank the models.
-        """
-        return _json(lambda: toolbox().pricing_models(provider, situation))
-
-    def estimate_cost(scenario: CostScenarioInput) -> str:
-        """Low and high cost of the stated work in USD, itemised, from the framework's own figures, with the arithmetic and citations.
-
-        Args:
-            scenario: the work to price: FTEs and months, route scouting, analogs, kilograms, process development, technology transfer.
-        """
-        return _json(lambda: toolbox().estimate_cost(CostScenario.model_validate(scenario)))
-
-    def transition_options() -> str:
-        """Sequential CRO-to-CDMO vs parallel engagement vs an integrated partner: timelines, transfer costs and cited points."""
-        return _json(lambda: toolbox().transition_options())
-
-    def ip_checklist(engagement: ProviderName | None) -> str:
-        """IP provisions to negotiate for a CRO or CDMO engagement, plus the general negotiation best practices, cited.
-
-        Args:
-            engagement: "CRO", "CDMO", or null for both.
-        """
-        return _json(lambda: toolbox().ip_checklist(engagement))
-
-    def regulatory_roles(provider: ProviderName | None) -> str:
-        """Regulatory-filing responsibilities of a CRO or a CDMO, cited.
-
-        Args:
-            provider: "CRO", "CDMO", or null for both.
-        """
-        return _json(lambda: toolbox().regulatory_roles(provider))
-
-    def common_mistakes(situation: str) -> str:
-        """The framework's common outsourcing mistakes, most relevant to the situation first, cited.
-
-        Args:
-            situation: the user's words, used to rank the mistakes.
-        """
-        return _json(lambda: toolbox().common_mistakes(situation))
-
-    for fn in (
-        ask,
-        stage_recommendation,
-        profile_assessment,
-        pricing_models,
-        estimate_cost,
-        transition_options,
-        ip_checklist,
-        regulatory_roles,
-        common_mistakes,
-    ):
-        # Unqueued: MCP then calls the function in-process instead of looping back over
-        # HTTP, which would need the basic-auth password; ``admission`` bounds the heavy one.
-        gr.api(_typed(fn), api_name=fn.__name__, queue=False)
+    # Unqueued: MCP then calls the function in-process instead of looping back over
+    # HTTP, which would need the basic-auth password; ``admission`` bounds the heavy one.
+    gr.api(_typed(ask), api_name="ask", queue=False)
+    for spec in REGISTRY.values():
+        gr.api(_endpoint(spec, toolbox), api_name=spec.name, queue=False)

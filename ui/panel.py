@@ -10,15 +10,15 @@ from typing import get_args
 
 from pydantic import BaseModel
 
+from advisor_bot.article_map import article_map
 from advisor_bot.errors import InvalidQuestionError
 from advisor_bot.framework import Framework
 from advisor_bot.situation import Column, Quantity, Situation
 
 NOT_SAID = ""
 UNITS: tuple[str, ...] = get_args(Quantity.model_fields["unit"].annotation)
-# Situation field -> first word of its Organizational Profile Decision Matrix factor.
-_PROFILE_ROWS = {"timeline": "timeline", "budget": "budget", "in_house": "internal", "ip_sensitivity": "ip"}
-COLUMN_FIELDS: tuple[str, ...] = tuple(_PROFILE_ROWS)
+# The fields that name an Organizational Profile column outright, as the article map lists them.
+COLUMN_FIELDS: tuple[str, ...] = tuple(article_map().column_fields())
 _COLUMNS: tuple[Column, ...] = get_args(Column)
 
 Choices = list[tuple[str, str]]
@@ -31,9 +31,10 @@ class PanelValues(BaseModel):
     quantity_value: float | None = None
     quantity_unit: str = "kg"
     gmp: str = NOT_SAID
-    timeline: str = NOT_SAID
-    budget: str = NOT_SAID
+    # The profile factors in the article's row order, as COLUMN_FIELDS lists them.
     in_house: str = NOT_SAID
+    budget: str = NOT_SAID
+    timeline: str = NOT_SAID
     ip_sensitivity: str = NOT_SAID
 
 
@@ -51,11 +52,8 @@ def stage_choices(framework: Framework) -> Choices:
 
 def column_choices(framework: Framework, field: str) -> Choices:
     """'Rapid iteration needed (weeks) → CRO'-style options for one profile factor."""
-    rows = {r.factor.split()[0].lower(): r for r in framework.profile}
-    row = rows.get(_PROFILE_ROWS[field])
-    return [("Not said", NOT_SAID)] + [
-        (f"{row.cells[c].text} → {c}" if row else c, c) for c in _COLUMNS
-    ]
+    row = framework.profile_row(framework.article.column_fields()[field])
+    return [("Not said", NOT_SAID)] + [(f"{row.cells[c].text} → {c}", c) for c in _COLUMNS]
 
 
 GMP_CHOICES: Choices = [("Not said", NOT_SAID), ("Yes, cGMP", "yes"), ("No, research grade", "no")]

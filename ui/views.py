@@ -95,7 +95,7 @@ def _list(items: Iterable[str], *, ordered: bool = False) -> str:
 def recommendation_card(answer: Answer | None, *, base_url: str = "") -> str:
     """The recommendation as a card, or a hint saying how to get one."""
     rec = answer.recommendation if answer else None
-    if rec is None:
+    if answer is None or rec is None:
         hint = "Ask which model fits your program, e.g. <em>Should we use a CRO or a CDMO for IND-enabling studies?</em>"
         return f'<div class="rec-card empty">{hint}</div>'
     return f'<div class="rec-card">{_recommendation_body(rec, answer.evidence, base_url)}</div>'

@@ -199,7 +199,7 @@ def verdict_markdown(rec: Recommendation, refs: References, *, evidence: Sequenc
     alt = f" (also fits: {', '.join(rec.alternatives)})" if rec.alternatives else ""
     out = [f"## Recommendation: **{rec.model}**{alt} {stage_ref}".rstrip(), f"*{rec.confidence.capitalize()} confidence:* {rec.confidence_reason}"]
     lines = []
-    if rec.stage and not any(f.factor.startswith("Stage") for f in rec.factors):
+    if rec.stage and not any(f.row == "stage" for f in rec.factors):
         lines.append(f"- **Stage:** {rec.stage}")
     for f in rec.factors:
         said = "; ".join(f"“{w}”" for w in user_words(f.fields, evidence)) or f.value

@@ -12,6 +12,7 @@ notice saying why.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import threading
@@ -46,7 +47,7 @@ from advisor_bot.reading.model import Reading
 from advisor_bot.reading.model_reading import TOOL as SITUATION
 from advisor_bot.reading.model_reading import TOOL_DESCRIPTION, reconcile, situation_schema
 from advisor_bot.retrieve import Passage, Retrieval
-from advisor_bot.tools import TOOL_NAMES
+from advisor_bot.registry import REGISTRY
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,8 @@ def chat_model(settings: Settings) -> BaseChatModel:
 
 
 def build_tools(context: EngineContext) -> dict[str, StructuredTool]:
-    """``search_framework`` and every decision tool, as LangChain tools; docstrings are the descriptions."""
+    """``search_framework`` and every decision tool, as LangChain tools: the decision tools are generated
+    from the registry (description, argument model), the same one the MCP tools come from."""
 
     def search_framework(query: str) -> list[Passage]:
         """Search the framework (and any documents the user added) for passages about a topic.
@@ -109,9 +111,13 @@ def build_tools(context: EngineContext) -> dict[str, StructuredTool]:
             record_situation, name=SITUATION, description=TOOL_DESCRIPTION, args_schema=situation_schema(context.toolbox.framework)
         ),
     }
-    for name in TOOL_NAMES:
-        method = getattr(context.toolbox, name)
-        tools[name] = StructuredTool.from_function(method, name=name, description=inspect.getdoc(method))
+    for spec in REGISTRY.values():
+        tools[spec.name] = StructuredTool(
+            name=spec.name,
+            description=spec.description,
+            args_schema=spec.args,
+            func=functools.partial(spec.func, context.toolbox),
+        )
     return tools
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 from advisor_bot.answer import Answer
 from advisor_bot.turns import Turn, retrieval_query
@@ -25,6 +26,7 @@ from advisor_bot.render import (
 )
 from advisor_bot.reading.model import Reading
 from advisor_bot.retrieve import Retrieval
+from advisor_bot.tools import ProvisionsResult
 
 # Provisions (IP terms, regulatory duties, mistakes) shown in the chat: the ones that fit best; the rest are a click away.
 PROVISIONS = 3
@@ -60,6 +62,10 @@ def clarifying_question(reading: Reading, context: EngineContext) -> tuple[str, 
 
 
 Section = Callable[[Cite], str]
+
+
+def _provisions(result: ProvisionsResult, cite: Cite) -> str:
+    return provisions_markdown(result, limit=PROVISIONS, cite=cite)
 
 
 @dataclass(frozen=True)
@@ -203,7 +209,7 @@ class OfflineEngine:
         ):
             if intent in intents:
                 result = call()
-                sections.append(lambda cite, result=result: provisions_markdown(result, limit=PROVISIONS, cite=cite))
+                sections.append(partial(_provisions, result))
                 quotes.extend(p.citation for p in result.items[:PROVISIONS])
         if "mistakes" in intents and recommendation is None:
             # With a verdict, its own risks (those that fit the situation) answer this, in full.

@@ -12,6 +12,7 @@ classifiers on the whole bank, writes them to ``data/classifiers.npz`` beside
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
@@ -37,7 +38,7 @@ MARGIN_PRECISION = 0.95
 FOLDS = 5
 
 
-def _same(task: Task, predicted: str, true: str, models: dict[str, tuple[str, ...]]) -> bool:
+def _same(task: Task, predicted: str, true: str, models: Mapping[str, tuple[str, ...]]) -> bool:
     """A stage guess is right for the verdict when its row recommends what the true row does
     (Phase I/II read as Phase III still means a CDMO); other tasks need the exact label."""
     if task == "stage" and predicted in models and true in models:

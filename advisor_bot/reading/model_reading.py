@@ -40,7 +40,7 @@ def situation_schema(framework: Framework) -> type[BaseModel]:
     column = Enum("Column", {c: c for c in ("CRO", "CDMO", "Hybrid")}, type=str)  # type: ignore[misc]
 
     def field(kind: Any, description: str) -> Any:
-        evidence = create_model(  # type: ignore[call-overload]
+        evidence = create_model(
             f"{description.split()[0].title()}Field",
             __config__=ConfigDict(extra="forbid"),
             value=(kind, Field(description=description)),
@@ -48,11 +48,11 @@ def situation_schema(framework: Framework) -> type[BaseModel]:
         )
         return (evidence | None, None)
 
+    # Each column field is described by its Organizational Profile row, in the article's words.
+    rows = {name: framework.profile_row(key) for name, key in framework.article.column_fields().items()}
     columns = {
-        "budget": "Budget structure: CRO = operating expense, CDMO = capital for campaign commitments, Hybrid = mixed or stage-gated.",
-        "timeline": "Timeline pressure: CRO = rapid iteration in weeks, CDMO = production deadlines in months, Hybrid = both.",
-        "in_house": "Internal chemistry: CRO = limited or none, CDMO = strong process chemistry without manufacturing, Hybrid = moderate R&D.",
-        "ip_sensitivity": "IP sensitivity: CRO = high (novel structures, SAR), CDMO = the process is key, Hybrid = varies across a portfolio.",
+        name: f"{row.factor}: " + ", ".join(f"{c} = {cell.text}" for c, cell in row.cells.items()) + "."
+        for name, row in rows.items()
     }
     fields: dict[str, Any] = {
         "stage": field(stage, "Stage of the program: the Project Stage Decision Matrix row it is at now."),
@@ -66,7 +66,7 @@ def situation_schema(framework: Framework) -> type[BaseModel]:
         "transitioning": field(bool, "Moving from research-grade to regulated (GMP) material."),
         "work": field(Enum("Provider", {"CRO": "CRO", "CDMO": "CDMO"}, type=str), "The kind of work asked for, by who does it: CRO = research (route scouting, SAR, analytical methods, salt screens), CDMO = development and manufacturing (scale-up, validation, cGMP batches)."),
     }
-    return create_model("RecordSituation", __config__=ConfigDict(extra="forbid"), __doc__=TOOL_DESCRIPTION, **fields)  # type: ignore[call-overload]
+    return create_model("RecordSituation", __config__=ConfigDict(extra="forbid"), __doc__=TOOL_DESCRIPTION, **fields)
 
 
 def _norm(text: str) -> str:

@@ -323,7 +323,7 @@ class Reader:
             substantive = (substantive or span in leaning) and not names_work and not _SUBJECT.search(sentence)
             by_meaning = g is not None and g.confident and g.label in scope_rules.SEMANTIC_KINDS and g.label != "out:vendor"
             # Meaning declines requests, never context ("I'm a founder, my background is software").
-            if kind is None and by_meaning and substantive and (certain or not asks_framework) and in_context and requested:
+            if kind is None and g is not None and by_meaning and substantive and (certain or not asks_framework) and in_context and requested:
                 kind, source = scope_rules.SEMANTIC_KINDS[g.label], "meaning"
             verdicts.append((span, kind, source))  # type: ignore[arg-type]
         return scope_rules.judge(text, verdicts)
@@ -365,7 +365,7 @@ class Reader:
             return Reading(question=question, query="", situation=given or Situation(), scope=scope)
         earlier = [self._as_data(t.content) for t in history if t.role == "user"]
         self._prefetch([*earlier, query])
-        situation, evidence = Situation(), []
+        situation, evidence = Situation(), list[Evidence]()
         options: list[StageOption] = []
         source: Source | None = None
         now = _TurnReading(Situation(), [])

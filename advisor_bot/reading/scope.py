@@ -115,8 +115,8 @@ def rule_kind(sentence: str) -> DeclineKind | None:
     if r.harmful.search(sentence):
         return "synthesis_request"
     for kind in ("synthesis_request", "prompt_extraction", "injection", "clinical_cro", "regulator_fees", "legal", "careers"):
-        if any(p.search(sentence) for p in r.patterns.get(kind, [])):  # type: ignore[call-overload]
-            return kind  # type: ignore[return-value]
+        if any(p.search(sentence) for p in r.patterns.get(kind, [])):
+            return kind
     if r.vendor.search(sentence) and r.vendor_question.search(sentence):
         return "vendor"
     if any(p.search(sentence) for p in r.patterns["vendor"]) and not _between_kinds(sentence):

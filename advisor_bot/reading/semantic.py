@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 Task = Literal["stage", "intent", "scope", "work"]
 TASKS: tuple[Task, ...] = ("stage", "intent", "scope", "work")
 # The framework's own lists of what each provider does: the "work" task's prototypes.
-WORK_SECTIONS = {"CRO": "Contract Research Organizations (CROs)", "CDMO": "Contract Development and Manufacturing Organizations (CDMOs)"}
 DATA = Path(__file__).parent / "data"
 CLASSIFIERS = DATA / "classifiers.npz"
 NONE = "none"
@@ -87,8 +86,8 @@ def corpus_prototypes(task: Task, framework: Framework) -> list[Example]:
         doc = framework.doc
         return [
             Example(text=doc.text[start:end].removeprefix("- "), label=provider, weight=CORPUS_WEIGHT)
-            for provider, title in WORK_SECTIONS.items()
-            for start, end in sentence_spans(doc, framework.section(title))
+            for provider, key in framework.article.work.items()
+            for start, end in sentence_spans(doc, framework.section(key))
             if doc.text.startswith("- ", start)
         ]
     return []
@@ -163,7 +162,7 @@ def save_classifiers(classifiers: dict[Task, Classifier], path: Path) -> None:
         arrays[f"{task}.classes"] = np.array(c.classes)
         arrays[f"{task}.coef"] = c.coef
         arrays[f"{task}.intercept"] = c.intercept
-    np.savez_compressed(path, **arrays)
+    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]  # numpy's stub: a **dict might hold allow_pickle
 
 
 def load_classifiers(path: Path) -> dict[Task, Classifier]:
