@@ -15,8 +15,8 @@ from advisor_bot.engines.base import EngineContext
 from advisor_bot.errors import CitationError
 from advisor_bot.figures import figures
 from advisor_bot.answer import user_words
-from advisor_bot.reading.model import Evidence
-from advisor_bot.recommendation import Recommendation
+from advisor_bot.reading.model import Evidence, Reading
+from advisor_bot.recommendation import CostEstimate, Recommendation
 from advisor_bot.render import PROMO_LABEL, Cite, cost_markdown, user_label
 
 # A reader of a wiki sidebar takes in one short paragraph: at most this many sentences and characters.
@@ -218,6 +218,30 @@ def verdict_markdown(rec: Recommendation, refs: References, *, evidence: Sequenc
     if rec.missing_information:
         out.append("**To be surer, tell me:** " + "; ".join(m[0].lower() + m[1:] for m in rec.missing_information[:3]) + ".")
     return "\n\n".join(out)
+
+
+def opening(
+    reading: Reading,
+    rec: Recommendation | None,
+    cost: CostEstimate | None,
+    refs: References,
+    context: EngineContext,
+    *,
+    query: str,
+    sources: Sequence[Citation],
+) -> str:
+    """What an answer opens with, before any explanation: the verdict with the recommendation's key
+    lines; else the framework's sentences from ``sources`` that answer ``query`` (none when the only
+    question is which model and the stage is not known: asking for it comes first), then the cost
+    estimate. The offline engine's answer opens the same way."""
+    if rec is not None:
+        return verdict_markdown(rec, refs, evidence=reading.evidence, risks_asked="mistakes" in reading.intents)
+    blocks = []
+    if not ("recommend" in reading.intents and set(reading.intents) <= {"recommend"}):
+        blocks.append(lead_markdown(lead_sentences(query, sources, context), refs))
+    if cost is not None:
+        blocks.append("**Cost estimate**\n\n" + cost_markdown(cost, cite=refs.mark))
+    return "\n\n".join(b for b in blocks if b)
 
 
 _MISTAKE = re.compile(r"^Mistake \d+:\s*")
