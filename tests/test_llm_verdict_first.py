@@ -105,7 +105,8 @@ def test_references_number_in_reading_order_and_a_passage_keeps_one_number(conte
     prose = answer.answer_markdown.split("\n\n")
     explained = next(p for p in prose if p.startswith("The matrix puts"))
     assert numbers(explained) == [1]  # the verdict's own row: one passage, one number, however often cited
-    assert len(answer.citations) == len(re.findall(r"^\d+\. ", answer.answer_markdown.split("**Sources**")[1], re.M))
+    listed = re.findall(r"^\d+\. ", answer.answer_markdown.split("**Sources**")[1], re.M)
+    assert len({c.anchor for c in answer.citations}) == len(listed) == len(found)  # a section once, under its number
 
 
 def test_the_models_prose_is_bounded_by_the_setting_and_the_rest_is_not_read(context):

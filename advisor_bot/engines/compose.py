@@ -31,24 +31,17 @@ _MIN_WORDS = 6
 
 @dataclass
 class References:
-    """Verified citations, and a number for each cited section in order of first use (``by_citation``:
-    a number per citation instead, as the LLM engine's prose numbers them). Identical passages (the
+    """Verified citations, and a number for each cited section in order of first use, for the whole
+    answer (the LLM engine's prose is numbered through ``number`` too). Identical passages (the
     same span, or the same text elsewhere) are kept once, as is a span inside one already kept;
     adjacent rows of one table join into one citation, so a matrix row set is one passage, not six."""
 
     documents: dict[str, Document]
-    by_citation: bool = False
     citations: list[Citation] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     _numbers: dict[str, int] = field(default_factory=dict)
 
     def _kept(self, c: Citation) -> Citation:
-        if self.by_citation:
-            # The prose numbered each citation already; merging two would break its numbers.
-            same = [k for k in self.citations if (k.document, k.start, k.end) == (c.document, c.start, c.end)]
-            if not same:
-                self.citations.append(c)
-            return same[0] if same else c
         for i, known in enumerate(self.citations):
             inside = known.document == c.document and known.start <= c.start and c.end <= known.end
             if inside or known.quote.strip() == c.quote.strip():
@@ -65,9 +58,6 @@ class References:
         self.citations.append(c)
         return c
 
-    def _key(self, c: Citation) -> str:
-        return f"{c.document}:{c.start}" if self.by_citation else c.anchor
-
     def number(self, c: Citation) -> int | None:
         """The number of the citation's section, or None if the quote does not match the corpus (a notice says so)."""
         try:
@@ -76,7 +66,7 @@ class References:
             self.notices.append(str(exc))
             return None
         kept = self._kept(c)
-        return self._numbers.setdefault(self._key(kept), len(self._numbers) + 1)
+        return self._numbers.setdefault(kept.anchor, len(self._numbers) + 1)
 
     @property
     def sections(self) -> int:
@@ -84,7 +74,7 @@ class References:
 
     def ordered(self) -> list[Citation]:
         """The citations in the order of their numbers: what ``Answer.citations`` holds."""
-        return sorted(self.citations, key=lambda c: self._numbers[self._key(c)])
+        return sorted(self.citations, key=lambda c: self._numbers[c.anchor])
 
     def mark(self, c: Citation) -> str:
         """``[[n]](/framework#anchor)``: the number, linked to the cited section ("" if withheld)."""
@@ -93,7 +83,7 @@ class References:
 
     def footer(self) -> str:
         """One line per source, so a promotional or user-document label sits on its own source's line only."""
-        firsts = {self._numbers[self._key(c)]: c for c in reversed(self.ordered())}
+        firsts = {self._numbers[c.anchor]: c for c in reversed(self.ordered())}
         if not firsts:
             return ""
         # Titles only: each number in the text links to its section already.

@@ -327,7 +327,7 @@ class _Run:
             HumanMessage(render("question", question=self.question, passages=block, max_chars=settings.llm_max_prose_chars)),
         ]
         # One numbering for the whole answer: the opening's sources first, then the prose's in order.
-        refs = References(documents=context.documents, by_citation=True)
+        refs = References(documents=context.documents)
         guard = ProseGuard(evidence, context.documents, corpus_text=binding.corpus_text, number=refs.number)
         prose = Prose(guard=guard, limit=settings.llm_max_prose_chars)
         t = self._tick("prepare", t)
