@@ -5,7 +5,8 @@ situation (record_situation, nothing recorded) and explains in two sentences of 
 shown, citing each; "verbose" does the same with every sentence of every passage (thousands of
 characters), the model that the prose bound exists for. Everything after the model is the
 production code path, scored by the eval harness: the answer-length metrics per category, and how
-far into the answer the verdict starts when there is one (0: it opens the answer).
+far into the answer the verdict starts when there is one (0: it opens the answer), and how many
+sources an answer lists.
 Usage: python bench/llm_lengths.py [FILE ...] [--models concise verbose] [--out DIR]
 """
 
@@ -95,17 +96,21 @@ def main() -> int:
         given = [r for r in run.ours.results if r.answer is not None and not r.answer.refused]
         llm = [r for r in given if r.answer.engine == "llm"]
         offsets = verdict_offsets(given)
+        sources = sorted(len({c.anchor for c in r.answer.citations}) for r in llm)
         summary[name] = {
             "verdicts": len(offsets),
             "verdict_first": sum(o == 0 for o in offsets),
             "verdict_offset_max": max(offsets, default=None),
+            "sources_max": max(sources, default=None),
+            "answers_over_5_sources": sum(n > 5 for n in sources),
             "questions": len(questions),
             "answers": len(given),
             "fell_back": len(given) - len(llm),
             **{k: v for k, v in run.ours.metrics.items() if k.startswith("answer_chars")},
         }
         print(f"## {name} scripted model ({len(llm)} LLM answers, {len(given) - len(llm)} fell back)")
-        print(f"verdict opens the answer in {summary[name]['verdict_first']} of {len(offsets)}; latest start: {summary[name]['verdict_offset_max']} chars\n")
+        print(f"verdict opens the answer in {summary[name]['verdict_first']} of {len(offsets)}; latest start: {summary[name]['verdict_offset_max']} chars")
+        print(f"sources per answer: max {summary[name]['sources_max']}, more than five in {summary[name]['answers_over_5_sources']}\n")
         print(length_table(run))
         print()
     args.out.mkdir(parents=True, exist_ok=True)
