@@ -162,3 +162,11 @@ def test_over_http_the_verdict_reaches_the_reader_before_the_model_sends_a_word(
     assert texts[0].startswith("## Recommendation: **CDMO**")
     assert "".join(texts).strip() == answer.answer_markdown
     assert answer.answer_markdown.index("For IND-enabling studies a CDMO fits") > answer.answer_markdown.index("**Next step:**")
+
+
+def test_a_first_sentence_longer_than_the_bound_falls_back_and_says_why(context):
+    bounded = dataclasses.replace(context, settings=context.settings.model_copy(update={"llm_max_prose_chars": 100}))
+    long = "Tox batches for IND-enabling studies are made under cGMP by a CDMO with documented process controls at every step [p1]."
+    texts, answer, _ = run(bounded, [long])
+    assert answer.engine == "offline" and "longer than the 100-character limit" in answer.notices[0]
+    assert "".join(texts).strip() == answer.answer_markdown  # nothing was shown before the fallback

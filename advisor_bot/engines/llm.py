@@ -252,6 +252,12 @@ def _passages(passages: Iterable[Passage], evidence: Evidence) -> dict[str, obje
     }
 
 
+def _nothing_shown(prose: Prose) -> LLMFault:
+    if prose.full:
+        return LLMFault(f"began its answer with a sentence longer than the {prose.limit}-character limit")
+    return LLMFault("gave an answer none of whose sentences passed the grounding checks")
+
+
 @dataclass
 class _Run:
     """One answer: its state, timings and the generator that produces it."""
@@ -398,7 +404,7 @@ class _Run:
         if not prose.released:
             yield from self._open(prose, refs, last=True)
         if not prose.text.strip():
-            raise LLMFault("gave an answer none of whose sentences passed the grounding checks")
+            raise _nothing_shown(prose)
 
     def _open(self, prose: Prose, refs: References, *, last: bool) -> Iterator[str]:
         """Decide, show the opening, then release the model's text held so far (``last``: all of it,
@@ -416,7 +422,7 @@ class _Run:
         held = list(prose.release())
         self._tick("compose", start)
         if last and not prose.text.strip():
-            raise LLMFault("gave an answer none of whose sentences passed the grounding checks")
+            raise _nothing_shown(prose)
         for block in text.split("\n\n") if text else []:
             yield block + "\n\n"  # a block at a time, as the offline engine streams
         yield from held
