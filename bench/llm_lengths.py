@@ -47,8 +47,11 @@ def _shown(messages: list[BaseMessage]) -> list[tuple[str, str]]:
 
 
 def _sentences(text: str) -> list[str]:
-    units = [u.strip() for u in split_units(text)]
-    return [u for u in units if len(u.split()) >= 6 and u.endswith(".") and not u.startswith(("|", "#", ">", "-", "*"))]
+    """What a model would say from a passage: its sentences and list items, and a table row as one sentence."""
+    units = [u.strip().lstrip("-* ").replace("**", "") for u in split_units(text)]
+    rows = ["; ".join(c.strip() for c in u.strip("|").split("|")) + "." for u in units if u.startswith("|") and "---" not in u]
+    said = [u for u in units if u.endswith(".") and not u.startswith(("|", "#", ">"))]
+    return [u for u in [*said, *rows] if len(u.split()) >= 6]
 
 
 def scripted(per_passage: int, passages: int) -> Callable[[list[BaseMessage]], AIMessage | str]:

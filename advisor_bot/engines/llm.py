@@ -415,7 +415,8 @@ class _Run:
         self.decided, self.decided_from = (rec, cost, notices), self.recorded
         about_publisher = "publisher" in self.reading.intents
         assert self.retrieval is not None  # retrieved before the conversation began
-        sources = [i.citation for i in cost.items] if cost else []
+        # The passages the offline engine's tools would quote come first, as they do in its opening.
+        sources = OfflineEngine.run_tools(self.reading, self.context).quotes
         sources += [passage_citation(p) for p in self.retrieval.passages if about_publisher or not p.promotional]
         text = opening(self.reading, rec, cost, refs, self.context, query=self.query, sources=sources)
         # The held text is checked after the opening is numbered, so its citations number on from there.
