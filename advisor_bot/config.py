@@ -185,3 +185,6 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(default=1, ge=0, le=10, description="Client retries on connection errors, 429 and 5xx.")
     llm_max_steps: int = Field(default=6, ge=1, le=50, description="Model turns per answer, tool calls included.")
     llm_max_seconds: float = Field(default=90.0, gt=0, description="Wall-clock budget of one LLM answer.")
+    llm_max_prose_chars: int = Field(
+        default=400, ge=100, le=20_000, description="Characters of the model's explanation shown after the verdict; the rest is not read."
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from advisor_bot.citations import Citation, verify_citation
@@ -237,11 +237,13 @@ def normal_corpus(documents: dict[str, Document]) -> str:
 
 @dataclass
 class ProseGuard:
-    """Checks the model's prose one unit (sentence or line) at a time."""
+    """Checks the model's prose one unit (sentence or line) at a time. Cited passages are numbered in
+    order of first citation, or by ``number`` when the answer numbers other sources too."""
 
     evidence: Evidence
     documents: dict[str, Document]
     corpus_text: str = ""
+    number: Callable[[Citation], int | None] | None = None
     cited: list[Citation] = field(default_factory=list)
     links: dict[str, str] = field(default_factory=dict)
     unknown: set[str] = field(default_factory=set)
@@ -296,7 +298,8 @@ class ProseGuard:
                 continue
             if pid not in self.links:
                 self.cited.append(citation)
-                self.links[pid] = f"[[{len(self.cited)}]](/framework#{citation.anchor})"
+                n = self.number(citation) if self.number else len(self.cited)
+                self.links[pid] = f"[[{n}]](/framework#{citation.anchor})"
             links.append(self.links[pid])
         return (" " if m.group().startswith((" ", "\t")) else "") + " ".join(links) if links else ""
 

@@ -268,7 +268,10 @@ def test_stream_yields_checked_sentences_then_the_answer_whose_text_they_make_up
     *texts, answer = items
     assert isinstance(answer, Answer) and answer.engine == "llm"
     assert len(texts) >= 5  # sentence by sentence, then the blocks
-    assert texts[0].startswith("A CDMO fits IND-enabling studies [[1]]")
+    # The verdict comes first, the model's explanation after it.
+    assert texts[0].startswith("## Recommendation: **CDMO**")
+    explained = next(i for i, t in enumerate(texts) if t.startswith("A CDMO fits IND-enabling studies [["))
+    assert explained > 0 and not any("CDMO fits" in t for t in texts[:explained])
     assert "".join(texts).strip() == answer.answer_markdown
     assert answer.timings_ms["total"] >= answer.timings_ms["engine"] > 0
 
@@ -277,7 +280,9 @@ def test_text_written_before_a_tool_call_stays_a_paragraph_of_its_own(context):
     first = AIMessage(content="Let me check the pricing tables.", tool_calls=[tool_call("pricing_models", {"provider": "CRO", "situation": "FTE"})])
     texts, answer, _ = run(context, [first, "FTE-based pricing suits ongoing programs [p1]."], FTE)
     assert answer.engine == "llm"
-    assert answer.answer_markdown.startswith("Let me check the pricing tables.\n\nFTE-based pricing suits ongoing programs [[1]]")
+    lead, rest = answer.answer_markdown.split("\n\n", 1)
+    assert "[[1]](/framework#" in lead and "Let me check" not in lead  # the framework's own sentences open it
+    assert rest.startswith("Let me check the pricing tables.\n\nFTE-based pricing suits ongoing programs [[")
 
 
 # -- prompt injection ---------------------------------------------------------------------
@@ -408,9 +413,11 @@ def test_the_wall_clock_budget_ends_a_slow_conversation(context):
 
 
 def test_a_fault_after_text_was_streamed_separates_the_offline_answer(context):
-    first = AIMessage(content="Let me check the pricing tables.", tool_calls=[tool_call("pricing_models", {"provider": "CRO", "situation": "FTE"})])
-    texts, answer, _ = run(context, [first, openai.APITimeoutError(request=REQUEST)], FTE)
-    assert texts[0] == "Let me check the pricing tables."
+    # Once the situation is recorded the verdict is shown; a model that fails after that leaves it on screen.
+    stage = {"value": "IND-enabling studies", "evidence": "IND-enabling studies"}
+    first = AIMessage(content="Let me check.", tool_calls=[tool_call("record_situation", {"stage": stage})])
+    texts, answer, _ = run(context, [first, openai.APITimeoutError(request=REQUEST)])
+    assert texts[0].startswith("## Recommendation: **CDMO**") and "Let me check." in texts
     assert "\n\n---\n\n" in texts and answer.engine == "offline"
     assert "did not answer" in answer.notices[0]
 
@@ -527,7 +534,7 @@ def test_cli_ask_engine_llm_without_a_model_prints_the_offline_answer_and_why(ad
 
 def test_prompts_render_strictly(tmp_path: Path):
     assert variables("system") == frozenset() and variables("condense") == {"history", "question"}
-    assert variables("question") == {"question", "passages"} and variables("data") == {"source", "content"}
+    assert variables("question") == {"question", "passages", "max_chars"} and variables("data") == {"source", "content"}
     with pytest.raises(PromptError, match="missing"):
         render("condense", history="h")
     with pytest.raises(PromptError, match="unused"):

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import inspect
 import json
+import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -241,6 +242,17 @@ def test_memo_has_date_recommendation_and_citations(client: TestClient) -> None:
     for c in answer.citations:
         assert f"http://advisor.test/framework#{c.anchor}" in memo
     assert "](/framework#" not in memo, "links in a file that leaves the app are absolute"
+
+
+def test_the_memo_numbers_citations_as_the_answer_and_the_sources_panel_do(client: TestClient) -> None:
+    # Two passages of one section: one reference number in the chat, so one number in the memo too.
+    question = "Our med chem program's scope keeps shifting every month. Should we contract the CRO on FTEs or a fixed price?"
+    answer = Answer.model_validate(client.post("/api/ask", json={"question": question}).json())
+    assert len(answer.citations) > len({c.anchor for c in answer.citations})
+    memo = views.memo_markdown([answer], today=date(2026, 1, 2), base_url="http://advisor.test")
+    in_memo = set(re.findall(r"^\[(\d+)\] \*\*.*/framework#([\w-]+)$", memo, re.M))
+    in_answer = set(re.findall(r"\[\[(\d+)\]\]\(/framework#([\w-]+)\)", answer.answer_markdown))
+    assert in_answer and in_answer <= in_memo and len(in_memo) == len({c.anchor for c in answer.citations})
 
 
 # ---- page handlers -----------------------------------------------------------------------

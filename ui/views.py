@@ -260,10 +260,13 @@ def memo_markdown(answers: Sequence[Answer], *, pinned: Situation | None = None,
         out += ["## Recommendation", "No recommendation was made for this question."]
     if last.citations:
         out.append("## Citations")
-        for n, c in enumerate(last.citations, 1):
+        numbers: dict[str, int] = {}
+        for c in last.citations:
+            # Numbered as the answer's [n] and the sources panel number them: one number per section.
+            n = numbers.setdefault(c.anchor, len(numbers) + 1)
             promo = f" ({PROMO_LABEL})" if c.promotional else f" ({user_label(c)})" if c.origin == "user" else ""
             quote = "\n".join(f"> {line}" for line in c.quote.split("\n"))
-            out += [f"{n}. **{c.section}**{promo}, {c.document} characters {c.start}-{c.end}: {base_url}/framework#{c.anchor}", quote]
+            out += [f"[{n}] **{c.section}**{promo}, {c.document} characters {c.start}-{c.end}: {base_url}/framework#{c.anchor}", quote]
     if len(answers) > 1:
         out += ["## Earlier in the conversation", "\n".join(f"- {a.question}" for a in answers[:-1])]
     # The memo leaves the app, so its links must name the server.

@@ -15,8 +15,8 @@ from advisor_bot.engines.base import EngineContext
 from advisor_bot.errors import CitationError
 from advisor_bot.figures import figures
 from advisor_bot.answer import user_words
-from advisor_bot.reading.model import Evidence
-from advisor_bot.recommendation import Recommendation
+from advisor_bot.reading.model import Evidence, Reading
+from advisor_bot.recommendation import CostEstimate, Recommendation
 from advisor_bot.render import PROMO_LABEL, Cite, cost_markdown, user_label
 
 # A reader of a wiki sidebar takes in one short paragraph: at most this many sentences and characters.
@@ -31,24 +31,17 @@ _MIN_WORDS = 6
 
 @dataclass
 class References:
-    """Verified citations, and a number for each cited section in order of first use (``by_citation``:
-    a number per citation instead, as the LLM engine's prose numbers them). Identical passages (the
+    """Verified citations, and a number for each cited section in order of first use, for the whole
+    answer (the LLM engine's prose is numbered through ``number`` too). Identical passages (the
     same span, or the same text elsewhere) are kept once, as is a span inside one already kept;
     adjacent rows of one table join into one citation, so a matrix row set is one passage, not six."""
 
     documents: dict[str, Document]
-    by_citation: bool = False
     citations: list[Citation] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     _numbers: dict[str, int] = field(default_factory=dict)
 
     def _kept(self, c: Citation) -> Citation:
-        if self.by_citation:
-            # The prose numbered each citation already; merging two would break its numbers.
-            same = [k for k in self.citations if (k.document, k.start, k.end) == (c.document, c.start, c.end)]
-            if not same:
-                self.citations.append(c)
-            return same[0] if same else c
         for i, known in enumerate(self.citations):
             inside = known.document == c.document and known.start <= c.start and c.end <= known.end
             if inside or known.quote.strip() == c.quote.strip():
@@ -65,9 +58,6 @@ class References:
         self.citations.append(c)
         return c
 
-    def _key(self, c: Citation) -> str:
-        return f"{c.document}:{c.start}" if self.by_citation else c.anchor
-
     def number(self, c: Citation) -> int | None:
         """The number of the citation's section, or None if the quote does not match the corpus (a notice says so)."""
         try:
@@ -76,7 +66,7 @@ class References:
             self.notices.append(str(exc))
             return None
         kept = self._kept(c)
-        return self._numbers.setdefault(self._key(kept), len(self._numbers) + 1)
+        return self._numbers.setdefault(kept.anchor, len(self._numbers) + 1)
 
     @property
     def sections(self) -> int:
@@ -84,7 +74,7 @@ class References:
 
     def ordered(self) -> list[Citation]:
         """The citations in the order of their numbers: what ``Answer.citations`` holds."""
-        return sorted(self.citations, key=lambda c: self._numbers[self._key(c)])
+        return sorted(self.citations, key=lambda c: self._numbers[c.anchor])
 
     def mark(self, c: Citation) -> str:
         """``[[n]](/framework#anchor)``: the number, linked to the cited section ("" if withheld)."""
@@ -93,7 +83,7 @@ class References:
 
     def footer(self) -> str:
         """One line per source, so a promotional or user-document label sits on its own source's line only."""
-        firsts = {self._numbers[self._key(c)]: c for c in reversed(self.ordered())}
+        firsts = {self._numbers[c.anchor]: c for c in reversed(self.ordered())}
         if not firsts:
             return ""
         # Titles only: each number in the text links to its section already.
@@ -218,6 +208,30 @@ def verdict_markdown(rec: Recommendation, refs: References, *, evidence: Sequenc
     if rec.missing_information:
         out.append("**To be surer, tell me:** " + "; ".join(m[0].lower() + m[1:] for m in rec.missing_information[:3]) + ".")
     return "\n\n".join(out)
+
+
+def opening(
+    reading: Reading,
+    rec: Recommendation | None,
+    cost: CostEstimate | None,
+    refs: References,
+    context: EngineContext,
+    *,
+    query: str,
+    sources: Sequence[Citation],
+) -> str:
+    """What an answer opens with, before any explanation: the verdict with the recommendation's key
+    lines; else the framework's sentences from ``sources`` that answer ``query`` (none when the only
+    question is which model and the stage is not known: asking for it comes first), then the cost
+    estimate. The offline engine's answer opens the same way."""
+    if rec is not None:
+        return verdict_markdown(rec, refs, evidence=reading.evidence, risks_asked="mistakes" in reading.intents)
+    blocks = []
+    if not ("recommend" in reading.intents and set(reading.intents) <= {"recommend"}):
+        blocks.append(lead_markdown(lead_sentences(query, sources, context), refs))
+    if cost is not None:
+        blocks.append("**Cost estimate**\n\n" + cost_markdown(cost, cite=refs.mark))
+    return "\n\n".join(b for b in blocks if b)
 
 
 _MISTAKE = re.compile(r"^Mistake \d+:\s*")

@@ -4,7 +4,8 @@ The model talks; the framework decides. It works through ``search_framework`` an
 the decision tools of ``advisor_bot.tools``, and its prose goes through
 ``advisor_bot.grounding`` sentence by sentence before the user sees it. The
 recommendation is computed by ``advisor_bot.decisions.recommend`` from what the
-user said, never taken from the model's text. Whenever the model cannot give a
+user said, never taken from the model's text, and it opens the answer: the model's
+text is held back until the tools have decided, then follows, bounded. Whenever the model cannot give a
 usable answer (unreachable, slow, rate-limited, malformed or looping tool
 calls, empty output), the offline engine answers instead, with a one-line
 notice saying why.
@@ -17,7 +18,7 @@ import inspect
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,13 +37,12 @@ from advisor_bot.decisions import decide
 from advisor_bot.engines.base import EngineContext
 from advisor_bot.engines.deadline import DeadlineTransport, abandoned, budget_fault, overdue, within
 from advisor_bot.engines.offline import OfflineEngine
-from advisor_bot.engines.compose import References, verdict_markdown
+from advisor_bot.engines.compose import References, opening
 from advisor_bot.engines.passages import passage_citation, pick_passages
-from advisor_bot.engines.sanitize import inert, repeats_prompt
+from advisor_bot.engines.prose import Prose
 from advisor_bot.grounding import Evidence, ProseGuard, SentenceBuffer, conflicting, data_block, normal_corpus, with_ids
 from advisor_bot.prompts import render
 from advisor_bot.recommendation import CostEstimate, Recommendation
-from advisor_bot.render import cost_markdown
 from advisor_bot.reading.model import Reading
 from advisor_bot.reading.model_reading import TOOL as SITUATION
 from advisor_bot.reading.model_reading import TOOL_DESCRIPTION, reconcile, situation_schema
@@ -258,6 +258,12 @@ def _passages(passages: Iterable[Passage], evidence: Evidence) -> dict[str, obje
     }
 
 
+def _nothing_shown(prose: Prose) -> LLMFault:
+    if prose.full:
+        return LLMFault(f"began its answer with a sentence longer than the {prose.limit}-character limit")
+    return LLMFault("gave an answer none of whose sentences passed the grounding checks")
+
+
 @dataclass
 class _Run:
     """One answer: its state, timings and the generator that produces it."""
@@ -272,9 +278,11 @@ class _Run:
     shown: list[str] = field(default_factory=list)
     called: list[str] = field(default_factory=list)
     scrubbed: int = 0
-    defused: int = 0  # images, remote links, HTML tags and prompt-repeating sentences cut from the model's text
     model_ms: float = 0.0
     recorded: dict[str, Any] | None = None  # the situation the model read, through record_situation
+    query: str = ""  # what the answer's passages were retrieved for (the stand-alone question after a follow-up)
+    decided: tuple[Recommendation | None, CostEstimate | None, list[str]] | None = None
+    decided_from: dict[str, Any] | None = None  # the model's reading the verdict was decided with
 
     def _tick(self, key: str, since: float) -> float:
         now = time.perf_counter()
@@ -284,17 +292,21 @@ class _Run:
     def _timed(self, items: Iterable[Any]) -> Iterator[Any]:
         """Iterate a model call, adding the time spent inside it to ``model_ms``."""
         it = iter(items)
-        while True:
-            if abandoned():
-                raise budget_fault(self.context.settings.llm_max_seconds)
-            start = time.perf_counter()
-            try:
-                item = next(it)
-            except StopIteration:
-                return
-            finally:
-                self.model_ms += (time.perf_counter() - start) * 1000
-            yield item
+        try:
+            while True:
+                if abandoned():
+                    raise budget_fault(self.context.settings.llm_max_seconds)
+                start = time.perf_counter()
+                try:
+                    item = next(it)
+                except StopIteration:
+                    return
+                finally:
+                    self.model_ms += (time.perf_counter() - start) * 1000
+                yield item
+        finally:
+            if isinstance(it, Generator):
+                it.close()  # a reply cut short closes its stream (and connection) now, not when collected
 
     @property
     def question(self) -> str:
@@ -303,15 +315,17 @@ class _Run:
     def execute(self) -> Iterator[str | Answer]:
         settings, context = self.context.settings, self.context
         t = time.perf_counter()
-        retrieval = self.retrieval or context.retriever.search(retrieval_query(self.question, self.history))
+        self.query = retrieval_query(self.question, self.history)
+        retrieval = self.retrieval or context.retriever.search(self.query)
         t = self._tick("retrieve", t)
         model = self.engine.model(settings)
         binding = self.engine.binding(context, model)
         if self.history:
-            standalone = self._condense(model)
+            self.query = self._condense(model)
             t = time.perf_counter()
-            retrieval = context.retriever.search(standalone)
+            retrieval = context.retriever.search(self.query)
             t = self._tick("retrieve", t)
+        self.retrieval = retrieval
 
         evidence = Evidence()
         # The user's own figures may be repeated back ("your 40 kg").
@@ -322,12 +336,17 @@ class _Run:
         messages: list[BaseMessage] = [
             SystemMessage(render("system")),
             *(HumanMessage(h.content) if h.role == "user" else AIMessage(h.content[:4000]) for h in self.history),
-            HumanMessage(render("question", question=self.question, passages=block)),
+            HumanMessage(render("question", question=self.question, passages=block, max_chars=settings.llm_max_prose_chars)),
         ]
-        guard = ProseGuard(evidence, context.documents, corpus_text=binding.corpus_text)
+        # One numbering for the whole answer: the opening's sources first, then the prose's in order.
+        refs = References(documents=context.documents)
+        guard = ProseGuard(evidence, context.documents, corpus_text=binding.corpus_text, number=refs.number)
+        prose = Prose(guard=guard, limit=settings.llm_max_prose_chars)
         t = self._tick("prepare", t)
-        yield from self._converse(binding, messages, guard)
-        yield from self._compose(guard)
+        for text in self._converse(binding, messages, prose, refs):
+            self.shown.append(text)
+            yield text
+        yield from self._compose(prose, refs)
 
     def _condense(self, model: BaseChatModel) -> str:
         convo = "\n".join(f"{h.role}: {h.content[:1000]}" for h in self.history[-6:])
@@ -341,30 +360,34 @@ class _Run:
         standalone = lines[0][: self.context.settings.max_question_chars] if lines else ""
         return standalone or retrieval_query(self.question, self.history)
 
-    def _show(self, guard: ProseGuard, units: list[str]) -> Iterator[str]:
-        for unit in units:
-            if repeats_prompt(unit):
-                self.defused += 1
-                continue
-            text, removed = inert(guard.check(unit) or "")
-            self.defused += removed
-            if text.strip():
-                self.shown.append(text)
-                yield text
-
-    def _converse(self, binding: _Binding, messages: list[BaseMessage], guard: ProseGuard) -> Iterator[str]:
+    def _converse(self, binding: _Binding, messages: list[BaseMessage], prose: Prose, refs: References) -> Iterator[str]:
+        """The conversation, verdict first: the model's text is held until the situation is read and
+        the tools have decided (after the round in which the model records the situation, or its
+        first text after any round of tool calls, or its last word), then the opening is shown and
+        the held text follows; from then on the text streams as it is checked, up to the prose limit."""
         settings = self.context.settings
         buffer = SentenceBuffer()
         wrote = False
         for step in range(settings.llm_max_steps):
             message: AIMessageChunk | None = None
-            before = len(self.shown)
-            for chunk in self._timed(binding.runnable.stream(messages)):
-                message = chunk if message is None else message + chunk
-                if chunk.text:
+            chunks = self._timed(binding.runnable.stream(messages))
+            try:
+                for chunk in chunks:
+                    message = chunk if message is None else message + chunk
+                    if not chunk.text:
+                        continue
                     wrote = wrote or bool(chunk.text.strip())
-                    yield from self._show(guard, buffer.feed(chunk.text))
-            yield from self._show(guard, buffer.flush())
+                    units = buffer.feed(chunk.text)
+                    if units and step and not prose.released:
+                        yield from self._open(prose, refs, last=False)
+                    yield from prose.feed(units)
+                    if prose.full:
+                        break  # long enough: the rest of this reply is neither read nor shown
+            finally:
+                chunks.close()
+            if prose.full:
+                break
+            yield from prose.feed(buffer.flush())
             if message is None:
                 raise LLMFault("returned nothing")
             if message.invalid_tool_calls:
@@ -373,19 +396,43 @@ class _Run:
                 break
             if step == settings.llm_max_steps - 1:
                 raise LLMFault(f"was still calling tools after {settings.llm_max_steps} steps (a tool-call loop)")
-            if "".join(self.shown[before:]).strip() and not self.shown[-1].endswith("\n"):
-                # Text written before a tool call is a paragraph of its own.
-                self.shown.append("\n\n")
-                yield "\n\n"
+            if message.text.strip():
+                yield from prose.paragraph()
             calls = [dict(c, id=c.get("id") or f"call_{step}_{i}") for i, c in enumerate(message.tool_calls)]
             messages.append(AIMessage(content=message.content, tool_calls=calls))
             start = time.perf_counter()
-            messages.extend(self._call(binding, call, guard.evidence) for call in calls)
+            messages.extend(self._call(binding, call, prose.guard.evidence) for call in calls)
             self._tick("tools", start)
+            if SITUATION in self.called and not prose.released:
+                yield from self._open(prose, refs, last=False)
         if not wrote:
             raise LLMFault("returned an empty answer")
-        if not "".join(self.shown).strip():
-            raise LLMFault("gave an answer none of whose sentences passed the grounding checks")
+        if not prose.released:
+            yield from self._open(prose, refs, last=True)
+        if not prose.text.strip():
+            raise _nothing_shown(prose)
+
+    def _open(self, prose: Prose, refs: References, *, last: bool) -> Iterator[str]:
+        """Decide, show the opening, then release the model's text held so far (``last``: all of it,
+        so an answer none of whose text passes the checks falls back before anything is shown)."""
+        start = time.perf_counter()
+        rec, cost, notices = self._decide()
+        cost = cost if rec is None else None  # the recommendation carries its own
+        self.decided, self.decided_from = (rec, cost, notices), self.recorded
+        about_publisher = "publisher" in self.reading.intents
+        assert self.retrieval is not None  # retrieved before the conversation began
+        # The passages the offline engine's tools would quote come first, as they do in its opening.
+        sources = OfflineEngine.run_tools(self.reading, self.context).quotes
+        sources += [passage_citation(p) for p in self.retrieval.passages if about_publisher or not p.promotional]
+        text = opening(self.reading, rec, cost, refs, self.context, query=self.query, sources=sources)
+        # The held text is checked after the opening is numbered, so its citations number on from there.
+        held = list(prose.release())
+        self._tick("compose", start)
+        if last and not prose.text.strip():
+            raise _nothing_shown(prose)
+        for block in text.split("\n\n") if text else []:
+            yield block + "\n\n"  # a block at a time, as the offline engine streams
+        yield from held
 
     def _call(self, binding: _Binding, call: dict[str, Any], evidence: Evidence) -> ToolMessage:
         name, args = call.get("name"), call.get("args")
@@ -431,13 +478,18 @@ class _Run:
         rec, cost = decide(self.reading, toolbox=self.context.toolbox, verdict_wanted=bool(_DECIDING & set(self.called)))
         return rec, cost, notices
 
-    def _compose(self, guard: ProseGuard) -> Iterator[str | Answer]:
+    def _compose(self, prose: Prose, refs: References) -> Iterator[str | Answer]:
         start = time.perf_counter()
-        context = self.context
-        rec, cost, read_notices = self._decide()
+        context, guard = self.context, prose.guard
+        assert self.decided is not None  # the conversation ends with the opening shown
+        rec, cost, read_notices = self.decided
         state = self.reading.situation
-        cost = cost if rec is None else None  # the recommendation carries its own
         notices = [*read_notices, *guard.notices()]
+        if self.recorded != self.decided_from:
+            notices.append(
+                "The model recorded more of your situation after the answer had begun; the answer above was "
+                "decided from what was read before it. Ask again to have the rest taken into account."
+            )
         said = list(dict.fromkeys(guard.verdicts))
         if rec is not None and (clash := conflicting(said, [rec.model, *rec.alternatives])):
             notices.append(
@@ -449,22 +501,14 @@ class _Run:
                 f"The model's text suggested {' / '.join(said)}, but what you have told me does not let the "
                 "framework's tools decide, so no recommendation is made; tell me your development stage."
             )
-        if self.defused:
-            notices.append(f"{self.defused} image(s), link(s), markup or instruction text in the model's answer were removed.")
+        if prose.defused:
+            notices.append(f"{prose.defused} image(s), link(s), markup or instruction text in the model's answer were removed.")
         if self.scrubbed:
             notices.append(f"{self.scrubbed} instruction-like sentence(s) in retrieved text were withheld from the model.")
         if not guard.cited:
             notices.append("The model's text cites no passage of the framework.")
-        # Numbered as the prose numbers them (guard.cited in order), then what the tools cite.
-        refs = References(documents=context.documents, by_citation=True)
-        for c in guard.cited:
-            refs.number(c)
-        blocks = []
-        if rec is not None:
-            blocks.append(verdict_markdown(rec, refs, evidence=self.reading.evidence))
-        elif cost is not None:
-            blocks.append("**Cost estimate**\n\n" + cost_markdown(cost, cite=refs.mark))
         notices.extend(refs.notices)
+        blocks = []
         if notices:
             blocks.append("**Notes**\n" + "\n".join(f"- {n}" for n in notices))
         blocks.append(refs.footer())
