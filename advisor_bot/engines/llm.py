@@ -289,7 +289,7 @@ class _Run:
         self.timings[key] = round(self.timings.get(key, 0.0) + (now - since) * 1000, 2)
         return now
 
-    def _timed(self, items: Iterable[Any]) -> Iterator[Any]:
+    def _timed(self, items: Iterable[Any]) -> Generator[Any, None, None]:
         """Iterate a model call, adding the time spent inside it to ``model_ms``."""
         it = iter(items)
         try:
