@@ -81,10 +81,11 @@ _DECISIVE = {("regulatory", "CDMO"), ("volume", "CDMO")}
 _WEAK = {("regulatory", "CRO"), ("volume", "CRO"), ("internal", "CRO")}
 
 
-def _enough_without_stage(profile: ProfileResult) -> bool:
-    """A verdict without a stage needs more than one factor: two that agree (and outnumber any
-    against), or one decisive factor (cGMP material, kilograms). A lone factor, however plainly
-    stated ("our IP is extremely sensitive: CRO, right?"), leaves the stage to ask about."""
+def _enough_without_stage(profile: ProfileResult, reading: Reading | None) -> bool:
+    """A verdict without a stage needs more than one weak factor: two that agree (and outnumber any
+    against), one decisive factor (cGMP material, kilograms), or one the question itself states by
+    rule (the Organizational Profile matrix answers "which model does that budget favour?"); a lone
+    factor read only by meaning or left over from earlier turns is not enough."""
     if profile.lean is None:
         return False
     others = [a for a in profile.assessments if a.row != "stage"]
@@ -92,7 +93,15 @@ def _enough_without_stage(profile: ProfileResult) -> bool:
     if len(support) < len(others):
         return len(support) >= 2 and len(support) * 2 > len(others)
     decisive = any((a.row, a.favours) in _DECISIVE for a in support)
-    return len(support) >= 2 or decisive
+    return len(support) >= 2 or decisive or any(_stated_now(a, reading) for a in support)
+
+
+def _stated_now(factor: FactorAssessment, reading: Reading | None) -> bool:
+    """Whether the user stated this factor by rule or in the panel in the turn being answered: the
+    question is about it (None: the caller gave the situation explicitly, as good as stated)."""
+    if reading is None:
+        return True
+    return any(e.field in factor.fields and e.source in ("rule", "panel") and e.turn == reading.turn for e in reading.evidence)
 
 
 def _contradicted(profile: ProfileResult, models: list[ModelName], situation: Situation) -> bool:
@@ -217,7 +226,7 @@ def recommend(
         model, options, confidence = situation.work, [situation.work], "medium"
         why = f"The framework lists the work you describe among what a {situation.work} does; the development stage is unknown."
         extra_citations = [toolbox.section_items(fw.article.work[situation.work])[0].citation]
-    elif situation.multiple_stages or _enough_without_stage(profile):
+    elif situation.multiple_stages or _enough_without_stage(profile, reading):
         lean = "Hybrid" if situation.multiple_stages else profile.lean
         model = "Integrated partner" if situation.single_partner and lean == "Hybrid" else lean  # type: ignore[assignment]
         options = [model]

@@ -605,11 +605,6 @@ def test_agency_clocks_fundraising_and_customs_are_declined(advisor, question):
     assert ask(advisor, question).refused
 
 
-def test_one_factor_alone_is_a_question_to_ask(advisor):
-    a = ask(advisor, "Money is no object for us, we can sign big multi-year commitments. That means a CDMO, doesn't it?")
-    assert a.recommendation is None and a.clarifying_question
-
-
 def test_several_programs_at_the_same_stage_are_one_stage(advisor):
     a = ask(advisor, "We run four projects and all of them are in phase 2 now, each needing clinical supply. Hybrid because there are several?")
     assert a.recommendation is not None and a.recommendation.model == "CDMO"
