@@ -37,15 +37,16 @@ ingest: install
 run: ingest
 	$(BIN)/advisor-bot serve
 
-# The offline eval of all nine question sets (1,210 questions) gates CI: bounds sit a margin below
+# The offline eval of all twelve question sets (1,708 questions) gates CI: bounds sit a margin below
 # today's numbers (evals/README.md), except the zero-tolerance ones (fabricated figures,
-# must-not-include violations, errors) and wrong recommendations (1.7% today, bound 3.5%: a wrong
+# must-not-include violations, errors) and wrong recommendations (1.6% today, bound 3.5%: a wrong
 # verdict is worse than a question, so it is held tightly). Mixed requests are answered in part at
-# 90.9% today; the sixth first-contact set's joined off-topic asks are the open class (bound 0.85). Answer length is held to what a reader takes
-# in at a glance: p50 <= 1,200 characters without a recommendation, <= 2,000 with one.
+# 93.8% today (bound 0.85). Answer length is held to what a reader takes in at a glance: p50 <= 1,200
+# characters without a recommendation, <= 2,000 with one.
 EVAL_DATA := test-output/eval-data
 EVAL_SETS := evals/questions.jsonl evals/holdout.jsonl evals/probe.jsonl evals/first-contact-1.jsonl evals/first-contact-2.jsonl \
-	evals/first-contact-3.jsonl evals/first-contact-4.jsonl evals/first-contact-5.jsonl evals/first-contact-6.jsonl
+	evals/first-contact-3.jsonl evals/first-contact-4.jsonl evals/first-contact-5.jsonl evals/first-contact-6.jsonl \
+	evals/first-contact-7.jsonl evals/first-contact-8.jsonl evals/first-contact-9.jsonl
 EVAL_GATES := \
 	--fail-under recommendation_accuracy=0.91 --fail-over wrong_recommendation_rate=0.035 \
 	--fail-under retrieval_recall_at_5=0.88 --fail-under retrieval_recall_at_5_lift=0.08 \
