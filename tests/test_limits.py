@@ -243,3 +243,30 @@ def test_a_full_disk_while_saving_feedback_is_said_plainly_and_loses_nothing_ack
     monkeypatch.setattr(sqlite3.dbapi2, "connect", real)
     assert "Could not save feedback" in said and "disk is full" in said and str(tmp_path) not in said
     assert [r.comment for r in FeedbackStore(tmp_path / "feedback.sqlite3").records()] == ["kept 0", "kept 1"]
+
+
+def _page_call(client: TestClient, session: str, event: int, data: list[object]) -> list[object]:
+    """One event of the page through Gradio's queue, as the browser sends it; the outputs it completes with."""
+    import json
+
+    joined = client.post("/gradio_api/queue/join", json={"data": data, "event_data": None, "fn_index": event, "trigger_id": event, "session_hash": session})
+    assert joined.status_code == 200, joined.text
+    with client.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}) as stream:
+        for line in stream.iter_lines():
+            message = json.loads(line[5:]) if line.startswith("data:") else {}
+            if message.get("msg") == "process_completed" and message.get("event_id") == joined.json()["event_id"]:
+                return message["output"]["data"]
+    raise AssertionError("the event never completed")
+
+
+def test_the_page_keeps_only_the_configured_number_of_conversations(advisor, settings: Settings, tmp_path: Path) -> None:
+    """Any client can open sessions; past ``page_sessions`` the longest idle one is dropped, so a flood cannot keep memory."""
+    local = settings.model_copy(update={"data_dir": tmp_path, "page_sessions": 2})
+    with TestClient(create_app(advisor, local), base_url="http://127.0.0.1") as client:
+        config = client.get("/config").json()
+        elem = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
+        event = {elem[d["targets"][0][0]]: d["id"] for d in config["dependencies"] if d["targets"]}
+        for session in ("first", "second", "third"):
+            _page_call(client, session, event["ask"], [QUESTION, [], None, None, None])
+        assert _page_call(client, "third", event["thumbs-up"], [False, "", None])[0].startswith("Thank you")
+        assert _page_call(client, "first", event["thumbs-up"], [False, "", None])[0] == "Ask a question first."

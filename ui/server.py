@@ -228,6 +228,8 @@ def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
 
 
 def _queued(blocks: gr.Blocks, settings: Settings) -> gr.Blocks:
+    # Gradio keeps every session's state (10,000 by default, any client can mint one): bounded here.
+    blocks.state_session_capacity = settings.page_sessions
     return blocks.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size, api_open=False)
 
 
