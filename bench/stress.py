@@ -39,7 +39,8 @@ QUESTIONS = [
     "Who owns process improvements a CDMO makes during scale-up?",
 ]
 CAP_S = 60.0
-FEEDBACK_PER_SESSION = 10  # a session asks once, then rates its answer this many times
+FEEDBACK_FLOOD = 300
+FEEDBACK_PER_SESSION = 2  # a session asks once, then rates its answer twice: 150 sessions, past the 100 the page keeps
 
 
 @dataclass
@@ -248,7 +249,7 @@ def main() -> None:
                 run(Phase("64 clients (overload: queue of 16)", 64), total=2000, body=question, url=url, server=pid),
                 run(Phase("large-history flood (~200 KiB bodies)", 64), total=300, body=big_history, url=url, server=pid),
                 run(Phase("oversized-history flood (30,000 turns)", 64), total=300, body=huge_history, url=url, server=pid),
-                load(Phase("feedback flood (page; 1 in 5 oversized)", 32), total=500, send=feedback(page, acknowledged=acknowledged), server=pid),
+                load(Phase("feedback flood (page; 1 in 5 oversized)", 32), total=FEEDBACK_FLOOD, send=feedback(page, acknowledged=acknowledged), server=pid),
             ]
             rss_peak = rss_kib(pid)
             run(Phase("cool-down", 2), total=50, body=question, url=url, server=pid)
@@ -268,7 +269,7 @@ def main() -> None:
     print(f"RSS before {rss_before / 1024:.0f} MiB, peak {rss_peak / 1024:.0f} MiB, after {rss_after / 1024:.0f} MiB "
           f"({(rss_after - rss_before) / rss_before * 100:+.1f}%); health after: {health.get('status')}")  # fmt: skip
     print(f"Feedback: {len(acknowledged)} acknowledged, {stored} in the store ({'none lost' if stored == len(acknowledged) else 'LOST SOME'}); "
-          f"{500 // FEEDBACK_PER_SESSION} page sessions opened.")
+          f"{FEEDBACK_FLOOD // FEEDBACK_PER_SESSION} page sessions opened (each asked once; their answers count in the line's CPU).")
     print("Targets: 0 errors; p95 <= 300 ms at 16 clients; overload answered 429/503 within 1 s; RSS back within 10%.")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
