@@ -40,7 +40,7 @@ QUESTIONS = [
 ]
 CAP_S = 60.0
 FEEDBACK_FLOOD = 300
-FEEDBACK_PER_SESSION = 2  # a session asks once, then rates its answer twice: 150 sessions, past the 100 the page keeps
+FEEDBACK_PER_SESSION = 2  # a session asks once, then rates its answer twice: 150 sessions, past the 64 the page keeps
 
 
 @dataclass
