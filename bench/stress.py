@@ -82,6 +82,7 @@ class Phase:
             "req_per_s": round(self.requests / self.seconds, 1) if self.seconds else 0.0,
             "p50_ms": round(q(0.50)), "p95_ms": round(q(0.95)), "p99_ms": round(q(0.99)),
             "ok": self.ok, "shed_429_503": self.shed, "refused_4xx": self.refused, "errors": self.errors,
+            "p95_shed_ms": round(sorted(self.shed_ms)[int(0.95 * len(self.shed_ms))]) if self.shed_ms else 0,
             "max_shed_ms": round(max(self.shed_ms, default=0.0)), "statuses": self.statuses,
             "cpu_ms_per_request": round(self.cpu_s * 1000 / self.requests, 1) if self.requests else 0.0, "load": round(self.load, 1),
         }  # fmt: skip
@@ -261,9 +262,9 @@ def main() -> None:
         with sqlite3.connect(Path(tmp) / "feedback.sqlite3") as db:
             stored = db.execute("SELECT count(*) FROM feedback").fetchone()[0]
     rows = [p.summary() for p in phases]
-    head = ("phase", "cl", "req", "s", "req/s", "p50", "p95", "p99", "ok", "shed", "4xx", "err", "max shed ms", "cpu ms/req", "load")
+    head = ("phase", "cl", "req", "s", "req/s", "p50", "p95", "p99", "ok", "shed", "4xx", "err", "shed p95", "max shed ms", "cpu ms/req", "load")
     print(f"{head[0]:42}" + "".join(f"{h:>{max(6, len(h) + 1)}}" for h in head[1:]))
-    keys = ("clients", "requests", "seconds", "req_per_s", "p50_ms", "p95_ms", "p99_ms", "ok", "shed_429_503", "refused_4xx", "errors", "max_shed_ms", "cpu_ms_per_request", "load")
+    keys = ("clients", "requests", "seconds", "req_per_s", "p50_ms", "p95_ms", "p99_ms", "ok", "shed_429_503", "refused_4xx", "errors", "p95_shed_ms", "max_shed_ms", "cpu_ms_per_request", "load")
     for r in rows:
         print(f"{r['phase']:42}" + "".join(f"{r[k]!s:>{max(6, len(h) + 1)}}" for k, h in zip(keys, head[1:], strict=True)))
     print(f"RSS before {rss_before / 1024:.0f} MiB, peak {rss_peak / 1024:.0f} MiB, after {rss_after / 1024:.0f} MiB "
