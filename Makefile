@@ -71,7 +71,8 @@ bench: ingest
 	$(BIN)/python bench/ready.py
 
 # Bounded load on a server on 127.0.0.1 only (16 and 64 clients, 2,000 requests each, 60 s cap,
-# overload past the queue, large-history floods): throughput, p50/p95/p99, errors, shed, RSS.
+# overload past the queue, large-history floods, a feedback flood through the page): throughput,
+# p50/p95/p99, errors, shed, server CPU per request, load average, RSS, feedback stored.
 stress: install
 	$(BIN)/python bench/stress.py
 

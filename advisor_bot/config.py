@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     public_url: str | None = Field(default=None, description="The address users reach the server at; absolute links are built from it, never from request headers.")
     concurrency: int = Field(default=2, ge=1, le=64, description="Questions answered at once; the rest wait.")
     queue_size: int = Field(default=64, ge=1, le=10000, description="Page requests that may wait for a turn.")
+    page_sessions: int = Field(
+        default=64, ge=1, le=100000, description="Page conversations kept in memory (~0.5 MiB each); past it the longest idle is dropped."
+    )
     # Limits (ui/limits.py, docs/security.md): every queue and rate is bounded; the excess gets 429/503 with Retry-After.
     api_queue: int = Field(default=16, ge=0, le=1000, description="API/MCP questions that may wait for a slot; more get 503 at once.")
     queue_wait: float = Field(default=30.0, gt=0, description="Seconds a queued API/MCP question waits for a slot before 503.")

@@ -106,10 +106,11 @@ class Embedder(Embeddings):
                     "check that the data directory is writable and torch is installed (`make install`)."
                 ) from exc
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = min(2, os.cpu_count() or 1)
-        # Idle threads sleep instead of spinning: on these shared 2-core machines spinning burnt a quarter
-        # of the model's CPU (43 vs 57 units per CPU-second, docs/deploy.md), and during ingest it took
-        # the core that the overlapping store write needs.
+        # One thread per run, never spinning: a server answers several questions at once, one per core
+        # (ui/limits.py). Two threads per run, spinning while idle, took twice the CPU per query and
+        # stalled the next step of the answer on the same cores (bench/stress.py, docs/security.md); idle
+        # spinning also burnt a quarter of the model's CPU during ingest (docs/deploy.md).
+        options.intra_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         self._session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])

@@ -70,6 +70,61 @@ def test_a_full_server_refuses_at_once_with_retry_after_and_serves_again_after(h
     assert client.post("/api/ask", json={"question": QUESTION}).status_code == 200  # capacity is back
 
 
+def test_a_full_server_refuses_before_reading_the_body(held) -> None:
+    """Refused unparsed: a malformed body gets the 503, not the 422 that parsing it would give."""
+    client, engine = held
+    running = threading.Thread(target=lambda: client.post("/api/ask", json={"question": QUESTION}))
+    running.start()
+    assert engine.entered.acquire(timeout=60)
+    full = client.post("/api/ask", content=b'{"question": ', headers={"Content-Type": "application/json"})
+    assert full.status_code == 503 and full.headers["retry-after"] == "2"
+    assert full.headers["x-content-type-options"] == "nosniff"  # the refusal carries the security headers too
+    engine.release.set()
+    running.join(timeout=120)
+
+
+def test_a_queued_question_no_worker_takes_in_time_is_refused_and_never_answered(settings: Settings, embedder) -> None:
+    from advisor_bot.advisor import Advisor
+
+    engine = HeldEngine()
+    limited = settings.model_copy(update={"concurrency": 1, "api_queue": 1, "queue_wait": 0.05, "rate_limit": "1000/minute"})
+    with TestClient(create_app(Advisor(settings=limited, embedder=embedder, engine=engine), limited), base_url="http://127.0.0.1") as client:
+        results: list[int] = []
+        running = threading.Thread(target=lambda: results.append(client.post("/api/ask", json={"question": QUESTION}).status_code))
+        running.start()
+        assert engine.entered.acquire(timeout=60)  # the only worker is held until the test releases it
+        waited = client.post("/api/ask", json={"question": QUESTION})
+        assert waited.status_code == 503 and "No answer slot came free within 0.05 s" in waited.json()["detail"]
+        assert waited.headers["retry-after"] == "5"
+        engine.release.set()
+        running.join(timeout=120)
+        assert results == [200]
+        assert client.post("/api/ask", json={"question": QUESTION}).status_code == 200
+    assert engine.entered.acquire(blocking=False)  # the last question entered the engine...
+    assert not engine.entered.acquire(blocking=False)  # ...and the refused one never did
+
+
+def test_answers_run_on_as_many_threads_as_answer_slots(settings: Settings) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ui.limits import Admission
+
+    admission = Admission(settings.model_copy(update={"concurrency": 2, "api_queue": 30}))
+    with ThreadPoolExecutor(16) as callers:
+        threads = set(callers.map(lambda _: admission.call(threading.get_ident), range(64)))
+    assert 1 <= len(threads) <= 2
+
+
+def test_a_client_over_its_rate_is_refused_before_its_body_is_read(settings: Settings, embedder, advisor) -> None:
+    from advisor_bot.advisor import Advisor
+
+    limited = settings.model_copy(update={"rate_limit": "1/minute"})
+    with TestClient(create_app(Advisor(settings=limited, embedder=embedder), limited), base_url="http://127.0.0.1") as client:
+        assert client.post("/api/ask", json={"question": QUESTION}).status_code == 200
+        refused = client.post("/api/ask", content=b"not json", headers={"Content-Type": "application/json"})
+    assert refused.status_code == 429 and "1 per 1 minute" in refused.json()["detail"]
+
+
 def test_the_queue_admits_slots_plus_places_without_blocking(settings: Settings) -> None:
     from advisor_bot.errors import OverloadedError
     from ui.limits import Admission
@@ -81,9 +136,8 @@ def test_the_queue_admits_slots_plus_places_without_blocking(settings: Settings)
                 pass
         assert caught.value.retry_after >= 1
     with admission.ticket("d"):
-        with admission.slot():
-            assert admission.stuck(after=3600) is None
-            assert admission.stuck(after=-1) == "1 of 2 answer slot(s) busy for more than -1 s"
+        seen = admission.call(lambda: (admission.stuck(after=3600), admission.stuck(after=-1)))
+    assert seen == (None, "1 of 2 answer slot(s) busy for more than -1 s")
 
 
 def test_a_client_over_its_rate_gets_429_with_retry_after(settings: Settings, embedder, advisor) -> None:
@@ -189,3 +243,30 @@ def test_a_full_disk_while_saving_feedback_is_said_plainly_and_loses_nothing_ack
     monkeypatch.setattr(sqlite3.dbapi2, "connect", real)
     assert "Could not save feedback" in said and "disk is full" in said and str(tmp_path) not in said
     assert [r.comment for r in FeedbackStore(tmp_path / "feedback.sqlite3").records()] == ["kept 0", "kept 1"]
+
+
+def _page_call(client: TestClient, session: str, event: int, data: list[object]) -> list[object]:
+    """One event of the page through Gradio's queue, as the browser sends it; the outputs it completes with."""
+    import json
+
+    joined = client.post("/gradio_api/queue/join", json={"data": data, "event_data": None, "fn_index": event, "trigger_id": event, "session_hash": session})
+    assert joined.status_code == 200, joined.text
+    with client.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}) as stream:
+        for line in stream.iter_lines():
+            message = json.loads(line[5:]) if line.startswith("data:") else {}
+            if message.get("msg") == "process_completed" and message.get("event_id") == joined.json()["event_id"]:
+                return message["output"]["data"]
+    raise AssertionError("the event never completed")
+
+
+def test_the_page_keeps_only_the_configured_number_of_conversations(advisor, settings: Settings, tmp_path: Path) -> None:
+    """Any client can open sessions; past ``page_sessions`` the longest idle one is dropped, so a flood cannot keep memory."""
+    local = settings.model_copy(update={"data_dir": tmp_path, "page_sessions": 2})
+    with TestClient(create_app(advisor, local), base_url="http://127.0.0.1") as client:
+        config = client.get("/config").json()
+        elem = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
+        event = {elem[d["targets"][0][0]]: d["id"] for d in config["dependencies"] if d["targets"]}
+        for session in ("first", "second", "third"):
+            _page_call(client, session, event["ask"], [QUESTION, [], None, None, None])
+        assert _page_call(client, "third", event["thumbs-up"], [False, "", None])[0].startswith("Thank you")
+        assert _page_call(client, "first", event["thumbs-up"], [False, "", None])[0] == "Ask a question first."

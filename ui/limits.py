@@ -1,26 +1,39 @@
-"""Admission for the API and MCP: shared answer slots, a bounded queue in front of them, per-client rates.
+"""Admission for the API and MCP: a fixed pool of answer workers, a bounded queue in front of it,
+per-client rates, all decided before a request's body is read.
 
-A request that cannot be served soon is refused at once with a ``Retry-After`` rather
-than queued without bound: past ``concurrency`` running and ``api_queue`` waiting,
-``ticket`` raises ``OverloadedError`` (503) without touching a thread; a client over
-its rate gets ``RateLimitedError`` (429). Rates are counted by the ``limits`` library
-(moving windows, in memory: one process serves the app).
+Why this shape (measured with ``make stress``, docs/security.md): an answer is CPU work, so only
+``concurrency`` of them run at once, each on one of ``concurrency`` long-lived worker threads;
+more threads would only share the same cores, and every thread that touches the embedding
+model keeps its own allocator arena after a flood. A request that cannot be served soon is
+refused at once with ``Retry-After`` by ``AdmissionGate``, before its body is read or parsed:
+refusing a 200 KiB history after parsing it cost the event loop (which refuses everyone else)
+as much as answering a short question. Rates are counted by the ``limits`` library (moving
+windows, in memory: one process serves the app).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import math
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import ExitStack, contextmanager
+from typing import TypeVar
 
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from advisor_bot.config import Settings
 from advisor_bot.errors import OverloadedError, RateLimitedError
+
+T = TypeVar("T")
 
 
 class Rates:
@@ -48,7 +61,8 @@ class Admission:
         self.capacity = settings.concurrency + settings.api_queue
         self.wait = settings.queue_wait
         self.rates = Rates(settings.rate_limit, what="questions")
-        self._free = threading.BoundedSemaphore(settings.concurrency)
+        # Threads start on first use and stay: the same few threads run every answer.
+        self._workers = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="answer")
         self._lock = threading.Lock()
         self._inside = 0
         self._running: dict[int, float] = {}
@@ -71,20 +85,42 @@ class Admission:
             with self._lock:
                 self._inside -= 1
 
-    @contextmanager
-    def slot(self) -> Iterator[None]:
-        """One of the answer slots, waited for at most ``queue_wait`` seconds (call it from a worker thread)."""
-        if not self._free.acquire(timeout=self.wait):
-            raise OverloadedError(f"No answer slot came free within {self.wait:g} s; try again shortly.", retry_after=5)
-        key = threading.get_ident()
-        with self._lock:
-            self._running[key] = time.monotonic()
-        try:
-            yield
-        finally:
+    def _submit(self, work: Callable[[], T]) -> Future[T]:
+        def timed() -> T:
+            key = threading.get_ident()
             with self._lock:
-                self._running.pop(key, None)
-            self._free.release()
+                self._running[key] = time.monotonic()
+            try:
+                return work()
+            finally:
+                with self._lock:
+                    self._running.pop(key, None)
+
+        # The caller's context (e.g. the deadline's) goes with the work, as run_in_threadpool would carry it.
+        return self._workers.submit(contextvars.copy_context().run, timed)
+
+    def _not_started(self) -> OverloadedError:
+        return OverloadedError(f"No answer slot came free within {self.wait:g} s; try again shortly.", retry_after=5)
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """``work`` on an answer worker, awaited from the event loop; refused if no worker takes it
+        within ``queue_wait`` seconds (a started answer is bounded by its engine's own deadline)."""
+        job = self._submit(work)
+        waiting = asyncio.wrap_future(job)
+        done, _ = await asyncio.wait({waiting}, timeout=self.wait)
+        if not done and job.cancel():
+            raise self._not_started()
+        return await waiting
+
+    def call(self, work: Callable[[], T]) -> T:
+        """``run`` for a caller on a thread of its own (the MCP tools, on Gradio's threads)."""
+        job = self._submit(work)
+        try:
+            return job.result(timeout=self.wait)
+        except FutureTimeout:
+            if job.cancel():
+                raise self._not_started() from None
+            return job.result()
 
     def stuck(self, *, after: float) -> str | None:
         """Slots held longer than ``after`` seconds, as the health check's reason; None if there are none."""
@@ -92,3 +128,40 @@ class Admission:
         with self._lock:
             held = sum(1 for began in self._running.values() if now - began > after)
         return f"{held} of {self.slots} answer slot(s) busy for more than {after:g} s" if held else None
+
+
+def refusal_status(exc: OverloadedError) -> int:
+    """Over a client's own rate: 429; the server full: 503. Both carry ``Retry-After``."""
+    return 429 if isinstance(exc, RateLimitedError) else 503
+
+
+class AdmissionGate:
+    """Takes the ticket for ``paths`` (POST) as the request arrives and holds it until the response is
+    sent; a refusal is answered before the body is parsed, which is only drained so the client reads it."""
+
+    def __init__(self, app: ASGIApp, *, admission: Admission, paths: frozenset[str]) -> None:
+        self.app = app
+        self.admission = admission
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        with ExitStack() as held:
+            try:
+                held.enter_context(self.admission.ticket(client[0] if client else "unknown"))
+            except OverloadedError as exc:
+                await _drain(receive)
+                response = JSONResponse({"detail": str(exc)}, status_code=refusal_status(exc), headers={"Retry-After": str(exc.retry_after)})
+                await response(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+
+
+async def _drain(receive: Receive) -> None:
+    """Read the unread body and drop it: a client still writing would otherwise see the connection reset, not the answer."""
+    message = await receive()
+    while message["type"] == "http.request" and message.get("more_body"):
+        message = await receive()

@@ -142,8 +142,8 @@ def register_tools(advisor: Advisor, *, admission: Admission) -> None:
 
         def run() -> BaseModel:
             given = Situation.model_validate(situation) if situation else None
-            with admission.ticket(None), admission.slot():
-                return advisor.ask(question, history=list(history or []), situation=given)
+            with admission.ticket(None):
+                return admission.call(lambda: advisor.ask(question, history=list(history or []), situation=given))
 
         return _json(run)
 

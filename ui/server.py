@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 from pathlib import Path
 
 import gradio as gr
@@ -16,7 +17,6 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi_offline import FastAPIOffline
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -26,11 +26,11 @@ from advisor_bot.advisor import Advisor
 from advisor_bot.answer import Answer
 from advisor_bot.turns import Turn
 from advisor_bot.config import Settings
-from advisor_bot.errors import AdvisorError, InvalidQuestionError, EngineUnavailableError, OverloadedError, RateLimitedError
+from advisor_bot.errors import AdvisorError, InvalidQuestionError, EngineUnavailableError, OverloadedError
 from advisor_bot.situation import Situation
 from ui.app import EXAMPLES, build_embed, build_page, make_shell
 from ui.framework_page import framework_html
-from ui.limits import Admission
+from ui.limits import Admission, AdmissionGate, refusal_status
 from ui.routes import Endpoints, RouteGuard
 from ui.mcp_tools import register_tools
 from ui.security import SecurityMiddleware
@@ -73,7 +73,7 @@ class Problem(BaseModel):
 def _status(exc: AdvisorError) -> int:
     """Bad input is the caller's to fix (400); too much of it 429/503; anything else is the server's state (409)."""
     if isinstance(exc, OverloadedError):
-        return 429 if isinstance(exc, RateLimitedError) else 503
+        return refusal_status(exc)
     return 400 if isinstance(exc, InvalidQuestionError | EngineUnavailableError) else 409
 
 
@@ -126,18 +126,13 @@ def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
         responses={400: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}, 429: {"model": Problem}, 503: {"model": Problem}},
         summary="Answer a question with verbatim citations",
     )
-    async def ask(body: AskRequest, request: Request) -> Answer:
+    async def ask(body: AskRequest) -> Answer:
         if body.engine is not None and body.engine != advisor.engine.name:
             raise EngineUnavailableError(
                 f"This server answers with the {advisor.engine.name!r} engine, not {body.engine!r}; omit 'engine' or use that one."
             )
-        # The ticket is taken on the event loop, so an overload is refused before it occupies a worker thread.
-        with admission.ticket(request.client.host if request.client else "unknown"):
-            return await run_in_threadpool(answer, body)
-
-    def answer(body: AskRequest) -> Answer:
-        with admission.slot():
-            return advisor.ask(body.question, history=body.history, situation=body.situation)
+        # AdmissionGate took this request's place before its body was read; the answer runs on an answer worker.
+        return await admission.run(lambda: advisor.ask(body.question, history=body.history, situation=body.situation))
 
     @app.get(
         "/api/health",
@@ -211,6 +206,8 @@ def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
         **common,
     )
 
+    # Innermost: overload and rates are refused before the body is parsed, with the security headers added outside.
+    app.add_middleware(AdmissionGate, admission=admission, paths=frozenset({"/api/ask"}))
     app.add_middleware(
         RouteGuard,
         mounts={"": Endpoints.of(page.fns), "/embed": Endpoints.of(embed.fns)},
@@ -233,6 +230,8 @@ def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
 
 
 def _queued(blocks: gr.Blocks, settings: Settings) -> gr.Blocks:
+    # Gradio keeps every session's state (10,000 by default, any client can mint one): bounded here.
+    blocks.state_session_capacity = settings.page_sessions
     return blocks.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size, api_open=False)
 
 
@@ -242,6 +241,10 @@ def launch(*, advisor: Advisor, settings: Settings) -> None:
     # What start-up built lives until exit: frozen, later collections skip it (`serve` turned the collector off to build it).
     gc.freeze()
     gc.enable()
+    # The event loop that admits and refuses requests shares the GIL with the answer workers, whose reading
+    # is pure Python: at the default 5 ms it waited up to 5 ms for every socket event, which made a refusal
+    # under a large-history flood take seconds (docs/security.md). 1 ms roughly halved the median refusal.
+    sys.setswitchinterval(0.001)
     print(f"advisor-bot on http://{settings.host}:{settings.port}  (API docs: /docs, MCP: /gradio_api/mcp/)")
     # proxy_headers off: X-Forwarded-For from a local client would otherwise choose the address rates are counted by.
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", proxy_headers=False)
