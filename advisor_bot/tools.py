@@ -266,10 +266,7 @@ class Toolbox:
         focus: Annotated[str, Field(description="The user's words; provisions that match them come first.")] = "",
     ) -> ProvisionsResult:
         """IP provisions to negotiate for a CRO or CDMO engagement, plus the general negotiation best practices, cited."""
-        where = self.framework.article.provisions["ip"]
-        keys = [k for p, k in (("CRO", where.CRO), ("CDMO", where.CDMO)) if engagement in (None, p)]
-        items = [i for k in [*keys, *([where.general] if where.general else [])] for i in self.section_items(k)]
-        return ProvisionsResult(title="IP checklist", items=_ranked(items, focus))
+        return self._provisions("ip", engagement, focus=focus, title="IP checklist")
 
     @tool
     def regulatory_roles(
@@ -279,9 +276,15 @@ class Toolbox:
         focus: Annotated[str, Field(description="The user's words; responsibilities that match them come first.")] = "",
     ) -> ProvisionsResult:
         """Regulatory-filing responsibilities of a CRO or a CDMO, cited."""
-        where = self.framework.article.provisions["regulatory"]
+        return self._provisions("regulatory", provider, focus=focus, title="Regulatory roles")
+
+    def _provisions(self, kind: Literal["ip", "regulatory"], provider: Provider | None, *, focus: str, title: str) -> ProvisionsResult:
+        """The provider's sections of the map's ``kind`` of provisions (both without one), then its
+        general section if the map names one, best match to ``focus`` first."""
+        where = self.framework.article.provisions[kind]
         keys = [k for p, k in (("CRO", where.CRO), ("CDMO", where.CDMO)) if provider in (None, p)]
-        return ProvisionsResult(title="Regulatory roles", items=_ranked([i for k in keys for i in self.section_items(k)], focus))
+        keys += [where.general] if where.general else []
+        return ProvisionsResult(title=title, items=_ranked([i for k in keys for i in self.section_items(k)], focus))
 
     @tool
     def common_mistakes(self, situation: Annotated[str, Field(description="The user's words, used to rank the mistakes.")]) -> ProvisionsResult:

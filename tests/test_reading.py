@@ -444,6 +444,16 @@ def test_a_terse_query_naming_a_declined_topic_is_still_declined(advisor):
         "The CDMO offered me a QA manager job at 90k. How can I push that higher?",
         "our TLC spots streak on silica with a free amine, how do i stop that",
         "What does the MHRA charge to review a clinical trial application for Phase 1?",
+        # the industry as a market, how a trial is run, a job, chemistry, agencies' clocks, fundraising, customs
+        "What annual growth is forecast for the contract manufacturing industry over the next five years, and what is its market size?",
+        "For the phase 2 study, what secondary endpoints do regulators like to see?",
+        "How do I land a position at a CRO as a synthetic chemist?",
+        "which recrystallisation antisolvent works for a hydrochloride salt?",
+        "How long will a pivotal phase 3 study last?",
+        "Once our CTA is in, how many days does the MHRA take to decide?",
+        "What did FDA's warning letters to API makers focus on last year?",
+        "Should our seed round use convertible notes or a priced round with a liquidation preference?",
+        "What customs duties apply when we import starting materials from India?",
     ],
 )
 def test_a_request_about_something_else_is_declined_whatever_framework_words_it_uses(advisor, question):
@@ -528,19 +538,6 @@ def test_a_pricing_follow_up_prices_the_provider_decided_on(advisor):
     assert "(CDMO)" not in a.answer_markdown and "$15,000 to $50,000" in a.answer_markdown
 
 
-@pytest.mark.parametrize(
-    "question",
-    [
-        "What annual growth is forecast for the contract manufacturing industry over the next five years, and what is its market size?",
-        "For the phase 2 study, what secondary endpoints do regulators like to see?",
-        "How do I land a position at a CRO as a synthetic chemist?",
-        "which recrystallisation antisolvent works for a hydrochloride salt?",
-    ],
-)
-def test_questions_about_the_industry_the_trial_or_a_job_are_declined_though_they_use_its_words(advisor, question):
-    assert ask(advisor, question).refused
-
-
 def test_the_size_of_a_trial_beside_a_real_question_is_declined_alone(advisor):
     a = ask(advisor, "We need GMP API for phase 2, so CRO or CDMO? Also how many patients should the study enrol?")
     assert not a.refused and a.declined_part and a.recommendation is not None and a.recommendation.model == "CDMO"
@@ -569,10 +566,6 @@ def test_a_long_message_asking_only_what_it_covers_is_small_talk(advisor):
     assert not a.refused and "?" in a.answer_markdown
 
 
-def test_trial_durations_are_declined(advisor):
-    assert ask(advisor, "How long will a pivotal phase 3 study last?").refused
-
-
 def test_a_ranking_of_unnamed_vendors_gets_the_general_range_only(advisor):
     a = ask(advisor, "which Indian CRO offers the lowest FTE rates?")
     assert not a.refused and a.declined_part and "$220,000" in a.answer_markdown
@@ -590,19 +583,6 @@ def test_a_short_question_after_pasted_orders_leans_on_the_pasted_text(advisor):
 def test_how_long_before_the_move_is_about_the_sequence_not_a_choice(advisor):
     a = ask(advisor, "How many months does the research phase usually run until we switch to the manufacturer?")
     assert a.clarifying_question is None and "6-18 months" in a.answer_markdown
-
-
-@pytest.mark.parametrize(
-    "question",
-    [
-        "Once our CTA is in, how many days does the MHRA take to decide?",
-        "What did FDA's warning letters to API makers focus on last year?",
-        "Should our seed round use convertible notes or a priced round with a liquidation preference?",
-        "What customs duties apply when we import starting materials from India?",
-    ],
-)
-def test_agency_clocks_fundraising_and_customs_are_declined(advisor, question):
-    assert ask(advisor, question).refused
 
 
 def test_several_programs_at_the_same_stage_are_one_stage(advisor):

@@ -193,7 +193,7 @@ class OfflineEngine:
             # The figures the framework states on the topic, not those beside the other provider's table
             # ("route scouting runs $15,000 to $50,000" is no answer about a CDMO).
             tables = {m.citation.section for m in pricing.models}
-            others = {m.citation.section for m in tb.pricing_models(None, "").models} - tables
+            others = {m.citation.section for m in tb.framework.pricing} - tables
             fees = [f for f in tb.relevant_facts(work) if f.citation.section not in others]
             if recommendation is None:
                 quotes.extend(f.citation for f in fees)  # the sentences may lead the answer
