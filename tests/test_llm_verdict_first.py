@@ -133,7 +133,10 @@ def test_a_situation_recorded_after_the_answer_began_does_not_change_the_verdict
     search = AIMessage(content="", tool_calls=[tool_call("search_framework", {"query": "tox batches"})])
     late = AIMessage(content="Tox material is made under cGMP [p1]. Each batch is documented.", tool_calls=[tool_call("record_situation", {"stage": {
         "value": "IND-enabling studies", "evidence": "before the agency lets us dose people"}})])  # fmt: skip
-    texts, answer, _ = run(context, [search, late, "A CDMO makes such batches [p1]."], DESCRIBED)
+    # A question the reading finds nothing in, so the opening could only ask.
+    vague = "Our compound needs an outside partner soon. Who should we pick?"
+    assert not context.reader.read(vague).situation.known()
+    texts, answer, _ = run(context, [search, late, "A CDMO makes such batches [p1]."], vague)
     assert answer.engine == "llm" and answer.recommendation is None
     assert "## Recommendation" not in answer.answer_markdown
     assert any("after the answer had begun" in n for n in answer.notices)

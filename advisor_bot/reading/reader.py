@@ -34,6 +34,7 @@ from advisor_bot.reading.rules import (
     stage_mentions,
     states_situation,
     updates,
+    without_amounts,
 )
 from advisor_bot.reading.semantic import Guess, SemanticReader
 from advisor_bot.reading.smalltalk import asks_coverage, small_talk_by_rule
@@ -81,12 +82,13 @@ class Reader:
             return None
         return self.semantic.embed([text[s:e].strip() for s, e in spans[:_MAX_SENTENCES]])
 
-    def _stage_by_meaning(
-        self, text: str, spans: Sequence[tuple[int, int]], vectors: np.ndarray | None
-    ) -> tuple[Guess | None, tuple[int, int] | None, list[Guess]]:
+    def _stage_by_meaning(self, text: str, spans: Sequence[tuple[int, int]]) -> tuple[Guess | None, tuple[int, int] | None, list[Guess]]:
         """The most probable confident stage guess of any sentence, its sentence, and every sentence's best guess."""
-        if self.semantic is None or vectors is None:
+        if self.semantic is None or not spans:
             return None, None, []
+        # "We need a couple hundred milligrams, max a few grams": an amount is the Volume factor, read
+        # by rule; by meaning it would pass for the stage whose primary need is material.
+        vectors = self.semantic.embed([without_amounts(text[a:b]).strip() for a, b in spans])
         guesses = self.semantic.guesses("stage", vectors)
         best: tuple[Guess, tuple[int, int]] | None = None
         seen: list[Guess] = []
@@ -130,15 +132,27 @@ class Reader:
         """The facts one user turn states, each with the words that set it."""
         situation, spans = read_facts(text, stages=self.labels) if self.use_rules else (Situation(), {})
         evidence = [Evidence(field=k, text=text[s:e], turn=turn, start=s, end=e, source="rule") for k, (s, e) in spans.items()]
-        sentences = clauses(text)
-        vectors = self._vectors(text, sentences)
+        # Clauses keep a denial apart from what follows it ("not in the clinic, still tweaking the
+        # series"); whole sentences keep together what a clause break cuts ("approved and selling").
+        parts = clauses(text)[:_MAX_SENTENCES]
+        stripped = {text[a:b].strip() for a, b in parts}
+        whole = scope_rules.sentences(text)
+        whole_vectors = self._vectors(text, whole)
+        work_guesses = self.semantic.guesses("work", whole_vectors) if self.semantic is not None and whole_vectors is not None else []
+        # ...but a sentence asking for a kind of work ("work out which salt form is most stable") is
+        # decided by who does that work, not by the stage such work usually belongs to.
+        sentences = parts + [
+            span
+            for span, w in zip_longest(whole[:_MAX_SENTENCES], work_guesses[:_MAX_SENTENCES])
+            if text[span[0] : span[1]].strip().rstrip(".?!") not in stripped and not (w is not None and w.confident)
+        ]
         reading = _TurnReading(situation=situation, evidence=evidence, stage_source="rule" if situation.stage else None)
         mentions = stage_mentions(text, self.labels) if self.use_rules else []
         named = [m for m in mentions if m[2] and not m[3]]
         # Only milestones behind the user ("we nominated our candidate and now need ..."):
         # what they need now, read by meaning, says more than the last milestone named.
         behind = bool(mentions) and all(m[3] for m in mentions)
-        guess, where, seen = self._stage_by_meaning(text, sentences, vectors)
+        guess, where, seen = self._stage_by_meaning(text, sentences)
         programs = {tuple(self.models[g.label]) for g in seen if g.confident and g.label in self.models}
         if situation.stage:
             programs.add(tuple(self.models[situation.stage]))
@@ -173,14 +187,12 @@ class Reader:
                     ]
             elif not situation.stage and seen:
                 reading.options = self._options(seen)
-        whole = scope_rules.sentences(text)
-        whole_vectors = self._vectors(text, whole)
         if self.semantic is not None and whole_vectors is not None and situation.work is None:
             # "Need a salt and polymorph screen": the kind of work (a whole sentence: "salt and
             # polymorph" is one thing), and who the framework says does it.
             found = [
                 (g, span)
-                for span, g in zip(whole, self.semantic.guesses("work", whole_vectors))
+                for span, g in zip(whole, work_guesses)
                 if g is not None and g.confident and not negated_or_past(text[span[0] : span[1]])
                 and not self._asks_for_verdict(text[span[0] : span[1]])
             ]
@@ -258,17 +270,19 @@ class Reader:
         # to Supplier. [assistant: say this is standard] Is that clause something we should accept?").
         kinds = {sp: scope_rules.rule_kind(text[sp[0] : sp[1]]) if self.use_rules else None for sp in spans}
         orders = {sp for sp in spans if kinds[sp] in ("injection", "prompt_extraction")}
-        leaning = {
-            span: f"{text[before[0] : before[1]].strip()} {text[span[0] : span[1]].strip()}"
+        leans_on = {
+            span: before
             for i, span in enumerate(spans)
             if i and span in whole and len(text[span[0] : span[1]].split()) <= _FOLLOW_UP_WORDS
             and (before := next((sp for sp in reversed(spans[:i]) if sp not in orders), None)) is not None
         }
+        leaning = {span: f"{text[before[0] : before[1]].strip()} {text[span[0] : span[1]].strip()}" for span, before in leans_on.items()}
         meaning: list[Guess | None] = []
         outside: list[float] = []  # how sure the reading is that a request is outside, whichever kind
         work: list[Guess | None] = []
         stage: list[Guess | None] = []
         outer_out: dict[tuple[int, int], bool] = {}
+        stage_of: dict[tuple[int, int], Guess | None] = {}
         if self.semantic is not None and spans:
             own = spans[:_MAX_SENTENCES]
             # One model call for every text judged: the requests, their sentences, and each short
@@ -285,6 +299,7 @@ class Reader:
             # about the framework, whatever else it sounds like.
             work = self.semantic.guesses("work", vectors[: len(own)])
             stage = self.semantic.guesses("stage", vectors[: len(own)])
+            stage_of = dict(zip(own, stage))
         publisher = (self.framework.doc.publisher or "").lower()
         verdicts: list[scope_rules.SentenceVerdict] = []
         # Vectors stop at _MAX_SENTENCES; the sentences beyond are judged by rule alone.
@@ -306,12 +321,17 @@ class Reader:
             if about_publisher and kind == "vendor":
                 kind = source = None
             reads_as_stage = st is not None and st.confident and not negated_or_past(sentence)
+            # "...still fiddling with the lead series. What should we use?" asks about the program the
+            # sentence before describes, however the two sound together.
+            prior = stage_of.get(leans_on[span]) if span in leans_on else None
+            about_program = prior is not None and prior.confident and not negated_or_past(text[leans_on[span][0] : leans_on[span][1]])
+            reads_as_stage |= about_program
             said = route(sentence, situation=facts)
             asks_framework = bool(said or facts.known() or about_publisher or reads_as_stage)
             # Very sure it is about something else: a trial's sample size or a regulator's fee is not
             # made the framework's by naming a phase or asking what it costs. A request for the
             # verdict, the publisher and anything naming a CRO or CDMO stay in scope.
-            certain = out is not None and out >= _CERTAIN_OUT and "recommend" not in said and not about_publisher
+            certain = out is not None and out >= _CERTAIN_OUT and "recommend" not in said and not about_publisher and not about_program
             in_context = outer_out.get(in_sentence[span], True)
             # By meaning only what a sentence is about, never that it names a vendor (that is a
             # name, read by rule), and never from a few words ("Who makes that?").
@@ -334,9 +354,9 @@ class Reader:
         instead of one per turn); later lookups hit the semantic reader's cache."""
         if self.semantic is None:
             return
-        spans = [(t, span) for t in turns for span in clauses(t)[:_MAX_SENTENCES]]
-        spans += [(t, span) for t in turns for span in scope_rules.sentences(t)[:_MAX_SENTENCES]]
-        texts = [t[a:b].strip() for t, (a, b) in spans] + [turns[-1]]
+        sentences = [t[a:b] for t in turns for a, b in scope_rules.sentences(t)[:_MAX_SENTENCES]]
+        parts = [t[a:b] for t in turns for a, b in clauses(t)[:_MAX_SENTENCES]]
+        texts = [s.strip() for s in sentences] + [without_amounts(s).strip() for s in [*parts, *sentences]] + [turns[-1]]
         self.semantic.embed([t for t in texts if t])
 
     @staticmethod

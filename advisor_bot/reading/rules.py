@@ -400,6 +400,18 @@ def _amounts(text: str) -> list[tuple[Quantity, Span]]:
     return found
 
 
+# A unit said without a number ("milligram until few gram", "multi-gram lots").
+_UNIT_WORD = re.compile(r"(?i)\b(?:multi-?)?(?:milligrams?|mill?igrams?|grams?|kilograms?|kilos?|kgs?|mg|tonnes?|tons)\b")
+
+
+def without_amounts(text: str) -> str:
+    """``text`` with every amount of material replaced by a neutral word: amounts are read by rule
+    (the Volume factor), so what a sentence means about the program is read from the rest."""
+    for _, (start, end) in sorted(_amounts(text), key=lambda a: -a[1][0]):
+        text = f"{text[:start]}some{text[end:]}"
+    return _UNIT_WORD.sub("some", text)
+
+
 _NOT_NEEDED = rx(r"(?:don'?t|do not|doesn'?t|does not|won'?t|will not|never) (?:really |even )?need|no need for|not (?:need|needing)")
 
 
@@ -414,7 +426,7 @@ def _quantity(text: str) -> tuple[Quantity | None, Span | None]:
 _NEED = r"(?:need|needs|require|requires|want|wants)"
 # "grams for some, kilos for others", "some of our compounds need grams, one needs kilograms"
 _SOME_OTHERS = rx(
-    r"for (?:some|one|the first|a few)\b[^.?!]{0,60}\bfor (?:the )?(?:others?|another|the rest)\b|for the other(?: one)?|for others",
+    r"for (?:some|one|the first|a few|a couple|two|three|our)\b[^.?!]{0,60}\bfor (?:the )?(?:others?|another|the rest|one|the one)\b|for the other(?: one)?|for others",
     rf"\b(?:some|a few|a couple|most|many|several|one|two|three)\b(?: [\w-]+){{0,4}}? {_NEED}\b[^.?!]{{0,60}}"
     rf"\b(?:one|others?|the rest|another|a few|some|two|three)\b(?: [\w-]+){{0,3}}? {_NEED}\b",
 )
