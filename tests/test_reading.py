@@ -99,7 +99,7 @@ def test_a_stage_read_by_meaning_never_claims_high_confidence(advisor):
 @pytest.mark.parametrize(
     ("question", "model"),
     [
-        ("We need someone to develop an HPLC method to measure the purity of our compound. Who does that kind of job?", "CRO"),
+        ("We need someone to work out a shorter synthetic route to our compound. Who does that kind of job?", "CRO"),
         ("Someone has to run our process in big reactors and prove it is reproducible batch after batch. What kind of partner?", "CDMO"),
     ],
 )
