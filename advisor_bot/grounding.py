@@ -248,6 +248,7 @@ class ProseGuard:
     links: dict[str, str] = field(default_factory=dict)
     unknown: set[str] = field(default_factory=set)
     unverified: set[str] = field(default_factory=set)
+    unlisted: set[str] = field(default_factory=set)
     unsupported_figures: int = 0
     removed_sentences: int = 0
     unquoted: int = 0
@@ -296,11 +297,15 @@ class ProseGuard:
             if not self._verified[pid]:
                 self.unverified.add(pid)
                 continue
-            if pid not in self.links:
+            if pid not in self.links and pid not in self.unlisted:
                 self.cited.append(citation)
                 n = self.number(citation) if self.number else len(self.cited)
-                self.links[pid] = f"[[{n}]](/framework#{citation.anchor})"
-            links.append(self.links[pid])
+                if n is None:
+                    self.unlisted.add(pid)  # past the answer's list of sources: the sentence stands, unnumbered
+                else:
+                    self.links[pid] = f"[[{n}]](/framework#{citation.anchor})"
+            if pid in self.links:
+                links.append(self.links[pid])
         return (" " if m.group().startswith((" ", "\t")) else "") + " ".join(links) if links else ""
 
     def notices(self) -> list[str]:

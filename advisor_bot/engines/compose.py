@@ -32,7 +32,8 @@ _MIN_WORDS = 6
 @dataclass
 class References:
     """Verified citations, and a number for each cited section in order of first use, for the whole
-    answer (the LLM engine's prose is numbered through ``number`` too). Identical passages (the
+    answer (the LLM engine's prose is numbered through ``number`` too), at most ``MAX_SOURCES``
+    sections: both engines' sources lists are this one. Identical passages (the
     same span, or the same text elsewhere) are kept once, as is a span inside one already kept;
     adjacent rows of one table join into one citation, so a matrix row set is one passage, not six."""
 
@@ -47,8 +48,10 @@ class References:
             if inside or known.quote.strip() == c.quote.strip():
                 return known
             if known.document == c.document and c.start <= known.start and known.end <= c.end:
-                # The new passage holds one already cited: it takes that one's place (and number).
+                # The new passage holds one already cited: it takes that one's place (and number), and
+                # any other it holds goes.
                 self.citations[i] = c
+                self.citations = [k for k in self.citations if k is c or not (k.document == c.document and c.start <= k.start and k.end <= c.end)]
                 return c
             rows = known.quote.startswith("|") and c.quote.startswith("|") and known.section == c.section
             if rows and known.document == c.document and (0 <= c.start - known.end <= 1 or 0 <= known.start - c.end <= 1):
@@ -59,13 +62,19 @@ class References:
         return c
 
     def number(self, c: Citation) -> int | None:
-        """The number of the citation's section, or None if the quote does not match the corpus (a notice says so)."""
+        """The number of the citation's section, or None: when the quote does not match the corpus (a
+        notice says so), or when it would be a sixth section (what is cited first is kept: the
+        opening's sources come before the model's prose and the passages that only back the answer)."""
         try:
             verify_citation(c, self.documents)
         except CitationError as exc:
             self.notices.append(str(exc))
             return None
+        before = list(self.citations)
         kept = self._kept(c)
+        if kept.anchor not in self._numbers and len(self._numbers) >= MAX_SOURCES:
+            self.citations = before
+            return None
         return self._numbers.setdefault(kept.anchor, len(self._numbers) + 1)
 
     @property
@@ -77,7 +86,7 @@ class References:
         return sorted(self.citations, key=lambda c: self._numbers[c.anchor])
 
     def mark(self, c: Citation) -> str:
-        """``[[n]](/framework#anchor)``: the number, linked to the cited section ("" if withheld)."""
+        """``[[n]](/framework#anchor)``: the number, linked to the cited section ("" if withheld or past the cap)."""
         n = self.number(c)
         return f"[[{n}]](/framework#{c.anchor})" if n else ""
 

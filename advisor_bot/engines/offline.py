@@ -12,7 +12,7 @@ from advisor_bot.turns import Turn, retrieval_query
 from advisor_bot.citations import Citation
 from advisor_bot.decisions import decide
 from advisor_bot.engines.base import EngineContext
-from advisor_bot.engines.compose import MAX_SOURCES, References, compose, lead_markdown, lead_sentences, risk_line, verdict_markdown
+from advisor_bot.engines.compose import References, compose, lead_markdown, lead_sentences, risk_line, verdict_markdown
 from advisor_bot.engines.passages import passage_citation, pick_passages
 from advisor_bot.recommendation import CostEstimate, Recommendation
 from advisor_bot.render import (
@@ -124,10 +124,8 @@ class OfflineEngine:
         promotion_relevant = about_publisher or bool(reading.situation.single_partner) or (
             rec is not None and "Integrated partner" in [rec.model, *rec.alternatives]
         )
-        # The best remaining passages back the answer as sources, up to the limit a reader scans.
+        # The best remaining passages back the answer as sources, up to the limit a reader scans (``References`` stops there).
         for p in passages:
-            if refs.sections >= MAX_SOURCES:
-                break
             if not p.promotional or promotion_relevant:
                 refs.number(passage_citation(p))
         timings["compose"] = round((time.perf_counter() - began) * 1000, 2)
