@@ -14,10 +14,10 @@ from advisor_bot.corpus import Document
 from advisor_bot.engines.base import EngineContext
 from advisor_bot.errors import CitationError
 from advisor_bot.figures import figures
-from advisor_bot.answer import user_words
-from advisor_bot.reading.model import Evidence, Reading
+from advisor_bot.card import Card, card
+from advisor_bot.reading.model import Reading
 from advisor_bot.recommendation import CostEstimate, Recommendation
-from advisor_bot.render import PROMO_LABEL, Cite, cost_markdown, user_label
+from advisor_bot.render import PROMO_LABEL, Cite, cost_markdown, said_markdown, user_label
 
 # A reader of a wiki sidebar takes in one short paragraph: at most this many sentences and characters.
 LEAD_SENTENCES = 3
@@ -190,33 +190,38 @@ def risk_line(text: str, source: Citation | None, cite: Cite) -> str:
     return f"- **{risk_title(text)}**{detail} {cite(source)}"
 
 
-def verdict_markdown(rec: Recommendation, refs: References, *, evidence: Sequence[Evidence], risks_asked: bool = False) -> str:
-    """The recommendation's key lines, once: the verdict sentence, why, and what each factor was read
-    from (the user's own words); cost, risks and steps compactly (the risks in full when asked
-    about: those that fit this situation). The card shows the rest."""
-    stage_ref = refs.mark(rec.citations[0]) if rec.citations else ""
-    alt = f" (also fits: {', '.join(rec.alternatives)})" if rec.alternatives else ""
-    out = [f"## Recommendation: **{rec.model}**{alt} {stage_ref}".rstrip(), f"*{rec.confidence.capitalize()} confidence:* {rec.confidence_reason}"]
+def verdict_markdown(card: Card, refs: References, *, risks_asked: bool = False) -> str:
+    """The recommendation card's key lines, once: the verdict sentence, why, and what each factor was
+    read from; cost, risks and steps compactly (the risks in full when asked about: those that fit
+    this situation). The card shows the rest."""
+    stage_ref = refs.mark(card.source) if card.source else ""
+    alt = f" (also fits: {', '.join(card.alternatives)})" if card.alternatives else ""
+    out = [f"## Recommendation: **{card.model}**{alt} {stage_ref}".rstrip(), f"*{card.confidence.capitalize()} confidence:* {card.confidence_reason}"]
     lines = []
-    if rec.stage and not any(f.row == "stage" for f in rec.factors):
-        lines.append(f"- **Stage:** {rec.stage}")
-    for f in rec.factors:
-        said = "; ".join(f"“{w}”" for w in user_words(f.fields, evidence)) or f.value
-        why = f" — {note}" if (note := rec.why_it_stands(f)) else ""
-        lines.append(f"- **{f.factor}:** {said} → {f.favours} {refs.mark(f.citation)}{why}")
+    if card.stage and not card.stage_is_a_factor:
+        lines.append(f"- **Stage:** {card.stage}")
+    for f in card.factors:
+        why = f" — {f.stands}" if f.stands else ""
+        lines.append(f"- **{f.factor}:** {said_markdown(f)} → {f.favours} {refs.mark(f.citation)}{why}")
     if lines:
         out.append("\n".join(lines))
-    if rec.cost_estimate and rec.cost_estimate.items:
-        out.append(cost_markdown(rec.cost_estimate, cite=refs.mark))
-    if rec.risks and risks_asked:
-        out.append("**What could go wrong here**\n" + "\n".join(risk_line(r.text, r.citation, refs.mark) for r in rec.risks))
-    elif rec.risks:
-        out.append("**Watch out for:** " + "; ".join(f"{risk_title(r.text)} {refs.mark(r.citation) if r.citation else ''}".rstrip() for r in rec.risks[:2]))
-    if rec.next_steps:
-        out.append(f"**Next step:** {rec.next_steps[0]}")
-    if rec.missing_information:
-        out.append("**To be surer, tell me:** " + "; ".join(m[0].lower() + m[1:] for m in rec.missing_information[:3]) + ".")
+    if card.cost:
+        out.append(cost_markdown(card.cost, cite=refs.mark))
+    if card.risks and risks_asked:
+        out.append("**What could go wrong here**\n" + "\n".join(risk_line(r.text, r.citation, refs.mark) for r in card.risks))
+    elif card.risks:
+        out.append("**Watch out for:** " + "; ".join(f"{risk_title(r.text)} {refs.mark(r.citation) if r.citation else ''}".rstrip() for r in card.risks[:2]))
+    if card.next_steps:
+        out.append(f"**Next step:** {card.next_steps[0]}")
+    if card.missing_information:
+        out.append("**To be surer, tell me:** " + "; ".join(m[0].lower() + m[1:] for m in card.missing_information[:3]) + ".")
     return "\n\n".join(out)
+
+
+def asks_only_which_model(reading: Reading) -> bool:
+    """The only question is which model: without a verdict, asking for the stage is the answer, and
+    no sentences of the framework open it (both engines)."""
+    return "recommend" in reading.intents and set(reading.intents) <= {"recommend"}
 
 
 def opening(
@@ -234,9 +239,9 @@ def opening(
     question is which model and the stage is not known: asking for it comes first), then the cost
     estimate. The offline engine's answer opens the same way."""
     if rec is not None:
-        return verdict_markdown(rec, refs, evidence=reading.evidence, risks_asked="mistakes" in reading.intents)
+        return verdict_markdown(card(rec, reading.evidence), refs, risks_asked="mistakes" in reading.intents)
     blocks = []
-    if not ("recommend" in reading.intents and set(reading.intents) <= {"recommend"}):
+    if not asks_only_which_model(reading):
         blocks.append(lead_markdown(lead_sentences(query, sources, context), refs))
     if cost is not None:
         blocks.append("**Cost estimate**\n\n" + cost_markdown(cost, cite=refs.mark))

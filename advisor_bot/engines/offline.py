@@ -9,10 +9,11 @@ from functools import partial
 
 from advisor_bot.answer import Answer
 from advisor_bot.turns import Turn, retrieval_query
+from advisor_bot.card import card
 from advisor_bot.citations import Citation
 from advisor_bot.decisions import decide
 from advisor_bot.engines.base import EngineContext
-from advisor_bot.engines.compose import References, compose, lead_markdown, lead_sentences, risk_line, verdict_markdown
+from advisor_bot.engines.compose import References, asks_only_which_model, compose, lead_markdown, lead_sentences, risk_line, verdict_markdown
 from advisor_bot.engines.passages import passage_citation, pick_passages
 from advisor_bot.recommendation import CostEstimate, Recommendation
 from advisor_bot.render import (
@@ -104,12 +105,11 @@ class OfflineEngine:
         refs = References(documents=context.documents)
         blocks: list[str] = []
         if tools.recommendation is not None:
-            blocks.append(verdict_markdown(tools.recommendation, refs, evidence=reading.evidence, risks_asked="mistakes" in reading.intents))
+            blocks.append(verdict_markdown(card(tools.recommendation, reading.evidence), refs, risks_asked="mistakes" in reading.intents))
         else:
             # Answer first, from the framework's own sentences, unless a tool's section is the answer or
             # the only question is which model (then the question about the stage is the answer).
-            only_which_model = tools.clarifying is not None and set(reading.intents) <= {"recommend"}
-            if not tools.leads and not only_which_model:
+            if not tools.leads and not asks_only_which_model(reading):
                 readable = [passage_citation(p) for p in retrieval.passages if about_publisher or not p.promotional]
                 blocks.append(lead_markdown(lead_sentences(question, [*tools.quotes, *readable], context), refs))
             if tools.clarifying:
