@@ -191,3 +191,24 @@ def test_an_answer_lists_at_most_five_sources_however_many_sections_the_model_ci
     assert len(listed) == MAX_SOURCES
     assert numbers(answer.answer_markdown) == list(range(1, MAX_SOURCES + 1))
     assert "None" not in answer.answer_markdown and "[p" not in answer.answer_markdown
+
+
+def _cite_the_promotion(messages: list[BaseMessage]) -> str:
+    shown = [p for m in messages if isinstance(m, ToolMessage) and m.name == "search_framework" for p in data_of(m)["passages"]]
+    promo = [p["id"] for p in shown if p.get("promotional")]
+    other = next(p["id"] for p in shown if not p.get("promotional"))
+    assert promo, "the search found the publisher's promotion"
+    return "Some context first [" + other + "]. " + " ".join(f"The publisher spans the whole continuum [{pid}]." for pid in promo)
+
+
+def test_the_publishers_promotion_is_a_source_only_when_relevant_and_once(context):
+    search = AIMessage(content="", tool_calls=[tool_call("search_framework", {"query": "ChemContract integrated CRO CDMO continuum services"})])
+    # Not about the publisher: a sentence citing its promotion is left out, and the promotion is no source.
+    _, answer, _ = run(context, [search, _cite_the_promotion], FTE)
+    assert answer.engine == "llm" and not any(c.promotional for c in answer.citations)
+    assert "spans the whole continuum" not in answer.answer_markdown and "Some context first [[" in answer.answer_markdown
+    assert any("publisher's promotion were left out" in n for n in answer.notices)
+    # About the publisher: it is a source, one section, labelled in the list.
+    _, answer, _ = run(context, [search, _cite_the_promotion], "What does the publisher of this framework offer?")
+    promo = {c.anchor for c in answer.citations if c.promotional}
+    assert len(promo) == 1 and "publisher's promotion" in answer.answer_markdown.split("**Sources**")[1]

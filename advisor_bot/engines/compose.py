@@ -38,6 +38,9 @@ class References:
     adjacent rows of one table join into one citation, so a matrix row set is one passage, not six."""
 
     documents: dict[str, Document]
+    # The publisher sells integrated partnering: its promotion is a source (one section, labelled)
+    # only when the question is about the publisher or an integrated partner is in question.
+    promotion: bool = False
     citations: list[Citation] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     _numbers: dict[str, int] = field(default_factory=dict)
@@ -63,12 +66,15 @@ class References:
 
     def number(self, c: Citation) -> int | None:
         """The number of the citation's section, or None: when the quote does not match the corpus (a
-        notice says so), or when it would be a sixth section (what is cited first is kept: the
+        notice says so), when it is the publisher's promotion and that is not wanted (or a second
+        section of it), or when it would be a sixth section (what is cited first is kept: the
         opening's sources come before the model's prose and the passages that only back the answer)."""
         try:
             verify_citation(c, self.documents)
         except CitationError as exc:
             self.notices.append(str(exc))
+            return None
+        if c.promotional and not (self.promotion and self._promotion_fits(c)):
             return None
         before = list(self.citations)
         kept = self._kept(c)
@@ -76,6 +82,9 @@ class References:
             self.citations = before
             return None
         return self._numbers.setdefault(kept.anchor, len(self._numbers) + 1)
+
+    def _promotion_fits(self, c: Citation) -> bool:
+        return all(k.anchor == c.anchor for k in self.citations if k.promotional)
 
     @property
     def sections(self) -> int:
@@ -216,6 +225,14 @@ def verdict_markdown(card: Card, refs: References, *, risks_asked: bool = False)
     if card.missing_information:
         out.append("**To be surer, tell me:** " + "; ".join(m[0].lower() + m[1:] for m in card.missing_information[:3]) + ".")
     return "\n\n".join(out)
+
+
+def promotion_relevant(reading: Reading, rec: Recommendation | None) -> bool:
+    """Whether the publisher's promotion may be a source: the question is about the publisher, the
+    user wants one partner for everything, or an integrated partner is in the verdict."""
+    return "publisher" in reading.intents or bool(reading.situation.single_partner) or (
+        rec is not None and "Integrated partner" in [rec.model, *rec.alternatives]
+    )
 
 
 def asks_only_which_model(reading: Reading) -> bool:

@@ -36,7 +36,7 @@ from advisor_bot.engines.chat_model import chat_model, fault_reason
 from advisor_bot.engines.deadline import abandoned, budget_fault, overdue, within
 from advisor_bot.engines.model_tools import SEARCH, SITUATION, build_tools, passages_payload
 from advisor_bot.engines.offline import OfflineEngine
-from advisor_bot.engines.compose import References, opening
+from advisor_bot.engines.compose import References, opening, promotion_relevant
 from advisor_bot.engines.passages import passage_citation, pick_passages
 from advisor_bot.engines.prose import Prose
 from advisor_bot.grounding import Evidence, ProseGuard, SentenceBuffer, conflicting, data_block, normal_corpus, with_ids
@@ -300,6 +300,7 @@ class _Run:
         rec, cost, notices = self._decide()
         cost = cost if rec is None else None  # the recommendation carries its own
         self.decided, self.decided_from = (rec, cost, notices), self.recorded
+        refs.promotion = promotion_relevant(self.reading, rec)  # decided now: nothing is numbered before the opening
         about_publisher = "publisher" in self.reading.intents
         assert self.retrieval is not None  # retrieved before the conversation began
         # The passages the offline engine's tools would quote come first, as they do in its opening.
