@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from advisor_bot.citations import Citation, verify_citation
 from advisor_bot.corpus import Document
 from advisor_bot.engines.base import EngineContext
+from advisor_bot.engines.passages import passage_citation
 from advisor_bot.errors import CitationError
 from advisor_bot.figures import figures
 from advisor_bot.card import Card, card
 from advisor_bot.reading.model import Reading
 from advisor_bot.recommendation import CostEstimate, Recommendation
+from advisor_bot.retrieve import Retrieval
 from advisor_bot.render import PROMO_LABEL, Cite, cost_markdown, said_markdown, user_label
 
 # A reader of a wiki sidebar takes in one short paragraph: at most this many sentences and characters.
@@ -175,6 +177,12 @@ def _unique(sources: Sequence[Citation]) -> list[Citation]:
     for c in sources:
         seen.setdefault((c.document, c.start, c.end), c)
     return list(seen.values())
+
+
+def lead_sources(quoted: Sequence[Citation], retrieval: Retrieval, *, about_publisher: bool) -> list[Citation]:
+    """What an opening's sentences are picked from, best first: the passages the tools quoted, then
+    the retrieved ones (the publisher's promotion only when the question is about the publisher)."""
+    return [*quoted, *(passage_citation(p) for p in retrieval.passages if about_publisher or not p.promotional)]
 
 
 def lead_markdown(chosen: Sequence[Sentence], refs: References) -> str:

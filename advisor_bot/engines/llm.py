@@ -36,8 +36,8 @@ from advisor_bot.engines.chat_model import chat_model, fault_reason
 from advisor_bot.engines.deadline import abandoned, budget_fault, overdue, within
 from advisor_bot.engines.model_tools import SEARCH, SITUATION, build_tools, passages_payload
 from advisor_bot.engines.offline import OfflineEngine
-from advisor_bot.engines.compose import References, opening, promotion_relevant
-from advisor_bot.engines.passages import passage_citation, pick_passages
+from advisor_bot.engines.compose import References, lead_sources, opening, promotion_relevant
+from advisor_bot.engines.passages import pick_passages
 from advisor_bot.engines.prose import Prose
 from advisor_bot.grounding import Evidence, ProseGuard, SentenceBuffer, conflicting, data_block, normal_corpus, with_ids
 from advisor_bot.prompts import render
@@ -301,11 +301,10 @@ class _Run:
         cost = cost if rec is None else None  # the recommendation carries its own
         self.decided, self.decided_from = (rec, cost, notices), self.recorded
         refs.promotion = promotion_relevant(self.reading, rec)  # decided now: nothing is numbered before the opening
-        about_publisher = "publisher" in self.reading.intents
         assert self.retrieval is not None  # retrieved before the conversation began
         # The passages the offline engine's tools would quote come first, as they do in its opening.
-        sources = OfflineEngine.run_tools(self.reading, self.context).quotes
-        sources += [passage_citation(p) for p in self.retrieval.passages if about_publisher or not p.promotional]
+        quoted = OfflineEngine.run_tools(self.reading, self.context).quotes
+        sources = lead_sources(quoted, self.retrieval, about_publisher="publisher" in self.reading.intents)
         text = opening(self.reading, rec, cost, refs, self.context, query=self.query, sources=sources)
         # The held text is checked after the opening is numbered, so its citations number on from there.
         held = list(prose.release())

@@ -13,7 +13,7 @@ from advisor_bot.card import card
 from advisor_bot.citations import Citation
 from advisor_bot.decisions import decide
 from advisor_bot.engines.base import EngineContext
-from advisor_bot.engines.compose import References, asks_only_which_model, promotion_relevant, compose, lead_markdown, lead_sentences, risk_line, verdict_markdown
+from advisor_bot.engines.compose import References, asks_only_which_model, lead_sources, promotion_relevant, compose, lead_markdown, lead_sentences, risk_line, verdict_markdown
 from advisor_bot.engines.passages import passage_citation, pick_passages
 from advisor_bot.recommendation import CostEstimate, Recommendation
 from advisor_bot.render import (
@@ -110,8 +110,8 @@ class OfflineEngine:
             # Answer first, from the framework's own sentences, unless a tool's section is the answer or
             # the only question is which model (then the question about the stage is the answer).
             if not tools.leads and not asks_only_which_model(reading):
-                readable = [passage_citation(p) for p in retrieval.passages if about_publisher or not p.promotional]
-                blocks.append(lead_markdown(lead_sentences(question, [*tools.quotes, *readable], context), refs))
+                sources = lead_sources(tools.quotes, retrieval, about_publisher=about_publisher)
+                blocks.append(lead_markdown(lead_sentences(question, sources, context), refs))
             if tools.clarifying:
                 text, stage_rows = tools.clarifying
                 marks = "".join(dict.fromkeys(refs.mark(c) for c in stage_rows))
