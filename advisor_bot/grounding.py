@@ -248,6 +248,9 @@ class ProseGuard:
     links: dict[str, str] = field(default_factory=dict)
     unknown: set[str] = field(default_factory=set)
     unverified: set[str] = field(default_factory=set)
+    unlisted: set[str] = field(default_factory=set)
+    promotion_withheld: int = 0
+    _unlisted_promotion: bool = False
     unsupported_figures: int = 0
     removed_sentences: int = 0
     unquoted: int = 0
@@ -268,7 +271,11 @@ class ProseGuard:
             self.removed_sentences += 1
             return _trailing_space(unit) if "\n" in unit else ""
         unit = _QUOTE.sub(self._quote, unit)
+        self._unlisted_promotion = False
         unit = _MARKER.sub(self._cite, unit)
+        if self._unlisted_promotion:
+            self.promotion_withheld += 1
+            return _trailing_space(unit) if "\n" in unit else ""
         self.verdicts.extend(prose_verdicts(_MARKER.sub("", plain)))
         return unit
 
@@ -296,11 +303,17 @@ class ProseGuard:
             if not self._verified[pid]:
                 self.unverified.add(pid)
                 continue
-            if pid not in self.links:
+            if pid not in self.links and pid not in self.unlisted:
                 self.cited.append(citation)
                 n = self.number(citation) if self.number else len(self.cited)
-                self.links[pid] = f"[[{n}]](/framework#{citation.anchor})"
-            links.append(self.links[pid])
+                if n is None:
+                    self.unlisted.add(pid)  # not among the answer's sources: the sentence stands, unnumbered
+                else:
+                    self.links[pid] = f"[[{n}]](/framework#{citation.anchor})"
+            if pid in self.links:
+                links.append(self.links[pid])
+            elif citation.promotional:
+                self._unlisted_promotion = True  # the publisher's own claims are never shown unlabelled
         return (" " if m.group().startswith((" ", "\t")) else "") + " ".join(links) if links else ""
 
     def notices(self) -> list[str]:
@@ -314,6 +327,11 @@ class ProseGuard:
             out.append(f"{len(self.unknown)} citation(s) to passages that were never retrieved were dropped.")
         if self.unverified:
             out.append(f"{len(self.unverified)} citation(s) whose quote no longer matches the framework were dropped.")
+        if self.promotion_withheld:
+            out.append(
+                f"{self.promotion_withheld} sentence(s) citing the publisher's promotion were left out: it is a source only "
+                "when the question is about the publisher or an integrated partner."
+            )
         if self.unquoted:
             out.append(f"{self.unquoted} quotation(s) not found word for word in the framework are shown without quotation marks.")
         return out

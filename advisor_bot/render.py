@@ -1,4 +1,4 @@
-"""Markdown for an answer's recommendation and tool results, shared by the engines."""
+"""Markdown for an answer's recommendation card and tool results, shared by the engines and the memo."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from advisor_bot.citations import Citation
 from advisor_bot.framework import Fact
-from advisor_bot.recommendation import CostEstimate, Recommendation
+from advisor_bot.card import Card, FactorLine
+from advisor_bot.recommendation import CostEstimate
 from advisor_bot.tools import PricingResult, ProvisionsResult, TransitionResult, money
 
 PROMO_LABEL = "publisher's promotion"
@@ -37,26 +38,34 @@ def cost_markdown(cost: CostEstimate, *, cite: Cite = linked_ref) -> str:
     return "\n".join(lines) + (f"\n\nAssumptions and limits:{notes}" if notes else "")
 
 
-def recommendation_markdown(rec: Recommendation) -> str:
-    alt = f" (also fits: {', '.join(rec.alternatives)})" if rec.alternatives else ""
-    out = [f"## Recommendation: **{rec.model}**{alt}", f"Confidence: **{rec.confidence}** — {rec.confidence_reason}"]
-    if rec.stage:
-        out.append(f"Stage: {rec.stage}")
-    if rec.factors:
+def said_markdown(line: FactorLine) -> str:
+    """The "You said" cell: the user's words quoted, else where the value came from."""
+    return "; ".join(f"“{w}”" for w in line.said) if line.quoted else "; ".join(line.said)
+
+
+def card_markdown(card: Card) -> str:
+    """The whole recommendation card as Markdown (the decision memo's): the page's card, line for line."""
+    alt = f" (also fits: {', '.join(card.alternatives)})" if card.alternatives else ""
+    out = [f"## Recommendation: **{card.model}**{alt}", f"Confidence: **{card.confidence}** — {card.confidence_reason}"]
+    if card.stage:
+        out.append(f"Stage: {card.stage}")
+    if card.factors:
         rows = ["| Factor | You said | Favours | Matrix cell |", "|---|---|---|---|"]
-        rows += [f"| {f.factor} | {f.value} | {f.favours} | {f.reason} ({ref(f.citation)}) |" for f in rec.factors]
+        rows += [
+            f"| {f.factor} | {said_markdown(f)} | {f.favours} | {f.cell} ({ref(f.citation)}){f' {f.stands}' if f.stands else ''} |"
+            for f in card.factors
+        ]
         out.append("\n".join(rows))
-    if rec.cost_estimate and rec.cost_estimate.items:
-        out.append("**Cost estimate**\n\n" + cost_markdown(rec.cost_estimate))
-    if rec.risks:
-        out.append("**Risks**\n" + "\n".join(f"- {r.text}" + (f" ({ref(r.citation)})" if r.citation else "") for r in rec.risks))
-    if rec.next_steps:
-        out.append("**Next steps**\n" + "\n".join(f"- {s}" for s in rec.next_steps))
-    if rec.missing_information:
-        out.append("**To be surer I would need**\n" + "\n".join(f"- {m}" for m in rec.missing_information))
-    caveats = [c for c in rec.caveats if not (rec.cost_estimate and c in rec.cost_estimate.notes)]
-    if caveats:
-        out.append("**Caveats**\n" + "\n".join(f"- {c}" for c in caveats))
+    if card.cost:
+        out.append("**Cost estimate**\n\n" + cost_markdown(card.cost))
+    if card.risks:
+        out.append("**Risks**\n" + "\n".join(f"- {r.text}" + (f" ({ref(r.citation)})" if r.citation else "") for r in card.risks))
+    if card.next_steps:
+        out.append("**Next steps**\n" + "\n".join(f"- {s}" for s in card.next_steps))
+    if card.missing_information:
+        out.append("**To be surer I would need**\n" + "\n".join(f"- {m}" for m in card.missing_information))
+    if card.caveats:
+        out.append("**Caveats**\n" + "\n".join(f"- {c}" for c in card.caveats))
     return "\n\n".join(out)
 
 

@@ -56,10 +56,6 @@ class TransitionResult(BaseModel):
     options: list[TransitionOption]
 
 
-# How the card's "You said" cell names a factor stated as a column.
-_STATED = {"internal": "internal chemistry", "budget": "budget structure", "timeline": "timeline pressure", "ip": "IP sensitivity"}
-
-
 def money(x: float) -> str:
     return f"${x:,.0f}"
 
@@ -119,7 +115,7 @@ class Toolbox:
         """Which column (CRO, CDMO, Hybrid) of the Organizational Profile Decision Matrix each stated factor matches, with the tally."""
         picks: list[tuple[str, str, Column, tuple[str, ...]]] = []  # row, value, column, fields read
         if factors.multiple_stages:
-            picks.append(("stage", "several compounds at different stages", "Hybrid", ("multiple_stages",)))
+            picks.append(("stage", Situation.label("multiple_stages"), "Hybrid", ("multiple_stages",)))
         elif factors.stage and (row := self.stage_recommendation(factors.stage).row) is not None:
             # The profile row splits "discovery through lead optimization" from "candidate through
             # commercial": the row the article map names, or the first without a CRO, starts CDMO.
@@ -130,13 +126,15 @@ class Toolbox:
             picks.append(("stage", row.stage, "CRO" if idx < min(cdmo_from, candidate) else "CDMO", ("stage",)))
         for name, key in self.framework.article.column_fields().items():
             if (column := getattr(factors, name)) is not None:
-                picks.append((key, _STATED[key], column, (name,)))
+                # The field's own label says what was stated ("Budget structure favours CRO"): the card
+                # shows the user's words for it (Answer.evidence), this only where none were kept.
+                picks.append((key, f"{Situation.label(name)} {column}", column, (name,)))
         if factors.transitioning:
-            picks.append(("regulatory", "moving from research-grade to regulated material", "Hybrid", ("transitioning",)))
+            picks.append(("regulatory", Situation.label("transitioning"), "Hybrid", ("transitioning",)))
         elif factors.gmp is not None:
-            picks.append(("regulatory", "cGMP material needed" if factors.gmp else "research-grade material", "CDMO" if factors.gmp else "CRO", ("gmp",)))
+            picks.append(("regulatory", Situation.label("gmp") if factors.gmp else "research-grade material", "CDMO" if factors.gmp else "CRO", ("gmp",)))
         if factors.mixed_volume:
-            picks.append(("volume", "grams for some compounds, kilograms for others", "Hybrid", ("mixed_volume",)))
+            picks.append(("volume", Situation.label("mixed_volume"), "Hybrid", ("mixed_volume",)))
         elif factors.quantity is not None:
             picks.append(("volume", str(factors.quantity), "CDMO" if factors.quantity.kg >= 1 else "CRO", ("quantity",)))
         assessments = []

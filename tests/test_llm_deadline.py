@@ -83,7 +83,7 @@ def test_the_abandoned_request_closes_its_connection(keepalive, settings):
     from langchain_core.messages import HumanMessage
 
     from advisor_bot.engines.deadline import within
-    from advisor_bot.engines.llm import chat_model
+    from advisor_bot.engines.chat_model import chat_model
     from advisor_bot.errors import LLMFault
 
     model = chat_model(llm_settings(settings, keepalive.url, llm_timeout=30))
@@ -115,7 +115,7 @@ def test_hung_answers_free_their_api_slot_and_health_says_degraded(keepalive, se
 def test_a_timeout_notice_counts_the_tries(settings):
     import httpx
 
-    from advisor_bot.engines.llm import fault_reason
+    from advisor_bot.engines.chat_model import fault_reason
 
     timeout = httpx.ReadTimeout("slow")
     assert fault_reason(timeout, settings.model_copy(update={"llm_timeout": 30, "llm_max_retries": 1}))[0] == (

@@ -26,7 +26,9 @@ from advisor_bot.turns import Turn
 from advisor_bot.config import Settings
 from advisor_bot.engines.base import EngineContext
 from advisor_bot.engines.deadline import DeadlineTransport
-from advisor_bot.engines.llm import LLMEngine, build_tools, chat_model
+from advisor_bot.engines.chat_model import chat_model
+from advisor_bot.engines.llm import LLMEngine
+from advisor_bot.engines.model_tools import build_tools
 from advisor_bot.engines.offline import OfflineEngine
 from advisor_bot.engines.passages import pick_passages
 from advisor_bot.grounding import REDACTED, Evidence, ProseGuard, data_block, figures, prose_verdicts, scrub, split_units

@@ -15,6 +15,7 @@ from test_llm_engine import DESCRIBED, FTE, IND, context, data_of, run, situatio
 from test_llm_http import llm_settings, server  # noqa: F401 - server is a fixture
 
 from advisor_bot.answer import Answer
+from advisor_bot.engines.compose import MAX_SOURCES
 from advisor_bot.engines.llm import LLMEngine
 from advisor_bot.testing import ScriptedChatModel, tool_call
 
@@ -173,3 +174,44 @@ def test_a_first_sentence_longer_than_the_bound_falls_back_and_says_why(context)
     texts, answer, _ = run(bounded, [long])
     assert answer.engine == "offline" and "longer than the 100-character limit" in answer.notices[0]
     assert "".join(texts).strip() == answer.answer_markdown  # nothing was shown before the fallback
+
+
+def test_an_answer_lists_at_most_five_sources_however_many_sections_the_model_cites(context):
+    # The model searches widely and cites every passage it was shown, each from its own section: the
+    # verdict's sources come first and the list stops at five; a citation past them shows no number.
+    topics = ["technology transfer cost", "IP ownership of process improvements", "quality agreement", "CRO pricing FTE", "cultural fit"]
+    search = AIMessage(content="", tool_calls=[situation_call(stage=IND_STAGE).tool_calls[0], *(tool_call("search_framework", {"query": t}) for t in topics)])
+
+    def cite_everything(messages: list[BaseMessage]) -> str:
+        ids = [p["id"] for m in messages if isinstance(m, ToolMessage) and m.name == "search_framework" for p in data_of(m)["passages"]]
+        return " ".join(f"See [{pid}]." for pid in dict.fromkeys(ids))
+
+    _, answer, _ = run(context, [search, cite_everything])
+    assert answer.engine == "llm" and answer.recommendation is not None
+    sections = list(dict.fromkeys(c.anchor for c in answer.citations))
+    assert len(sections) == MAX_SOURCES
+    listed = re.findall(r"^\d+\. ", answer.answer_markdown.split("**Sources**")[1], re.M)
+    assert len(listed) == MAX_SOURCES
+    assert numbers(answer.answer_markdown) == list(range(1, MAX_SOURCES + 1))
+    assert "None" not in answer.answer_markdown and "[p" not in answer.answer_markdown
+
+
+def _cite_the_promotion(messages: list[BaseMessage]) -> str:
+    shown = [p for m in messages if isinstance(m, ToolMessage) and m.name == "search_framework" for p in data_of(m)["passages"]]
+    promo = [p["id"] for p in shown if p.get("promotional")]
+    other = next(p["id"] for p in shown if not p.get("promotional"))
+    assert promo, "the search found the publisher's promotion"
+    return "Some context first [" + other + "]. " + " ".join(f"The publisher spans the whole continuum [{pid}]." for pid in promo)
+
+
+def test_the_publishers_promotion_is_a_source_only_when_relevant_and_once(context):
+    search = AIMessage(content="", tool_calls=[tool_call("search_framework", {"query": "ChemContract integrated CRO CDMO continuum services"})])
+    # Not about the publisher: a sentence citing its promotion is left out, and the promotion is no source.
+    _, answer, _ = run(context, [search, _cite_the_promotion], FTE)
+    assert answer.engine == "llm" and not any(c.promotional for c in answer.citations)
+    assert "spans the whole continuum" not in answer.answer_markdown and "Some context first [[" in answer.answer_markdown
+    assert any("publisher's promotion were left out" in n for n in answer.notices)
+    # About the publisher: it is a source, one section, labelled in the list.
+    _, answer, _ = run(context, [search, _cite_the_promotion], "What does the publisher of this framework offer?")
+    promo = {c.anchor for c in answer.citations if c.promotional}
+    assert len(promo) == 1 and "publisher's promotion" in answer.answer_markdown.split("**Sources**")[1]

@@ -13,7 +13,8 @@ from advisor_bot.corpus import load_corpus
 from advisor_bot.decisions import recommend
 from advisor_bot.framework import load_framework
 from advisor_bot.recommendation import Recommendation
-from advisor_bot.render import PROMO_LABEL, recommendation_markdown, ref
+from advisor_bot.card import card
+from advisor_bot.render import PROMO_LABEL, card_markdown, ref
 from advisor_bot.situation import Quantity, Situation
 from advisor_bot.tools import CostScenario, Toolbox
 
@@ -171,7 +172,8 @@ def test_a_cost_estimate_is_carried_with_its_notes_and_citations():
     assert all(n in rec.caveats for n in cost.notes)
     keys = {(c.document, c.start, c.end) for c in rec.citations}
     assert all((i.citation.document, i.citation.start, i.citation.end) in keys for i in cost.items)
-    assert "$400,000" in recommendation_markdown(rec) and "$2,000,000" in recommendation_markdown(rec)
+    memo = card_markdown(card(rec, []))
+    assert "$400,000" in memo and "$2,000,000" in memo
 
 
 SITUATIONS = st.builds(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import html as html_lib
 import inspect
 import json
 import re
@@ -229,7 +230,9 @@ def test_sources_panel_highlights_the_quote_and_links_its_section(client: TestCl
     for c in answer.citations:
         assert f'href="/framework#{c.anchor}"' in html
     prose = next(c for c in answer.citations if not c.quote.startswith("|"))
-    assert f"<mark>{views._e(prose.quote)}</mark>" in html
+    # The quote is shown whole, as text (escaped; line breaks as <br>; ranges held together by word joiners).
+    marked = [html_lib.unescape(m.replace("<br>", "\n")).replace("\u2060", "") for m in re.findall(r"<mark>(.*?)</mark>", html, re.S)]
+    assert prose.quote in marked
     assert html.count("<mark>") >= len(answer.citations)
 
 
@@ -264,13 +267,20 @@ def test_situation_form_round_trips_and_speaks_the_framework(advisor) -> None:
         budget="CRO", timeline="Hybrid", in_house="CDMO", ip_sensitivity="CRO",
     )
     assert panel.from_panel(panel.to_panel(situation)) == situation
-    assert panel.from_panel(panel.PanelValues(quantity_value=0)) == Situation()
+    assert panel.from_panel(panel.to_panel(Situation())) == Situation()
+    assert panel.to_panel(Situation())["quantity_value"] == "", "empty, not 0, before a quantity is said"
+    with pytest.raises(InvalidQuestionError, match="not a positive number"):
+        panel.from_panel({**panel.to_panel(Situation()), "quantity_value": "0"})
     framework = advisor.context.toolbox.framework
     assert [value for _, value in panel.stage_choices(framework)][1:] == [r.stage for r in framework.stages]
     assert ("Rapid iteration needed (weeks) → CRO", "CRO") in panel.column_choices(framework, "timeline")
 
 
-def test_form_handlers_take_the_fields_in_form_order(view: ChatView) -> None:
+def test_the_form_is_generated_from_the_registrys_argument_model(view: ChatView) -> None:
+    # Its fields are fields of the situation profile_assessment takes (the model the LLM and MCP tools see).
+    factors = REGISTRY["profile_assessment"].args.model_fields["factors"].annotation
+    assert panel.ARGUMENTS is factors and set(panel.FORM) <= set(factors.model_fields)
+    assert {panel.panel_field(n) for n in view.controls} == set(panel.FORM)
     params = list(inspect.signature(view.edit_handler("stage")).parameters)
     assert params[4:-1] == list(panel.FIELDS) == list(view.controls)
 
@@ -289,7 +299,7 @@ def test_the_form_labels_its_fields_as_every_other_view_does(view: ChatView, adv
 
 
 def test_editing_a_field_pins_it_and_re_answers_the_last_question(view: ChatView, advisor) -> None:
-    values = panel.to_panel(Situation()).model_dump()
+    values = panel.to_panel(Situation())
     before = advisor.ask(WHICH_MODEL)
     chat = [{"role": "user", "content": WHICH_MODEL}, {"role": "assistant", "content": before.answer_markdown}]
     turns = [{"role": "user", "content": WHICH_MODEL}, {"role": "assistant", "content": before.answer_markdown}]

@@ -6,6 +6,7 @@ nothing here decides anything about outsourcing.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 import tempfile
@@ -41,6 +42,15 @@ GENERIC_FAILURE = "Something went wrong on our side; the error has been logged. 
 Turns = list[dict[str, str]]
 Update = dict[gr.components.Component, object]
 Control = gr.Dropdown | gr.Textbox | gr.Radio
+
+
+def _control(c: panel.Control) -> Control:
+    """A form control as ``ui.panel`` describes it. The quantity is a text box: Gradio's number box shows "0" for a quantity nobody has said."""
+    if c.kind == "text":
+        return gr.Textbox(label=c.label, placeholder="not said", max_lines=1, max_length=20, elem_id=c.elem_id)
+    if c.kind == "radio":
+        return gr.Radio(list(c.choices), value=c.default, label=c.label, elem_id=c.elem_id)
+    return gr.Dropdown(list(c.choices), value=c.default, label=c.label, elem_id=c.elem_id)
 
 
 def failure_message(exc: Exception) -> str:
@@ -155,21 +165,13 @@ class ChatView:
             self.card = rendered(views.recommendation_card(None), elem_id="recommendation")
         with gr.Accordion("Your situation", open=True, elem_id="situation-panel"):
             gr.Markdown("Filled in from the chat. Change a field to re-run the last question with it.", elem_classes="hint")
-            with gr.Row():
-                stage = gr.Dropdown(panel.stage_choices(framework), value=panel.NOT_SAID, label=views.field_label("stage"), elem_id="sit-stage")
-                gmp = gr.Radio(panel.GMP_CHOICES, value=panel.NOT_SAID, label=views.field_label("gmp"), elem_id="sit-gmp")
-            with gr.Row():
-                # A text box: Gradio's number box shows "0" for a quantity nobody has said.
-                quantity = gr.Textbox(label=views.field_label("quantity"), placeholder="not said", max_lines=1, max_length=20, elem_id="sit-quantity")
-                unit = gr.Dropdown(list(panel.UNITS), value="kg", label="Unit", elem_id="sit-unit")
-            # One dropdown per field that names an Organizational Profile column, offering that row's cells.
-            columns = {
-                field: gr.Dropdown(
-                    panel.column_choices(framework, field), value=panel.NOT_SAID, label=views.field_label(field), elem_id=f"sit-{field}"
-                )
-                for field in panel.COLUMN_FIELDS
-            }
-            self.controls = {"stage": stage, "quantity_value": quantity, "quantity_unit": unit, "gmp": gmp, **columns}
+            # The form is generated (ui/panel.py: the fields of the registry's profile_assessment argument model).
+            controls: dict[str, Control] = {}
+            for row in panel.controls(framework):
+                with gr.Row():
+                    for c in row:
+                        controls[c.name] = _control(c)
+            self.controls = controls
             with gr.Row(equal_height=True):
                 self.pinned_note = gr.Markdown(elem_id="pinned-note")
                 self.follow_chat = gr.Button("Use only what the chat says", size="sm", elem_id="follow-chat", min_width=120)
@@ -208,8 +210,7 @@ class ChatView:
         }
         if self.compact:
             return out
-        values = panel.to_panel(answer.situation)
-        out.update({self.controls[name]: values.shown(name) for name in panel.FIELDS})
+        out.update({self.controls[name]: shown for name, shown in panel.to_panel(answer.situation).items()})
         # A refusal has nothing to rate or to record as a decision.
         usable = not answer.refused
         out[self.memo] = gr.DownloadButton(value=self._memo(answers, pinned, request) if usable else None, interactive=usable)
@@ -289,14 +290,13 @@ class ChatView:
             self.notices: "",
         }
         if not self.compact:
-            blank = panel.PanelValues()
-            out.update({self.controls[name]: blank.shown(name) for name in panel.FIELDS})
+            out.update({self.controls[name]: shown for name, shown in panel.to_panel(Situation()).items()})
             out.update({self.memo: gr.DownloadButton(value=None, interactive=False), self.feedback_status: "", self.pinned_note: ""})
             out[self.up] = out[self.down] = gr.Button(interactive=False)
         return out
 
     def _reanswer(
-        self, chat: list[dict[str, object]], turns: Turns, answers: list[Answer], pinned: Situation, request: gr.Request
+        self, chat: list[dict[str, object]], turns: Turns, answers: list[Answer], pinned: Situation, request: gr.Request | None
     ) -> Update:
         """Ask the last question again with the pinned situation; replace the last answer."""
         if not answers:
@@ -315,48 +315,31 @@ class ChatView:
         return {self.chat: chat, self.turns: turns, self.answers: answers, self.pinned: pinned, **self._render(answers, pinned, request)}
 
     def edit_handler(self, name: str) -> Callable[..., Update]:
-        """A handler for one form control: pin its field, then re-answer."""
+        """A handler for one form control: pin its field, then re-answer. It takes the conversation's
+        state, then every control's value in ``panel.FIELDS`` order, then the request."""
         field = panel.panel_field(name)
 
-        def on_edit(
-            chat: list[dict[str, object]],
-            turns: Turns,
-            answers: list[Answer],
-            pinned: Situation,
-            stage: str,
-            quantity_value: str | None,
-            quantity_unit: str,
-            gmp: str,
-            in_house: str,
-            budget: str,
-            timeline: str,
-            ip_sensitivity: str,
-            request: gr.Request,
-        ) -> Update:
+        def on_edit(chat: list[dict[str, object]], turns: Turns, answers: list[Answer], pinned: Situation, *rest: object) -> Update:
+            *shown, request = rest
             try:
-                typed = panel.read_quantity(quantity_value)
+                stated = panel.from_panel(panel.values_of([str(v) if v is not None else None for v in shown]))
             except AdvisorError as exc:
                 gr.Warning(str(exc))
                 return self.unchanged()
-            stated = panel.from_panel(
-                panel.PanelValues(
-                    stage=stage or panel.NOT_SAID,
-                    quantity_value=typed,
-                    quantity_unit=quantity_unit or "kg",
-                    gmp=gmp or panel.NOT_SAID,
-                    timeline=timeline or panel.NOT_SAID,
-                    budget=budget or panel.NOT_SAID,
-                    in_house=in_house or panel.NOT_SAID,
-                    ip_sensitivity=ip_sensitivity or panel.NOT_SAID,
-                )
-            )
             value = getattr(stated, field)
-            shown = getattr(answers[-1].situation, field) if answers else None
-            if value == shown and field not in pinned.known():
+            previous = getattr(answers[-1].situation, field) if answers else None
+            if value == previous and field not in pinned.known():
                 return self.unchanged()  # e.g. leaving the quantity box without changing it
             pinned = Situation.model_validate({**pinned.model_dump(), field: value})
-            return self._reanswer(chat, turns, answers, pinned, request)
+            return self._reanswer(chat, turns, answers, pinned, request if isinstance(request, gr.Request) else None)
 
+        # Gradio passes inputs by position and the request by annotation: the signature names them.
+        state = ["chat", "turns", "answers", "pinned"]
+        positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        on_edit.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [inspect.Parameter(p, positional) for p in [*state, *panel.FIELDS]] + [inspect.Parameter("request", positional, annotation=gr.Request)]
+        )
+        on_edit.__annotations__ = {"request": gr.Request, "return": Update}
         return on_edit
 
     def unpin(

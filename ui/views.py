@@ -12,13 +12,12 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import date
 
-from advisor_bot.answer import Answer, user_words
+from advisor_bot.answer import Answer
+from advisor_bot.card import Card, FactorLine, answer_card
 from advisor_bot.citations import Citation
 from advisor_bot.corpus import Document
-from advisor_bot.reading.model import Evidence
-from advisor_bot.recommendation import FactorAssessment, Recommendation
 from advisor_bot.situation import Situation
-from advisor_bot.render import PROMO_LABEL, money, recommendation_markdown, user_label
+from advisor_bot.render import PROMO_LABEL, card_markdown, money, user_label
 
 # Characters of context shown on either side of a quoted span in the sources panel.
 _CONTEXT_CHARS = 240
@@ -93,48 +92,46 @@ def _list(items: Iterable[str], *, ordered: bool = False) -> str:
 
 
 def recommendation_card(answer: Answer | None, *, base_url: str = "") -> str:
-    """The recommendation as a card, or a hint saying how to get one."""
-    rec = answer.recommendation if answer else None
-    if answer is None or rec is None:
+    """The recommendation card (``advisor_bot.card``) as HTML, or a hint saying how to get one."""
+    shown = answer_card(answer)
+    if shown is None:
         hint = "Ask which model fits your program, e.g. <em>Should we use a CRO or a CDMO for IND-enabling studies?</em>"
         return f'<div class="rec-card empty">{hint}</div>'
-    return f'<div class="rec-card">{_recommendation_body(rec, answer.evidence, base_url)}</div>'
+    return f'<div class="rec-card">{_card_body(shown, base_url)}</div>'
 
 
-def _said(f: FactorAssessment, evidence: Sequence[Evidence]) -> str:
-    """The user's own words for a factor, quoted; the matrix's reading of them only when no words were kept."""
-    words = user_words(f.fields, evidence)
-    return "<br>".join(f"“{_e(w)}”" for w in words) if words else _e(f.value)
+def _said(line: FactorLine) -> str:
+    return "<br>".join(f"“{_e(w)}”" if line.quoted else _e(w) for w in line.said)
 
 
-def _recommendation_body(rec: Recommendation, evidence: Sequence[Evidence], base_url: str) -> str:
+def _card_body(card: Card, base_url: str) -> str:
     parts = [
         '<div class="rec-head"><span class="rec-kicker">Recommended model</span>'
-        f'<span class="rec-model">{_e(rec.model)}</span>'
-        f'<span class="confidence conf-{_e(rec.confidence)}">{_e(rec.confidence)} confidence</span></div>',
-        f'<p class="rec-why">{_e(rec.confidence_reason)}</p>',
+        f'<span class="rec-model">{_e(card.model)}</span>'
+        f'<span class="confidence conf-{_e(card.confidence)}">{_e(card.confidence)} confidence</span></div>',
+        f'<p class="rec-why">{_e(card.confidence_reason)}</p>',
     ]
     facts = []
-    if rec.stage:
-        facts.append(f"<strong>Stage:</strong> {_e(rec.stage)}")
-    if rec.alternatives:
-        facts.append(f"<strong>Also fits:</strong> {_e(', '.join(rec.alternatives))}")
+    if card.stage:
+        facts.append(f"<strong>Stage:</strong> {_e(card.stage)}")
+    if card.alternatives:
+        facts.append(f"<strong>Also fits:</strong> {_e(', '.join(card.alternatives))}")
     if facts:
         parts.append(f'<p class="rec-facts">{" · ".join(facts)}</p>')
-    if rec.factors:
+    if card.factors:
         rows = "".join(
-            f"<tr><td>{_e(f.factor)}</td><td class='said'>{_said(f, evidence)}</td><td class='favours'>{_e(f.favours)}</td>"
-            f"<td>{_e(f.reason)} ({framework_link(f.citation, base_url=base_url)})"
-            + (f"<p class='stands'>{_e(note)}</p>" if (note := rec.why_it_stands(f)) else "")
+            f"<tr><td>{_e(f.factor)}</td><td class='said'>{_said(f)}</td><td class='favours'>{_e(f.favours)}</td>"
+            f"<td>{_e(f.cell)} ({framework_link(f.citation, base_url=base_url)})"
+            + (f"<p class='stands'>{_e(f.stands)}</p>" if f.stands else "")
             + "</td></tr>"
-            for f in rec.factors
+            for f in card.factors
         )
         parts.append(
             "<h4>Factors</h4><table class='factors'><thead><tr><th>Factor</th><th>You said</th>"
             f"<th>Favours</th><th>Matrix cell (source)</th></tr></thead><tbody>{rows}</tbody></table>"
         )
-    cost = rec.cost_estimate
-    if cost and cost.items:
+    cost = card.cost
+    if cost:
         rows = "".join(
             f"<tr><td>{_e(i.label)}</td><td class='num'>{_e(money(i.low))}</td><td class='num'>{_e(money(i.high))}</td>"
             f"<td>{_e(i.basis)} ({framework_link(i.citation, base_url=base_url)})</td></tr>"
@@ -147,15 +144,14 @@ def _recommendation_body(rec: Recommendation, evidence: Sequence[Evidence], base
         )
         if cost.notes:
             parts.append(_list(_e(n) for n in cost.notes))
-    if rec.risks:
-        parts.append("<h4>Risks</h4>" + _list(_e(r.text) + (f" ({_source_link(r.citation, r.text, base_url=base_url)})" if r.citation else "") for r in rec.risks))
-    if rec.next_steps:
-        parts.append("<h4>Next steps</h4>" + _list((_e(s) for s in rec.next_steps), ordered=True))
-    if rec.missing_information:
-        parts.append("<h4>Missing information</h4>" + _list(_e(m) for m in rec.missing_information))
-    caveats = [c for c in rec.caveats if not (cost and c in cost.notes)]
-    if caveats:
-        parts.append("<h4>Caveats</h4>" + _list(_e(c) for c in caveats))
+    if card.risks:
+        parts.append("<h4>Risks</h4>" + _list(_e(r.text) + (f" ({_source_link(r.citation, r.text, base_url=base_url)})" if r.citation else "") for r in card.risks))
+    if card.next_steps:
+        parts.append("<h4>Next steps</h4>" + _list((_e(s) for s in card.next_steps), ordered=True))
+    if card.missing_information:
+        parts.append("<h4>Missing information</h4>" + _list(_e(m) for m in card.missing_information))
+    if card.caveats:
+        parts.append("<h4>Caveats</h4>" + _list(_e(c) for c in card.caveats))
     return "".join(parts)
 
 
@@ -254,8 +250,8 @@ def memo_markdown(answers: Sequence[Answer], *, pinned: Situation | None = None,
         lines = [f"- {field_label(k)}: {v}" + (" *(set in the panel)*" if k in set_in_panel else "") for k, v in known.items()]
         out += ["## Situation as finally set", "\n".join(lines)]
     out += ["## Answer", last.answer_markdown]
-    if last.recommendation is not None:
-        out.append(recommendation_markdown(last.recommendation))  # opens with its own "## Recommendation" heading
+    if (shown := answer_card(last)) is not None:
+        out.append(card_markdown(shown))  # opens with its own "## Recommendation" heading
     else:
         out += ["## Recommendation", "No recommendation was made for this question."]
     if last.citations:

@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from advisor_bot.citations import Citation, verify_citation
 from advisor_bot.corpus import Document
 from advisor_bot.engines.base import EngineContext
+from advisor_bot.engines.passages import passage_citation
 from advisor_bot.errors import CitationError
 from advisor_bot.figures import figures
-from advisor_bot.answer import user_words
-from advisor_bot.reading.model import Evidence, Reading
+from advisor_bot.card import Card, card
+from advisor_bot.reading.model import Reading
 from advisor_bot.recommendation import CostEstimate, Recommendation
-from advisor_bot.render import PROMO_LABEL, Cite, cost_markdown, user_label
+from advisor_bot.retrieve import Retrieval
+from advisor_bot.render import PROMO_LABEL, Cite, cost_markdown, said_markdown, user_label
 
 # A reader of a wiki sidebar takes in one short paragraph: at most this many sentences and characters.
 LEAD_SENTENCES = 3
@@ -32,11 +34,15 @@ _MIN_WORDS = 6
 @dataclass
 class References:
     """Verified citations, and a number for each cited section in order of first use, for the whole
-    answer (the LLM engine's prose is numbered through ``number`` too). Identical passages (the
+    answer (the LLM engine's prose is numbered through ``number`` too), at most ``MAX_SOURCES``
+    sections: both engines' sources lists are this one. Identical passages (the
     same span, or the same text elsewhere) are kept once, as is a span inside one already kept;
     adjacent rows of one table join into one citation, so a matrix row set is one passage, not six."""
 
     documents: dict[str, Document]
+    # The publisher sells integrated partnering: its promotion is a source (one section, labelled)
+    # only when the question is about the publisher or an integrated partner is in question.
+    promotion: bool = False
     citations: list[Citation] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     _numbers: dict[str, int] = field(default_factory=dict)
@@ -47,8 +53,10 @@ class References:
             if inside or known.quote.strip() == c.quote.strip():
                 return known
             if known.document == c.document and c.start <= known.start and known.end <= c.end:
-                # The new passage holds one already cited: it takes that one's place (and number).
+                # The new passage holds one already cited: it takes that one's place (and number), and
+                # any other it holds goes.
                 self.citations[i] = c
+                self.citations = [k for k in self.citations if k is c or not (k.document == c.document and c.start <= k.start and k.end <= c.end)]
                 return c
             rows = known.quote.startswith("|") and c.quote.startswith("|") and known.section == c.section
             if rows and known.document == c.document and (0 <= c.start - known.end <= 1 or 0 <= known.start - c.end <= 1):
@@ -59,14 +67,26 @@ class References:
         return c
 
     def number(self, c: Citation) -> int | None:
-        """The number of the citation's section, or None if the quote does not match the corpus (a notice says so)."""
+        """The number of the citation's section, or None: when the quote does not match the corpus (a
+        notice says so), when it is the publisher's promotion and that is not wanted (or a second
+        section of it), or when it would be a sixth section (what is cited first is kept: the
+        opening's sources come before the model's prose and the passages that only back the answer)."""
         try:
             verify_citation(c, self.documents)
         except CitationError as exc:
             self.notices.append(str(exc))
             return None
+        if c.promotional and not (self.promotion and self._promotion_fits(c)):
+            return None
+        before = list(self.citations)
         kept = self._kept(c)
+        if kept.anchor not in self._numbers and len(self._numbers) >= MAX_SOURCES:
+            self.citations = before
+            return None
         return self._numbers.setdefault(kept.anchor, len(self._numbers) + 1)
+
+    def _promotion_fits(self, c: Citation) -> bool:
+        return all(k.anchor == c.anchor for k in self.citations if k.promotional)
 
     @property
     def sections(self) -> int:
@@ -77,7 +97,7 @@ class References:
         return sorted(self.citations, key=lambda c: self._numbers[c.anchor])
 
     def mark(self, c: Citation) -> str:
-        """``[[n]](/framework#anchor)``: the number, linked to the cited section ("" if withheld)."""
+        """``[[n]](/framework#anchor)``: the number, linked to the cited section ("" if withheld or past the cap)."""
         n = self.number(c)
         return f"[[{n}]](/framework#{c.anchor})" if n else ""
 
@@ -159,6 +179,12 @@ def _unique(sources: Sequence[Citation]) -> list[Citation]:
     return list(seen.values())
 
 
+def lead_sources(quoted: Sequence[Citation], retrieval: Retrieval, *, about_publisher: bool) -> list[Citation]:
+    """What an opening's sentences are picked from, best first: the passages the tools quoted, then
+    the retrieved ones (the publisher's promotion only when the question is about the publisher)."""
+    return [*quoted, *(passage_citation(p) for p in retrieval.passages if about_publisher or not p.promotional)]
+
+
 def lead_markdown(chosen: Sequence[Sentence], refs: References) -> str:
     """The chosen sentences as one paragraph, each section's numbered reference after its last sentence."""
     out = []
@@ -181,33 +207,46 @@ def risk_line(text: str, source: Citation | None, cite: Cite) -> str:
     return f"- **{risk_title(text)}**{detail} {cite(source)}"
 
 
-def verdict_markdown(rec: Recommendation, refs: References, *, evidence: Sequence[Evidence], risks_asked: bool = False) -> str:
-    """The recommendation's key lines, once: the verdict sentence, why, and what each factor was read
-    from (the user's own words); cost, risks and steps compactly (the risks in full when asked
-    about: those that fit this situation). The card shows the rest."""
-    stage_ref = refs.mark(rec.citations[0]) if rec.citations else ""
-    alt = f" (also fits: {', '.join(rec.alternatives)})" if rec.alternatives else ""
-    out = [f"## Recommendation: **{rec.model}**{alt} {stage_ref}".rstrip(), f"*{rec.confidence.capitalize()} confidence:* {rec.confidence_reason}"]
+def verdict_markdown(card: Card, refs: References, *, risks_asked: bool = False) -> str:
+    """The recommendation card's key lines, once: the verdict sentence, why, and what each factor was
+    read from; cost, risks and steps compactly (the risks in full when asked about: those that fit
+    this situation). The card shows the rest."""
+    stage_ref = refs.mark(card.source) if card.source else ""
+    alt = f" (also fits: {', '.join(card.alternatives)})" if card.alternatives else ""
+    out = [f"## Recommendation: **{card.model}**{alt} {stage_ref}".rstrip(), f"*{card.confidence.capitalize()} confidence:* {card.confidence_reason}"]
     lines = []
-    if rec.stage and not any(f.row == "stage" for f in rec.factors):
-        lines.append(f"- **Stage:** {rec.stage}")
-    for f in rec.factors:
-        said = "; ".join(f"“{w}”" for w in user_words(f.fields, evidence)) or f.value
-        why = f" — {note}" if (note := rec.why_it_stands(f)) else ""
-        lines.append(f"- **{f.factor}:** {said} → {f.favours} {refs.mark(f.citation)}{why}")
+    if card.stage and not card.stage_is_a_factor:
+        lines.append(f"- **Stage:** {card.stage}")
+    for f in card.factors:
+        why = f" — {f.stands}" if f.stands else ""
+        lines.append(f"- **{f.factor}:** {said_markdown(f)} → {f.favours} {refs.mark(f.citation)}{why}")
     if lines:
         out.append("\n".join(lines))
-    if rec.cost_estimate and rec.cost_estimate.items:
-        out.append(cost_markdown(rec.cost_estimate, cite=refs.mark))
-    if rec.risks and risks_asked:
-        out.append("**What could go wrong here**\n" + "\n".join(risk_line(r.text, r.citation, refs.mark) for r in rec.risks))
-    elif rec.risks:
-        out.append("**Watch out for:** " + "; ".join(f"{risk_title(r.text)} {refs.mark(r.citation) if r.citation else ''}".rstrip() for r in rec.risks[:2]))
-    if rec.next_steps:
-        out.append(f"**Next step:** {rec.next_steps[0]}")
-    if rec.missing_information:
-        out.append("**To be surer, tell me:** " + "; ".join(m[0].lower() + m[1:] for m in rec.missing_information[:3]) + ".")
+    if card.cost:
+        out.append(cost_markdown(card.cost, cite=refs.mark))
+    if card.risks and risks_asked:
+        out.append("**What could go wrong here**\n" + "\n".join(risk_line(r.text, r.citation, refs.mark) for r in card.risks))
+    elif card.risks:
+        out.append("**Watch out for:** " + "; ".join(f"{risk_title(r.text)} {refs.mark(r.citation) if r.citation else ''}".rstrip() for r in card.risks[:2]))
+    if card.next_steps:
+        out.append(f"**Next step:** {card.next_steps[0]}")
+    if card.missing_information:
+        out.append("**To be surer, tell me:** " + "; ".join(m[0].lower() + m[1:] for m in card.missing_information[:3]) + ".")
     return "\n\n".join(out)
+
+
+def promotion_relevant(reading: Reading, rec: Recommendation | None) -> bool:
+    """Whether the publisher's promotion may be a source: the question is about the publisher, the
+    user wants one partner for everything, or an integrated partner is in the verdict."""
+    return "publisher" in reading.intents or bool(reading.situation.single_partner) or (
+        rec is not None and "Integrated partner" in [rec.model, *rec.alternatives]
+    )
+
+
+def asks_only_which_model(reading: Reading) -> bool:
+    """The only question is which model: without a verdict, asking for the stage is the answer, and
+    no sentences of the framework open it (both engines)."""
+    return "recommend" in reading.intents and set(reading.intents) <= {"recommend"}
 
 
 def opening(
@@ -225,9 +264,9 @@ def opening(
     question is which model and the stage is not known: asking for it comes first), then the cost
     estimate. The offline engine's answer opens the same way."""
     if rec is not None:
-        return verdict_markdown(rec, refs, evidence=reading.evidence, risks_asked="mistakes" in reading.intents)
+        return verdict_markdown(card(rec, reading.evidence), refs, risks_asked="mistakes" in reading.intents)
     blocks = []
-    if not ("recommend" in reading.intents and set(reading.intents) <= {"recommend"}):
+    if not asks_only_which_model(reading):
         blocks.append(lead_markdown(lead_sentences(query, sources, context), refs))
     if cost is not None:
         blocks.append("**Cost estimate**\n\n" + cost_markdown(cost, cite=refs.mark))

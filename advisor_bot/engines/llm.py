@@ -13,8 +13,6 @@ notice saying why.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import logging
 import threading
 import time
@@ -22,7 +20,6 @@ from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.runnables import Runnable
@@ -35,90 +32,23 @@ from advisor_bot.turns import Turn, retrieval_query
 from advisor_bot.config import Settings
 from advisor_bot.decisions import decide
 from advisor_bot.engines.base import EngineContext
-from advisor_bot.engines.deadline import DeadlineTransport, abandoned, budget_fault, overdue, within
+from advisor_bot.engines.chat_model import chat_model, fault_reason
+from advisor_bot.engines.deadline import abandoned, budget_fault, overdue, within
+from advisor_bot.engines.model_tools import SEARCH, SITUATION, build_tools, passages_payload
 from advisor_bot.engines.offline import OfflineEngine
-from advisor_bot.engines.compose import References, opening
-from advisor_bot.engines.passages import passage_citation, pick_passages
+from advisor_bot.engines.compose import References, lead_sources, opening, promotion_relevant
+from advisor_bot.engines.passages import pick_passages
 from advisor_bot.engines.prose import Prose
 from advisor_bot.grounding import Evidence, ProseGuard, SentenceBuffer, conflicting, data_block, normal_corpus, with_ids
 from advisor_bot.prompts import render
 from advisor_bot.recommendation import CostEstimate, Recommendation
 from advisor_bot.reading.model import Reading
-from advisor_bot.reading.model_reading import TOOL as SITUATION
-from advisor_bot.reading.model_reading import TOOL_DESCRIPTION, reconcile, situation_schema
-from advisor_bot.retrieve import Passage, Retrieval
-from advisor_bot.registry import REGISTRY
+from advisor_bot.reading.model_reading import reconcile
+from advisor_bot.retrieve import Retrieval
 
 log = logging.getLogger(__name__)
 
-SEARCH = "search_framework"
 _DECIDING = frozenset({"stage_recommendation", "profile_assessment"})
-
-
-# -- the chat model -------------------------------------------------------------
-
-
-def chat_model(settings: Settings) -> BaseChatModel:
-    """The configured chat model, with the client's timeout and retries set."""
-    if not settings.llm:
-        raise LLMFault("is not configured (set ADVISOR_LLM to provider:model, e.g. openai:gpt-4o-mini)")
-    from langchain.chat_models import init_chat_model
-
-    kwargs: dict[str, Any] = {}
-    if settings.llm_temperature is not None:
-        kwargs["temperature"] = settings.llm_temperature
-    if settings.llm.startswith("ollama:"):
-        # ChatOllama has no retry option; its httpx client takes the timeout.
-        kwargs["client_kwargs"] = {"timeout": settings.llm_timeout, "transport": DeadlineTransport()}
-        if settings.llm_base_url:
-            kwargs["base_url"] = settings.llm_base_url
-    else:
-        kwargs["timeout"] = settings.llm_timeout
-        kwargs["max_retries"] = settings.llm_max_retries
-        if settings.llm.startswith("openai:"):
-            kwargs["http_client"] = httpx.Client(transport=DeadlineTransport(), timeout=settings.llm_timeout)
-        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-        if settings.llm_base_url:
-            kwargs["base_url"] = settings.llm_base_url
-            key = key or "not-needed"  # local servers ignore it; the OpenAI client insists on one
-        if key:
-            kwargs["api_key"] = key
-    try:
-        return init_chat_model(settings.llm, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - any construction error becomes a notice
-        first = (str(exc).strip().splitlines() or [""])[0][:200]
-        raise LLMFault(f"could not be set up ({type(exc).__name__}: {first})") from exc
-
-
-def build_tools(context: EngineContext) -> dict[str, StructuredTool]:
-    """``search_framework`` and every decision tool, as LangChain tools: the decision tools are generated
-    from the registry (description, argument model), the same one the MCP tools come from."""
-
-    def search_framework(query: str) -> list[Passage]:
-        """Search the framework (and any documents the user added) for passages about a topic.
-
-        query: what to look for, in the user's words or the framework's terms.
-        Each passage comes with an id; cite it in square brackets, like [p4].
-        """
-        return context.retriever.search(query).passages
-
-    def record_situation(**fields: object) -> dict[str, list[str]]:
-        return {"recorded": sorted(k for k, v in fields.items() if v is not None)}
-
-    tools = {
-        SEARCH: StructuredTool.from_function(search_framework, name=SEARCH, description=inspect.getdoc(search_framework)),
-        SITUATION: StructuredTool.from_function(
-            record_situation, name=SITUATION, description=TOOL_DESCRIPTION, args_schema=situation_schema(context.toolbox.framework)
-        ),
-    }
-    for spec in REGISTRY.values():
-        tools[spec.name] = StructuredTool(
-            name=spec.name,
-            description=spec.description,
-            args_schema=spec.args,
-            func=functools.partial(spec.func, context.toolbox),
-        )
-    return tools
 
 
 @dataclass(frozen=True)
@@ -128,44 +58,6 @@ class _Binding:
     tools: dict[str, StructuredTool]
     runnable: Runnable[Any, Any]
     corpus_text: str
-
-
-# -- faults ------------------------------------------------------------------------
-
-
-def _status(exc: BaseException) -> int | None:
-    status = getattr(exc, "status_code", None)
-    if status is None and isinstance(getattr(exc, "response", None), httpx.Response):
-        status = exc.response.status_code  # type: ignore[attr-defined]
-    return status if isinstance(status, int) else None
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: BaseException | None = exc
-    while seen is not None:
-        yield seen
-        seen = seen.__cause__ or seen.__context__
-
-
-def fault_reason(exc: BaseException, settings: Settings) -> tuple[str, bool]:
-    """How a failure completes "The language model ...", and whether it is an expected one."""
-    if isinstance(exc, LLMFault):
-        return str(exc), True
-    chain = list(_chain(exc))
-    if any(isinstance(e, (TimeoutError, httpx.TimeoutException)) or "Timeout" in type(e).__name__ for e in chain):
-        tries = settings.llm_max_retries + 1
-        return f"did not answer within {settings.llm_timeout:g} s" + (f" on any of {tries} tries" if tries > 1 else ""), True
-    status = _status(exc)
-    if status == 429:
-        return "is rate-limiting requests (HTTP 429)", True
-    if status is not None and status >= 500:
-        return f"had a server error (HTTP {status})", True
-    if status is not None:
-        return f"rejected the request (HTTP {status})", True
-    if any(isinstance(e, (ConnectionError, httpx.TransportError)) or "Connection" in type(e).__name__ for e in chain):
-        refused = any(isinstance(e, ConnectionRefusedError) or "refused" in str(e).lower() for e in chain)
-        return "could not be reached" + (" (connection refused)" if refused else ""), True
-    return f"failed unexpectedly ({type(exc).__name__})", False
 
 
 # -- the engine ------------------------------------------------------------------------
@@ -247,17 +139,6 @@ class LLMEngine:
             return b
 
 
-def _passages(passages: Iterable[Passage], evidence: Evidence) -> dict[str, object]:
-    return {
-        "passages": [
-            {"id": evidence.register(passage_citation(p)), "section": p.section, "text": p.quote}
-            | ({"promotional": True} if p.promotional else {})
-            | ({"source": f"user document {p.document}, not the framework"} if p.origin == "user" else {})
-            for p in passages
-        ]
-    }
-
-
 def _nothing_shown(prose: Prose) -> LLMFault:
     if prose.full:
         return LLMFault(f"began its answer with a sentence longer than the {prose.limit}-character limit")
@@ -330,7 +211,7 @@ class _Run:
         evidence = Evidence()
         # The user's own figures may be repeated back ("your 40 kg").
         evidence.add_text("\n".join([self.question, *(h.content for h in self.history if h.role == "user")]))
-        block, text, scrubbed = data_block(SEARCH, _passages(pick_passages(retrieval, limit=settings.top_k, about_publisher="publisher" in self.reading.intents), evidence))
+        block, text, scrubbed = data_block(SEARCH, passages_payload(pick_passages(retrieval, limit=settings.top_k, about_publisher="publisher" in self.reading.intents), evidence))
         evidence.add_text(text)
         self.scrubbed += scrubbed
         messages: list[BaseMessage] = [
@@ -419,11 +300,11 @@ class _Run:
         rec, cost, notices = self._decide()
         cost = cost if rec is None else None  # the recommendation carries its own
         self.decided, self.decided_from = (rec, cost, notices), self.recorded
-        about_publisher = "publisher" in self.reading.intents
+        refs.promotion = promotion_relevant(self.reading, rec)  # decided now: nothing is numbered before the opening
         assert self.retrieval is not None  # retrieved before the conversation began
         # The passages the offline engine's tools would quote come first, as they do in its opening.
-        sources = OfflineEngine.run_tools(self.reading, self.context).quotes
-        sources += [passage_citation(p) for p in self.retrieval.passages if about_publisher or not p.promotional]
+        quoted = OfflineEngine.run_tools(self.reading, self.context).quotes
+        sources = lead_sources(quoted, self.retrieval, about_publisher="publisher" in self.reading.intents)
         text = opening(self.reading, rec, cost, refs, self.context, query=self.query, sources=sources)
         # The held text is checked after the opening is numbered, so its citations number on from there.
         held = list(prose.release())
@@ -453,7 +334,7 @@ class _Run:
                 self.recorded = schema.model_validate(args).model_dump(exclude_none=True)
         except (ValidationError, ToolException, ValueError, TypeError, KeyError) as exc:
             raise LLMFault(f"called {name} with arguments it rejects") from exc
-        payload = _passages(result, evidence) if name == SEARCH else with_ids(self._dump(result), evidence)
+        payload = passages_payload(result, evidence) if name == SEARCH else with_ids(self._dump(result), evidence)
         block, text, scrubbed = data_block(name, payload)
         evidence.add_text(text)
         self.scrubbed += scrubbed

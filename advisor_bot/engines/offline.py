@@ -9,10 +9,11 @@ from functools import partial
 
 from advisor_bot.answer import Answer
 from advisor_bot.turns import Turn, retrieval_query
+from advisor_bot.card import card
 from advisor_bot.citations import Citation
 from advisor_bot.decisions import decide
 from advisor_bot.engines.base import EngineContext
-from advisor_bot.engines.compose import MAX_SOURCES, References, compose, lead_markdown, lead_sentences, risk_line, verdict_markdown
+from advisor_bot.engines.compose import References, asks_only_which_model, lead_sources, promotion_relevant, compose, lead_markdown, lead_sentences, risk_line, verdict_markdown
 from advisor_bot.engines.passages import passage_citation, pick_passages
 from advisor_bot.recommendation import CostEstimate, Recommendation
 from advisor_bot.render import (
@@ -101,35 +102,26 @@ class OfflineEngine:
         began = time.perf_counter()
         about_publisher = "publisher" in reading.intents
         passages = pick_passages(retrieval, limit=context.settings.quotes, about_publisher=about_publisher)
-        refs = References(documents=context.documents)
+        refs = References(documents=context.documents, promotion=promotion_relevant(reading, tools.recommendation))
         blocks: list[str] = []
         if tools.recommendation is not None:
-            blocks.append(verdict_markdown(tools.recommendation, refs, evidence=reading.evidence, risks_asked="mistakes" in reading.intents))
+            blocks.append(verdict_markdown(card(tools.recommendation, reading.evidence), refs, risks_asked="mistakes" in reading.intents))
         else:
             # Answer first, from the framework's own sentences, unless a tool's section is the answer or
             # the only question is which model (then the question about the stage is the answer).
-            only_which_model = tools.clarifying is not None and set(reading.intents) <= {"recommend"}
-            if not tools.leads and not only_which_model:
-                readable = [passage_citation(p) for p in retrieval.passages if about_publisher or not p.promotional]
-                blocks.append(lead_markdown(lead_sentences(question, [*tools.quotes, *readable], context), refs))
+            if not tools.leads and not asks_only_which_model(reading):
+                sources = lead_sources(tools.quotes, retrieval, about_publisher=about_publisher)
+                blocks.append(lead_markdown(lead_sentences(question, sources, context), refs))
             if tools.clarifying:
                 text, stage_rows = tools.clarifying
                 marks = "".join(dict.fromkeys(refs.mark(c) for c in stage_rows))
                 said = f"{text} {marks}"
                 blocks.append(f"**To make this specific to you:** {said}" if blocks else said)
         blocks.extend(section(refs.mark) for section in tools.sections)
-        # The publisher sells integrated partnering: its promotion is a source only when the question
-        # is about the publisher or an integrated partner is in question.
-        rec = tools.recommendation
-        promotion_relevant = about_publisher or bool(reading.situation.single_partner) or (
-            rec is not None and "Integrated partner" in [rec.model, *rec.alternatives]
-        )
-        # The best remaining passages back the answer as sources, up to the limit a reader scans.
+        # The best remaining passages back the answer as sources, up to the limit a reader scans
+        # (``References`` stops there, and says when the publisher's promotion may be one).
         for p in passages:
-            if refs.sections >= MAX_SOURCES:
-                break
-            if not p.promotional or promotion_relevant:
-                refs.number(passage_citation(p))
+            refs.number(passage_citation(p))
         timings["compose"] = round((time.perf_counter() - began) * 1000, 2)
         return Answer(
             question=reading.question,
