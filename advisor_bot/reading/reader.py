@@ -42,6 +42,7 @@ from advisor_bot.situation import Situation
 
 _SUBJECT = re.compile(r"(?i)\b(CROs?|CDMOs?|contract (research|development|manufactur\w*)|outsourc\w*|tech(nology)? transfer)\b")
 _HOW_TO = re.compile(r"(?i)\bhow (?:do|can|should|would|to) (?:i|we|you|one)?\b|\bwhat (?:conditions|reagents?|temperature|solvent)\b")
+_ASKS_FIGURE = re.compile(r"(?i)\bhow (long|many|much|soon)\b|\b(months?|weeks?|years?|cost|price|budget|timeline|duration)\b")
 _CERTAIN_OUT = 0.8  # probability of being out of scope (any kind) above which meaning outweighs a stage or a cost word in the sentence
 _FOLLOW_UP_WORDS = 8  # a request this short leans on what came before it
 _MIN_WORDS_TO_DECLINE = 4  # a sentence this short is a follow-up, judged with the conversation
@@ -224,6 +225,10 @@ class Reader:
         publisher = self.framework.doc.publisher
         if publisher and publisher.lower() in query.lower() and "publisher" not in intents:
             intents.append("publisher")
+        if "transition" in intents and "recommend" not in intents and not situation.known() and not _ASKS_FIGURE.search(query):
+            # "Should we move from our CRO to a CDMO now?" asks for a verdict on the user's own program
+            # (which needs its stage); "how many months until the switch?" asks for the framework's figure.
+            intents.append("recommend")
         if "recommend" not in intents and changed and any("recommend" in route(t, situation=situation) for t in earlier):
             # "and once we pick a candidate?": new facts in a conversation about which model.
             intents.insert(0, "recommend")
