@@ -322,8 +322,9 @@ class Reader:
             source = "rule" if kind else None
             facts, _ = read_facts(sentence, stages=self.labels)
             about_publisher = bool(publisher) and publisher in sentence.lower()
-            # About the framework's own publisher is a fair question, never a vendor to decline.
-            if about_publisher and kind == "vendor":
+            # About the framework's own publisher is a fair question, never a vendor to decline; set
+            # against another named vendor ("is ChemContract cheaper than Lonza?") it is a vendor comparison.
+            if about_publisher and kind == "vendor" and not scope_rules.rules().vendor.search(sentence):
                 kind = source = None
             reads_as_stage = st is not None and st.confident and not negated_or_past(sentence)
             # "...still fiddling with the lead series. What should we use?" asks about the program the
