@@ -603,5 +603,5 @@ def test_a_gmp_capable_vendor_asked_about_is_not_a_need_for_gmp(advisor):
 def test_the_publisher_set_against_another_vendor_is_a_vendor_comparison(advisor):
     # Who wrote the framework is a fair question; ranking its publisher against a named vendor is not.
     a = ask(advisor, "Candidate just nominated, need multi-gram plus first process development - what model? Also, is ChemContract cheaper than Lonza?")
-    assert not a.refused and a.recommendation is not None and a.declined_part and "Lonza" in a.declined_part
+    assert not a.refused and a.recommendation is not None and a.declined_part and "named companies" in a.declined_part
     assert not ask(advisor, "Who wrote this and is there a commercial angle?").refused
