@@ -229,6 +229,10 @@ class Reader:
             # "Should we move from our CRO to a CDMO now?" asks for a verdict on the user's own program
             # (which needs its stage); "how many months until the switch?" asks for the framework's figure.
             intents.append("recommend")
+        if not intents and earlier and situation.known() and len(query.split()) <= _FOLLOW_UP_WORDS and not small_talk_by_rule(query):
+            # "it change your answer?" after the user told where the program is: a short follow-up that
+            # asks for nothing else asks about the program the conversation set up.
+            intents.append("recommend")
         if "recommend" not in intents and changed and any("recommend" in route(t, situation=situation) for t in earlier):
             # "and once we pick a candidate?": new facts in a conversation about which model.
             intents.insert(0, "recommend")

@@ -556,7 +556,7 @@ _ONE_PARTNER = rx(
     r"(?:the )?same (?:team|group|company|organi[sz]ation|partner|vendor|provider) (?:to |for |from |through |all the way)",
     r"(?:with )?no (?:hand-?offs?|hand-?overs?|tech(?:nology)? transfers?)(?: at all)?",
     r"integrated (?:CRO ?[/+] ?CDMO )?(?:partner|provider|CDMO)",
-    r"(?:avoid|skip|eliminat|bypass|minimi[sz])\w* (?:the |any |a )?(?:tech(?:nology)?|process) transfer",
+    r"(?:avoid|skip|eliminat|bypass|minimi[sz])\w* (?:the |any |a )?(?:(?:tech(?:nology)?|process) transfer|hand-?offs?|hand-?overs?)",
     # a transfer that went wrong before: "burned by a failed tech transfer"
     r"(?:burn(?:ed|t)|bitten|scarred) by (?:a |an |the |our )?(?:\w+ )?(?:tech(?:nology)? transfer|hand-?over|hand-?off)",
     r"(?:rather not|not want to|don'?t want to|never again|refus(?:e|es|ed|ing) to|unwilling to|won'?t) (?:[\w-]+ ){0,3}?(?:a |any |another |the )?"
