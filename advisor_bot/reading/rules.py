@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import cache
+from bisect import bisect_right
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -65,9 +66,20 @@ def looks_ahead(text: str, start: int) -> bool:
     return bool(_AHEAD.search(text[_clause_start(text, start) : start]))
 
 
+@lru_cache(maxsize=256)
+def _breaks(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Starts and ends of every clause break in ``text``, found once per text: a long conversation asks
+    for the clause around each of thousands of words, and scanning back each time was most of its reading."""
+    found = [m.span() for m in _CLAUSE_BREAK.finditer(text)]
+    return tuple(a for a, _ in found), tuple(b for _, b in found)
+
+
 def _clause_start(text: str, pos: int) -> int:
     window = max(0, pos - _CLAUSE_WINDOW)
-    return max((m.end() for m in _CLAUSE_BREAK.finditer(text, window, pos)), default=window)
+    starts, ends = _breaks(text)
+    # The last break that ends at or before ``pos`` and starts inside the window.
+    i = bisect_right(ends, pos) - 1
+    return ends[i] if i >= 0 and starts[i] >= window else window
 
 
 def _clause_end(text: str, pos: int) -> int:
@@ -270,7 +282,8 @@ def _resolve(stages: Sequence[str]) -> dict[str, str]:
     return resolved
 
 
-def _mentions(text: str) -> list[_Mention]:
+@lru_cache(maxsize=256)  # a turn is looked at for its stage several times per reading
+def _mentions(text: str) -> tuple[_Mention, ...]:
     found = [
         _Mention(m.start(), m.end(), key, named)
         for key, terms in _STAGE_TERMS.items()
@@ -290,7 +303,7 @@ def _mentions(text: str) -> list[_Mention]:
     for mention in found:
         if not kept or mention.start >= kept[-1].end:
             kept.append(mention)
-    return kept
+    return tuple(kept)
 
 
 def _is_past(text: str, mention: _Mention, previous_end: int) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -109,8 +109,10 @@ def requests(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+@lru_cache(maxsize=4096)
 def rule_kind(sentence: str) -> DeclineKind | None:
-    """The kind of decline a sentence's wording alone calls for, or None."""
+    """The kind of decline a sentence's wording alone calls for, or None. Cached: a conversation's
+    earlier turns are judged again at every new turn."""
     r = rules()
     if r.harmful.search(sentence):
         return "synthesis_request"
