@@ -17,7 +17,8 @@ CAMPAIGN = "We're at IND-enabling studies and need 40 kg of GMP API. Which partn
 RISKS = "What could go wrong when we outsource to a CDMO?"
 IP = "Who owns process improvements a CDMO makes during scale-up?"
 FTE = "What do CROs charge per FTE?"
-QUESTIONS = [HEADLINE, WHICH_MODEL, DISSENT, CAMPAIGN, RISKS, IP, FTE]
+ROLES = "what are the CDMO's regulatory jobs once we're filing - inspections etc?"
+QUESTIONS = [HEADLINE, WHICH_MODEL, DISSENT, CAMPAIGN, RISKS, IP, FTE, ROLES]
 MARK = re.compile(r"\[\[(\d+)\]\]\(/framework#([\w-]+)\)")
 
 
@@ -47,6 +48,15 @@ def test_a_verdict_comes_first_and_the_cards_lines_appear_once(answers):
     assert a.answer_markdown.count(a.recommendation.confidence_reason) == 1
     for f in a.recommendation.factors:
         assert a.answer_markdown.count(f"**{f.factor}:**") == 1
+
+
+def test_a_sentence_the_opening_quotes_is_not_listed_again_below_it(answers):
+    for a in answers.values():
+        opening = {s.strip() for s in re.split(r"(?<=[.!?])\s+", MARK.sub("", first_paragraph(a))) if len(s) > 40}
+        bullets = [MARK.sub("", line[2:]).strip() for line in a.answer_markdown.split("\n") if line.startswith("- ")]
+        assert not [b for b in bullets if b in opening or b.rstrip(".") + "." in opening], a.question
+    # The regulatory roles still list what the opening did not say.
+    assert "Drug Master File" in answers[ROLES].answer_markdown.split("\n\n", 1)[1]
 
 
 def test_full_quotes_live_in_citations_not_in_the_chat_text(answers):

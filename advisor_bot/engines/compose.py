@@ -157,7 +157,10 @@ def lead_sentences(question: str, sources: Sequence[Citation], context: EngineCo
         if after:
             order = [order[0], candidates.index(min(after, key=lambda c: c.position)), *order[1:]]
     # Only the best few compete for the paragraph: a weak sentence never joins for want of better.
-    for i in order[: LEAD_SENTENCES + 2]:
+    # After the best one, a sentence stating a figure goes before context: the paragraph is short,
+    # and "how big are CDMO reactors?" is answered by the figure, not by more about the lab.
+    best = order[: LEAD_SENTENCES + 2]
+    for i in best[:1] + sorted(best[1:], key=lambda i: not figures(candidates[i].text)):
         s = candidates[i]
         # After the best sentence: more of its section (one thought), or a sentence stating a figure.
         if chosen and (any(c.text == s.text for c in chosen) or (s.source.section != chosen[0].source.section and not figures(s.text))):
@@ -284,3 +287,17 @@ def risk_title(text: str) -> str:
 
 def compose(blocks: Sequence[str], refs: References) -> str:
     return "\n\n".join([*(b for b in blocks if b), refs.footer()]).strip()
+
+
+def without_repeats(section: str, said: Sequence[str]) -> str:
+    """A tool's section without the bullets that repeat a sentence the opening already quotes (the
+    issue-10 rule: a quote is shown once); a section left with only its heading is dropped."""
+    if not said:
+        return section
+    opened = {_bare(t) for t in said}
+    lines = [line for line in section.split("\n") if not (line.startswith("- ") and _bare(re.sub(r"\s*\[\[\d+\]\]\(.*$", "", line[2:])) in opened)]
+    return "" if not any(line.startswith("- ") for line in lines) and any(line.startswith("- ") for line in section.split("\n")) else "\n".join(lines)
+
+
+def _bare(text: str) -> str:
+    return re.sub(r"\W+", " ", text).strip().lower()

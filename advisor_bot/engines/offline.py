@@ -12,8 +12,9 @@ from advisor_bot.turns import Turn, retrieval_query
 from advisor_bot.card import card
 from advisor_bot.citations import Citation
 from advisor_bot.decisions import decide
+from advisor_bot.framework import StageRow
 from advisor_bot.engines.base import EngineContext
-from advisor_bot.engines.compose import References, asks_only_which_model, lead_sources, promotion_relevant, compose, lead_markdown, lead_sentences, risk_line, verdict_markdown
+from advisor_bot.engines.compose import References, asks_only_which_model, lead_sources, promotion_relevant, compose, lead_markdown, lead_sentences, risk_line, verdict_markdown, without_repeats
 from advisor_bot.engines.passages import passage_citation, pick_passages
 from advisor_bot.recommendation import CostEstimate, Recommendation
 from advisor_bot.render import (
@@ -54,12 +55,24 @@ def clarifying_question(reading: Reading, context: EngineContext) -> tuple[str, 
             "point to a different model. Tell me your stage, or set it in the panel, and I will give a verdict."
         )
         return text, [read.citation]
-    lines = [f"- {r.stage}: **{' or '.join(r.models)}**" for r in stages]
+    # One sentence, neighbouring rows with the same verdict said once: the question follows the
+    # framework's answer in a chat bubble, where seven bullet lines would bury it.
+    runs: list[list[StageRow]] = []
+    for r in stages:
+        if runs and runs[-1][-1].models == r.models:
+            runs[-1].append(r)
+        else:
+            runs.append([r])
+    parts = [f"**{' or '.join(run[0].models)}** for {_and([r.stage for r in run])}" for run in runs]
     text = (
-        "**Which development stage is your program at?** The right model depends on it most. "
-        "For each stage, the framework recommends:\n" + "\n".join(lines)
+        "**Which development stage is your program at?** The right model depends on it most: the framework "
+        f"recommends {'; '.join(parts[:-1])}; and {parts[-1]}."
     )
     return text, [r.citation for r in stages]
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 Section = Callable[[Cite], str]
@@ -104,6 +117,7 @@ class OfflineEngine:
         passages = pick_passages(retrieval, limit=context.settings.quotes, about_publisher=about_publisher)
         refs = References(documents=context.documents, promotion=promotion_relevant(reading, tools.recommendation))
         blocks: list[str] = []
+        said: list[str] = []  # sentences the answer's opening already quotes
         if tools.recommendation is not None:
             blocks.append(verdict_markdown(card(tools.recommendation, reading.evidence), refs, risks_asked="mistakes" in reading.intents))
         else:
@@ -111,13 +125,15 @@ class OfflineEngine:
             # the only question is which model (then the question about the stage is the answer).
             if not tools.leads and not asks_only_which_model(reading):
                 sources = lead_sources(tools.quotes, retrieval, about_publisher=about_publisher)
-                blocks.append(lead_markdown(lead_sentences(question, sources, context), refs))
+                lead = lead_sentences(question, sources, context)
+                blocks.append(lead_markdown(lead, refs))
+                said = [s.text for s in lead]
             if tools.clarifying:
                 text, stage_rows = tools.clarifying
                 marks = "".join(dict.fromkeys(refs.mark(c) for c in stage_rows))
                 said = f"{text} {marks}"
                 blocks.append(f"**To make this specific to you:** {said}" if blocks else said)
-        blocks.extend(section(refs.mark) for section in tools.sections)
+        blocks.extend(b for section in tools.sections if (b := without_repeats(section(refs.mark), said)))
         # The best remaining passages back the answer as sources, up to the limit a reader scans
         # (``References`` stops there, and says when the publisher's promotion may be one).
         for p in passages:

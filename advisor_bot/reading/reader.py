@@ -43,6 +43,8 @@ from advisor_bot.situation import Situation
 _SUBJECT = re.compile(r"(?i)\b(CROs?|CDMOs?|contract (research|development|manufactur\w*)|outsourc\w*|tech(nology)? transfer)\b")
 _HOW_TO = re.compile(r"(?i)\bhow (?:do|can|should|would|to) (?:i|we|you|one)?\b|\bwhat (?:conditions|reagents?|temperature|solvent)\b")
 _ASKS_FIGURE = re.compile(r"(?i)\bhow (long|many|much|soon)\b|\b(months?|weeks?|years?|cost|price|budget|timeline|duration)\b")
+# "Should WE move now?" is about the user's program; "when do companies usually switch?" is about the framework.
+_OWN_PROGRAM = re.compile(r"(?i)^(?!.*\b(usually|typically|generally|normally|companies|people|ppl|most teams|examples?)\b).*\b(we|our|us|I)\b")
 _CERTAIN_OUT = 0.8  # probability of being out of scope (any kind) above which meaning outweighs a stage or a cost word in the sentence
 _FOLLOW_UP_WORDS = 8  # a request this short leans on what came before it
 _MIN_WORDS_TO_DECLINE = 4  # a sentence this short is a follow-up, judged with the conversation
@@ -216,6 +218,13 @@ class Reader:
                 for (start, end), g in zip(spans, self.semantic.guesses("intent", vectors)):
                     if g is None or not g.confident or g.label not in get_args(Intent) or g.label in intents:
                         continue
+                    # Each intent is a section of the answer: meaning adds one only for a sentence that asks
+                    # something ("Budget?"), not for the story told around the question ("Our quality
+                    # agreement was written when we did research at the CRO."); and a request for the
+                    # verdict only where the rules found no request at all.
+                    sentence = query[start:end]
+                    if not (asks(sentence) or scope_rules.requests_something(sentence)) or (g.label == "recommend" and by_rule):
+                        continue
                     # The rules read this sentence alone as something the whole question is not
                     # about ("We're optimising the lead series." states facts, which alone reads
                     # as a request for a verdict): that is a gap too.
@@ -225,7 +234,7 @@ class Reader:
         publisher = self.framework.doc.publisher
         if publisher and publisher.lower() in query.lower() and "publisher" not in intents:
             intents.append("publisher")
-        if "transition" in intents and "recommend" not in intents and not situation.known() and not _ASKS_FIGURE.search(query):
+        if intents == ["transition"] and not situation.known() and _OWN_PROGRAM.search(query) and not _ASKS_FIGURE.search(query):
             # "Should we move from our CRO to a CDMO now?" asks for a verdict on the user's own program
             # (which needs its stage); "how many months until the switch?" asks for the framework's figure.
             intents.append("recommend")
