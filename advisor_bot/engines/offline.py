@@ -117,7 +117,7 @@ class OfflineEngine:
         passages = pick_passages(retrieval, limit=context.settings.quotes, about_publisher=about_publisher)
         refs = References(documents=context.documents, promotion=promotion_relevant(reading, tools.recommendation))
         blocks: list[str] = []
-        said: list[str] = []  # sentences the answer's opening already quotes
+        quoted: list[str] = []  # sentences the answer's opening already quotes
         if tools.recommendation is not None:
             blocks.append(verdict_markdown(card(tools.recommendation, reading.evidence), refs, risks_asked="mistakes" in reading.intents))
         else:
@@ -127,13 +127,13 @@ class OfflineEngine:
                 sources = lead_sources(tools.quotes, retrieval, about_publisher=about_publisher)
                 lead = lead_sentences(question, sources, context)
                 blocks.append(lead_markdown(lead, refs))
-                said = [s.text for s in lead]
+                quoted = [s.text for s in lead]
             if tools.clarifying:
                 text, stage_rows = tools.clarifying
                 marks = "".join(dict.fromkeys(refs.mark(c) for c in stage_rows))
                 said = f"{text} {marks}"
                 blocks.append(f"**To make this specific to you:** {said}" if blocks else said)
-        blocks.extend(b for section in tools.sections if (b := without_repeats(section(refs.mark), said)))
+        blocks.extend(b for section in tools.sections if (b := without_repeats(section(refs.mark), quoted)))
         # The best remaining passages back the answer as sources, up to the limit a reader scans
         # (``References`` stops there, and says when the publisher's promotion may be one).
         for p in passages:
