@@ -238,6 +238,10 @@ class Reader:
             # "Should we move from our CRO to a CDMO now?" asks for a verdict on the user's own program
             # (which needs its stage); "how many months until the switch?" asks for the framework's figure.
             intents.append("recommend")
+        if (not intents or intents == ["transition"]) and situation.stage and changed and asks(query):
+            # "...the job is milligram-scale analogue work for SAR. What do we outsource to?": a question
+            # in the turn that tells where the program is, asking for nothing else, asks for the verdict.
+            intents.append("recommend")
         if not intents and earlier and situation.known() and len(query.split()) <= _FOLLOW_UP_WORDS and not small_talk_by_rule(query):
             # "it change your answer?" after the user told where the program is: a short follow-up that
             # asks for nothing else asks about the program the conversation set up.
