@@ -37,16 +37,17 @@ ingest: install
 run: ingest
 	$(BIN)/advisor-bot serve
 
-# The offline eval of all twelve question sets (1,708 questions) gates CI: bounds sit a margin below
+# The offline eval of all fourteen question sets (2,053 questions) gates CI: bounds sit a margin below
 # today's numbers (evals/README.md), except the zero-tolerance ones (fabricated figures,
-# must-not-include violations, errors) and wrong recommendations (1.6% today, bound 3.5%: a wrong
+# must-not-include violations, errors) and wrong recommendations (2.1% today, bound 3.5%: a wrong
 # verdict is worse than a question, so it is held tightly). Mixed requests are answered in part at
-# 93.8% today (bound 0.85). Answer length is held to what a reader takes in at a glance: p50 <= 1,200
+# 93.9% today (bound 0.85). Answer length is held to what a reader takes in at a glance: p50 <= 1,200
 # characters without a recommendation, <= 2,000 with one.
 EVAL_DATA := test-output/eval-data
 EVAL_SETS := evals/questions.jsonl evals/holdout.jsonl evals/probe.jsonl evals/first-contact-1.jsonl evals/first-contact-2.jsonl \
 	evals/first-contact-3.jsonl evals/first-contact-4.jsonl evals/first-contact-5.jsonl evals/first-contact-6.jsonl \
-	evals/first-contact-7.jsonl evals/first-contact-8.jsonl evals/first-contact-9.jsonl
+	evals/first-contact-7.jsonl evals/first-contact-8.jsonl evals/first-contact-9.jsonl \
+	evals/first-contact-10.jsonl evals/first-contact-11.jsonl
 EVAL_GATES := \
 	--fail-under recommendation_accuracy=0.91 --fail-over wrong_recommendation_rate=0.035 \
 	--fail-under retrieval_recall_at_5=0.88 --fail-under retrieval_recall_at_5_lift=0.08 \
