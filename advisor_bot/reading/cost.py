@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from advisor_bot.errors import InvalidQuestionError
-from advisor_bot.reading.rules import NUMBER_WORDS, WORD_VALUES
+from advisor_bot.reading.amounts import NUMBER_WORDS, WORD_VALUES
 from advisor_bot.situation import Situation
 
 Provider = Literal["CRO", "CDMO"]

@@ -13,7 +13,8 @@ import re
 from typing import get_args
 
 from advisor_bot.reading.model import Intent
-from advisor_bot.reading.rules import rx, states_situation
+from advisor_bot.reading.clauses import rx
+from advisor_bot.reading.rules import states_situation
 from advisor_bot.situation import Situation
 
 

@@ -23,19 +23,9 @@ from advisor_bot.reading import scope as scope_rules
 from advisor_bot.reading.cost import read_scenario
 from advisor_bot.reading.intents import asks, route
 from advisor_bot.reading.model import Declined, Evidence, Intent, Reading, Scope, SmallTalk, Source, StageOption
-from advisor_bot.reading.rules import (
-    clauses,
-    looks_ahead,
-    mentions_another,
-    negated_or_past,
-    read_facts,
-    restarts,
-    runs_beside,
-    stage_mentions,
-    states_situation,
-    updates,
-    without_amounts,
-)
+from advisor_bot.reading.amounts import without_amounts
+from advisor_bot.reading.clauses import clauses, looks_ahead, negated_or_past, restarts, updates
+from advisor_bot.reading.rules import mentions_another, read_facts, runs_beside, stage_mentions, states_situation
 from advisor_bot.reading.semantic import Guess, SemanticReader
 from advisor_bot.reading.smalltalk import asks_coverage, small_talk_by_rule
 from advisor_bot.situation import Situation

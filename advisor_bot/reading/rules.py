@@ -11,152 +11,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from bisect import bisect_right
-from functools import cache, lru_cache
-from pathlib import Path
-from typing import Literal, NamedTuple
+from functools import lru_cache
+from typing import NamedTuple
 
-import yaml
+from advisor_bot.reading.amounts import mixed_volume_span, needed_quantity
+from advisor_bot.reading.clauses import PAST_AFTER, PAST_BEFORE, Span, clause_end, clause_start, denied, negated, restart_end, restarts, rx
+from advisor_bot.situation import Column, Situation
 
-from advisor_bot.situation import Column, Quantity, Situation
-
-Span = tuple[int, int]
-
-
-def rx(*alternatives: str) -> re.Pattern[str]:
-    # Lookarounds rather than \b so alternatives may start or end with '-', '&' or '/'.
-    return re.compile("|".join(rf"(?<!\w)(?:{a})(?!\w)" for a in alternatives), re.IGNORECASE)
-
-
-# -- Clauses, negation, tense --------------------------------------------------------------
-# A clause ends at punctuation or a conjunction: "finished lead op, moving into IND" has the
-# past tense in one clause and the current stage in the next.
-_CLAUSE_BREAK = re.compile(
-    r"(?i)[.;!?,:()\n\u2014\u2013]|\s-\s|\b(?:and|but|while|whereas|now|so|then|though|although|because|however)\b"
-)
-_NEGATION = rx(
-    r"no|not|non|pre|never|without|zero|nor|neither|nothing|none|cannot|can't|don'?t|doesn'?t|didn'?t|won'?t|isn'?t|aren'?t",
-    r"skip(?:ping)?|avoid(?:ing)?|forgo",
-    # "the CEO refuses to do a tech transfer between two separate companies"
-    r"refus(?:e|es|ed|ing) to|unwilling to|will not|reject(?:s|ed|ing)?",
-)
-# "GMP isn't needed yet", "a single vendor is not required".
-_NEGATED_AFTER = re.compile(
-    r"(?i)\W*(?:[\w-]+\s+){0,3}?(?:isn't|aren't|is not|are not|not|won't be|no longer)\s+(?:yet\s+)?(?:needed|required)"
-)
-_PAST_BEFORE = rx(
-    r"finished|completed|wrapped up|done with|after(?! (?:that|this|which|it))|post|past|beyond|out of|exited|graduated|"
-    r"moved on from|from|were in|was in|used to be in"
-)
-_PAST_AFTER = re.compile(
-    r"(?i)\s*(?:is|was|are|were|has been|have been)?\s*(?:now\s+|already\s+)?(?:done|complete|finished|over|behind us)\b"
-)
-_NEGATION_REACH = 35  # characters before a cue: "we don't really need " but not the start of a long clause
-
-
-_CLAUSE_WINDOW = 400  # characters looked back for a clause break; keeps long texts linear
-
-
-_AHEAD = re.compile(r"(?i)\b(?:once|when|by the time|if) (?:we|it|they|the \w+|our \w+)(?: [\w']+){0,3}\s*$")
-
-
-def looks_ahead(text: str, start: int) -> bool:
-    """Whether the words at ``start`` are where the program will be later ("once we reach the clinic"),
-    not where it is."""
-    return bool(_AHEAD.search(text[_clause_start(text, start) : start]))
-
-
-@lru_cache(maxsize=256)
-def _breaks(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Starts and ends of every clause break in ``text``, found once per text: a long conversation asks
-    for the clause around each of thousands of words, and scanning back each time was most of its reading."""
-    found = [m.span() for m in _CLAUSE_BREAK.finditer(text)]
-    return tuple(a for a, _ in found), tuple(b for _, b in found)
-
-
-def _clause_start(text: str, pos: int) -> int:
-    window = max(0, pos - _CLAUSE_WINDOW)
-    starts, ends = _breaks(text)
-    # The last break that ends at or before ``pos`` and starts inside the window.
-    i = bisect_right(ends, pos) - 1
-    return ends[i] if i >= 0 and starts[i] >= window else window
-
-
-def _clause_end(text: str, pos: int) -> int:
-    found = _CLAUSE_BREAK.search(text, pos)
-    return found.start() if found else len(text)
-
-
-def _negated(text: str, start: int, end: int) -> bool:
-    before = text[max(_clause_start(text, start), start - _NEGATION_REACH) : start]
-    after = text[end : _clause_end(text, end)]
-    return bool(_NEGATION.search(before) or _NEGATED_AFTER.match(after))
-
-
-_DENIED_BEFORE = rx(r"not|never|no|no longer|isn'?t|aren'?t|wasn'?t|weren'?t|nowhere near|far from|haven'?t|hasn'?t|yet to")
-_DENIED_AFTER = rx(r"any ?more|no longer|isn'?t|aren'?t")
-
-
-def _denied(text: str, start: int, end: int) -> bool:
-    """A stage the user says they are not at: "not in the clinic", "not doing discovery anymore".
-    Narrower than _negated: in "skip GMP for the tox batches" the "skip" belongs to GMP."""
-    before = text[max(_clause_start(text, start), start - 20) : start]
-    after = text[end : _clause_end(text, end)]
-    return bool(_DENIED_BEFORE.search(before) or _DENIED_AFTER.search(after))
-
+_IN_LICENSED = rx(r"in[- ]?licen[cs]ed|acquired (?:a|another) (?:compound|asset|program)")
 
 def mentions_another(text: str) -> bool:
     """Whether ``text`` brings in another compound or program ("a second compound", "another asset")."""
     return bool(_ANOTHER.search(text) or _IN_LICENSED.search(text)) and not _SAME_STAGE.search(text)
-
-
-@cache
-def _restart(kind: Literal["over", "again", "update"]) -> re.Pattern[str]:
-    raw = yaml.safe_load((Path(__file__).parent / "data" / "restart.yaml").read_text(encoding="utf-8"))
-    return re.compile("|".join(f"(?:{p})" for p in raw[kind]), re.IGNORECASE)
-
-
-def updates(text: str) -> bool:
-    """Whether ``text`` says the program has moved on ("Update: we formally picked our candidate")."""
-    return bool(_restart("update").search(text))
-
-
-def restarts(text: str) -> bool:
-    """Whether ``text`` says the program described so far is over and the conversation starts again."""
-    return bool(_restart("over").search(text) or _restart("again").search(text))
-
-
-def _restart_end(text: str) -> int:
-    """Where the words about the program that is over end: the end of the sentence of the last
-    cue that something is over ("the lead failed in Phase II."), 0 without one."""
-    cues = list(_restart("over").finditer(text))
-    if not cues:
-        return 0
-    stop = re.search(r"[.?!;\n]", text[cues[-1].end() :])
-    return cues[-1].end() + stop.start() if stop else len(text)
-
-
-_IN_LICENSED = rx(r"in[- ]?licen[cs]ed|acquired (?:a|another) (?:compound|asset|program)")
-
-
-def clauses(text: str) -> list[Span]:
-    """Spans of the clauses of ``text`` with at least three words: the unit read by meaning,
-    so "not in the clinic, still tweaking the series" is two statements, not one."""
-    spans, start = [], 0
-    for m in [*_CLAUSE_BREAK.finditer(text), None]:
-        end = m.start() if m else len(text)
-        if len(re.findall(r"\w+", text[start:end])) >= 3:
-            spans.append((start, end))
-        start = m.end() if m else len(text)
-    return spans
-
-
-def negated_or_past(clause: str) -> bool:
-    """Whether a clause denies something or puts it behind the user ("not yet", "finished", "no longer")."""
-    return bool(_NEGATION.search(clause) or _BEHIND.search(clause) or _PAST_AFTER.search(clause))
-
-
-_BEHIND = rx(r"finished|completed|wrapped up|done with|exited|graduated|moved on from|used to be|no longer|any ?more")
 
 
 # -- Stage ---------------------------------------------------------------------------------
@@ -309,9 +175,9 @@ def _mentions(text: str) -> tuple[_Mention, ...]:
 def _is_past(text: str, mention: _Mention, previous_end: int) -> bool:
     # Look back only to the previous mention: in "moving from lead op into IND" the "from"
     # belongs to lead op, not to IND.
-    before = text[max(_clause_start(text, mention.start), previous_end) : mention.start]
-    after = text[mention.end : _clause_end(text, mention.end)]
-    return bool(_PAST_BEFORE.search(before) or _PAST_AFTER.match(after))
+    before = text[max(clause_start(text, mention.start), previous_end) : mention.start]
+    after = text[mention.end : clause_end(text, mention.end)]
+    return bool(PAST_BEFORE.search(before) or PAST_AFTER.match(after))
 
 
 def _stage(text: str, stages: Sequence[str]) -> tuple[str | None, bool | None, Span | None]:
@@ -323,7 +189,7 @@ def _stage(text: str, stages: Sequence[str]) -> tuple[str | None, bool | None, S
     # "the lead failed in Phase II; we're going back to a backup series": a stage in the past is not
     # a second program.
     ends = [0] + [m.end for m in mentions]
-    live = [m for m, prev in zip(mentions, ends) if not _is_past(text, m, prev) and not _denied(text, m.start, m.end)]
+    live = [m for m, prev in zip(mentions, ends) if not _is_past(text, m, prev) and not denied(text, m.start, m.end)]
     distinct = {labels[m.key] for m in live}
     # After "the lead failed", the backup series is the one program left, not a second one; and
     # "three programs, all at the same point" or "two compounds, both in phase 2" are one stage.
@@ -335,8 +201,8 @@ def _stage(text: str, stages: Sequence[str]) -> tuple[str | None, bool | None, S
         return None, None, None
     # "We're not doing discovery anymore" says where the program is not: no position at all; nor
     # does the stage of a program the turn says is over ("the lead failed in Phase II.").
-    over = _restart_end(text)
-    mentions = [m for m in mentions if not _denied(text, m.start, m.end) and m.start >= over]
+    over = restart_end(text)
+    mentions = [m for m in mentions if not denied(text, m.start, m.end) and m.start >= over]
     if not mentions:
         return None, None, None
     ends = [0] + [m.end for m in mentions]
@@ -352,104 +218,9 @@ def stage_mentions(text: str, stages: Sequence[str]) -> list[tuple[str, Span, bo
     mentions = [m for m in _mentions(text) if m.key in labels]
     ends = [0] + [m.end for m in mentions]
     return [
-        (labels[m.key], (m.start, m.end), m.named, _is_past(text, m, prev) or _negated(text, m.start, m.end))
+        (labels[m.key], (m.start, m.end), m.named, _is_past(text, m, prev) or negated(text, m.start, m.end))
         for m, prev in zip(mentions, ends)
     ]
-
-
-# -- Quantity ------------------------------------------------------------------------------
-# Vague amounts get a representative value: "a few grams" is 3 g, "several"/"multi-gram" 5 g,
-# and a bare unit ("kilograms now, tons later") is 1 of it. Only the order of magnitude
-# matters to the Volume row (milligrams-grams vs kilograms-tons).
-WORD_VALUES = {
-    "half a": 0.5, "half an": 0.5, "a": 1, "an": 1, "one": 1, "a couple of": 2, "a couple": 2, "couple of": 2,
-    "two": 2, "three": 3, "a few": 3, "few": 3, "four": 4, "five": 5, "several": 5, "multi": 5, "six": 6,
-    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "a dozen": 12, "dozens of": 12, "tens of": 10, "twenty": 20,
-    "fifty": 50, "hundreds of": 100, "thousands of": 1000,
-}  # fmt: skip
-_MULTIPLIERS = {"hundred": 100, "thousand": 1000}
-_Unit = Literal["mg", "g", "kg", "t"]
-_UNIT_STARTS: tuple[tuple[_Unit, tuple[str, ...]], ...] = (("mg", ("mg", "milli", "mili")), ("kg", ("kg", "kilo")), ("g", ("g",)))
-_UNIT = r"milligrams?|mill?igrams?|mgs?|grams?|gms?|g(?!-)|kilograms?|kilos?|kgs?|metric (?:tons?|tonnes?)|tonnes?|tons?|mt|t(?!-)"
-NUMBER_WORDS = "|".join(sorted((re.escape(w) for w in WORD_VALUES), key=len, reverse=True))
-_AMOUNT = re.compile(
-    rf"(?<![\w.,])(?:(?P<digits>\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?|\.\d+)|(?P<words>{NUMBER_WORDS}))"
-    rf"(?:[\s-]+(?P<mult>hundred|thousand)s?)?[\s-]*(?P<unit>{_UNIT})(?!\w)"
-    r"(?!\s*/\s*(?:kg|g|mg|day|d|l|ml)\b)",  # a dose or concentration, "10 mg/kg", is not an amount
-    re.IGNORECASE,
-)
-_COLLOQUIAL = re.compile(r"(?i)an? tons? of\b")
-_BARE = re.compile(
-    r"(?<![\w/-])(?<!per )(?:(?P<plural>milligrams|grams|kilograms|kilos|kgs|tonnes|metric tons|tons(?!\s+of))"
-    r"|(?P<single>milligram|mg|gram|kilogram|kilo|kg)(?=[\s-](?:scale|quantit|amount|lab)))(?!\w)",
-    re.IGNORECASE,
-)
-
-
-def _unit(word: str) -> _Unit:
-    word = word.lower()
-    return next((unit for unit, starts in _UNIT_STARTS if word.startswith(starts)), "t")  # anything else is a ton
-
-
-def _amounts(text: str) -> list[tuple[Quantity, Span]]:
-    """Every amount of material mentioned, with its span."""
-    found: list[tuple[Quantity, Span]] = []
-    spans: list[tuple[int, int]] = []
-    for m in _AMOUNT.finditer(text):
-        # Not amounts: "a t-Bu", "a g" (spelled-out numbers need a spelled-out unit), "a ton of work".
-        if m["words"] and (len(m["unit"]) < 2 or m["unit"].lower() == "mt") or _COLLOQUIAL.match(text, m.start()):
-            continue
-        # "-40 kg" is no amount anyone needs (a range "2-5 kg" has a number before the dash): not stated.
-        if re.search(r"(?:^|\s)-\s*$", text[: m.start()]):
-            continue
-        value = float(m["digits"].replace(",", "")) if m["digits"] else WORD_VALUES[m["words"].lower()]
-        value *= _MULTIPLIERS[m["mult"].lower()] if m["mult"] else 1
-        if value > 0:
-            found.append((Quantity(value=value, unit=_unit(m["unit"])), m.span()))
-            spans.append(m.span())
-    for m in _BARE.finditer(text):
-        if not any(start <= m.start() < end for start, end in spans):
-            found.append((Quantity(value=1, unit=_unit(m["plural"] or m["single"])), m.span()))
-    return found
-
-
-# A unit said without a number ("milligram until few gram", "multi-gram lots").
-_UNIT_WORD = re.compile(r"(?i)\b(?:multi-?)?(?:milligrams?|mill?igrams?|grams?|kilograms?|kilos?|kgs?|mg|tonnes?|tons)\b")
-
-
-def without_amounts(text: str) -> str:
-    """``text`` with every amount of material replaced by a neutral word: amounts are read by rule
-    (the Volume factor), so what a sentence means about the program is read from the rest."""
-    for _, (start, end) in sorted(_amounts(text), key=lambda a: -a[1][0]):
-        text = f"{text[:start]}some{text[end:]}"
-    return _UNIT_WORD.sub("some", text)
-
-
-_NOT_NEEDED = rx(r"(?:don'?t|do not|doesn'?t|does not|won'?t|will not|never) (?:really |even )?need|no need for|not (?:need|needing)")
-
-
-def _quantity(text: str) -> tuple[Quantity | None, Span | None]:
-    """The largest amount needed: the biggest need decides whether a CRO can supply it ("we
-    don't need kilos" states none)."""
-    needed = [(q, span) for q, span in _amounts(text) if not _NOT_NEEDED.search(text[_clause_start(text, span[0]) : span[0]])]
-    best = max(needed, key=lambda q: q[0].kg, default=None)
-    return (best[0], best[1]) if best else (None, None)
-
-
-_NEED = r"(?:need|needs|require|requires|want|wants)"
-# "grams for some, kilos for others", "some of our compounds need grams, one needs kilograms"
-_SOME_OTHERS = rx(
-    r"for (?:some|one|the first|a few|a couple|two|three|our)\b[^.?!]{0,60}\bfor (?:the )?(?:others?|another|the rest|one|the one)\b|for the other(?: one)?|for others",
-    rf"\b(?:some|a few|a couple|most|many|several|one|two|three)\b(?: [\w-]+){{0,4}}? {_NEED}\b[^.?!]{{0,60}}"
-    rf"\b(?:one|others?|the rest|another|a few|some|two|three)\b(?: [\w-]+){{0,3}}? {_NEED}\b",
-)
-
-
-def _mixed_volume(text: str) -> Span | None:
-    """"Grams for some, kilograms for others": amounts on both sides of a kilogram, said of different compounds."""
-    sides = {q.kg >= 1 for q, _ in _amounts(text)}
-    cue = _SOME_OTHERS.search(text)
-    return cue.span() if cue and sides == {True, False} else None
 
 
 # -- Organizational Profile rows -----------------------------------------------------------
@@ -542,7 +313,7 @@ def _column(text: str, cues: _Cues) -> tuple[Column | None, Span | None]:
     """The matrix column of a row; cues in both the CRO and CDMO column make the Hybrid
     cell ("mixed budget", "both speed and deadlines", "variable across portfolio")."""
     found = sorted(
-        (m.span(), column) for column, pattern in cues for m in pattern.finditer(text) if not _negated(text, m.start(), m.end())
+        (m.span(), column) for column, pattern in cues for m in pattern.finditer(text) if not negated(text, m.start(), m.end())
     )
     columns = {column for _, column in found}
     if "Hybrid" in columns:
@@ -587,8 +358,8 @@ _SEVERAL_PARTNERS = rx(
 def _flags(text: str, yes: re.Pattern[str], no: re.Pattern[str]) -> list[tuple[Span, bool]]:
     """Spans and polarity of every cue; a negated cue counts for the other side."""
     return sorted(
-        [(m.span(), not _negated(text, m.start(), m.end())) for m in yes.finditer(text)]
-        + [(m.span(), _negated(text, m.start(), m.end())) for m in no.finditer(text)]
+        [(m.span(), not negated(text, m.start(), m.end())) for m in yes.finditer(text)]
+        + [(m.span(), negated(text, m.start(), m.end())) for m in no.finditer(text)]
     )
 
 
@@ -687,11 +458,11 @@ def read_facts(text: str, *, stages: Sequence[str]) -> tuple[Situation, dict[str
     ``stages`` are the Project Stage Decision Matrix row labels."""
     text = text.replace("\u2019", "'")  # phones type "don’t": same length, so spans still fit
     stage, multiple_stages, stage_span = _stage(text, stages)
-    quantity, quantity_span = _quantity(text)
+    quantity, quantity_span = needed_quantity(text)
     gmp, gmp_span = _gmp(text)
     single, single_span = _single_partner(text)
     transition = _TRANSITION.search(text) or _spanning(text, stages)
-    mixed = _mixed_volume(text)
+    mixed = mixed_volume_span(text)
     parallel = _parallel(text)
     columns = {name: _column(text, cues) for name, cues in (("budget", _BUDGET), ("timeline", _TIMELINE), ("in_house", _IN_HOUSE), ("ip_sensitivity", _IP))}
     situation = Situation(
