@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
+from collections.abc import Iterator
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from test_llm_engine import DESCRIBED, FTE, IND, context, data_of, run, situation_call  # noqa: F401 - context is a fixture
@@ -21,6 +22,18 @@ from advisor_bot.testing import ScriptedChatModel, tool_call
 
 IND_STAGE = {"value": "IND-enabling studies", "evidence": "IND-enabling studies"}
 _LINK = re.compile(r" ?\[\[(\d+)\]\]\(/framework#[^)]*\)")
+
+
+def read_stream(stream: Iterator[str | Answer], verdict: str, shown: threading.Event) -> tuple[list[str], Answer]:
+    """The streamed texts and the final answer; ``shown`` is set once a text starting with ``verdict`` arrived."""
+    texts: list[str] = []
+    for item in stream:
+        if isinstance(item, Answer):
+            return texts, item
+        texts.append(item)
+        if item.startswith(verdict):
+            shown.set()
+    raise AssertionError("the stream ended without an answer")
 
 
 def numbers(markdown: str) -> list[int]:
@@ -62,14 +75,7 @@ def test_the_verdict_is_shown_before_the_model_writes_its_explanation(context):
         return "A CDMO fits IND-enabling work [p1]." if seen.wait(timeout=30) else "The verdict had not been shown."
 
     fake = ScriptedChatModel(script=[situation_call(stage=IND_STAGE), explain])
-    texts = []
-    for item in LLMEngine(model=fake).stream(context.reader.read(IND), history=[], context=context):
-        if isinstance(item, str):
-            texts.append(item)
-            if item.startswith("## Recommendation"):
-                seen.set()
-        else:
-            answer = item
+    texts, answer = read_stream(LLMEngine(model=fake).stream(context.reader.read(IND), history=[], context=context), "## Recommendation", seen)
     assert isinstance(answer, Answer) and answer.engine == "llm"
     assert "A CDMO fits IND-enabling work" in answer.answer_markdown and "had not been shown" not in answer.answer_markdown
 
@@ -154,14 +160,7 @@ def test_over_http_the_verdict_reaches_the_reader_before_the_model_sends_a_word(
         {"hold": shown, "content": "For IND-enabling studies a CDMO fits [p1]. Plan the transfer early."},
     ]
     adv = Advisor(settings=llm_settings(settings, server.url), embedder=embedder)
-    texts = []
-    for item in adv.stream(IND):
-        if isinstance(item, str):
-            texts.append(item)
-            if item.startswith("## Recommendation: **CDMO**"):
-                shown.set()
-        else:
-            answer = item
+    texts, answer = read_stream(adv.stream(IND), "## Recommendation: **CDMO**", shown)
     assert shown.is_set() and answer.engine == "llm", answer.notices
     assert texts[0].startswith("## Recommendation: **CDMO**")
     assert "".join(texts).strip() == answer.answer_markdown

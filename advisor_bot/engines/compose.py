@@ -292,11 +292,17 @@ def compose(blocks: Sequence[str], refs: References) -> str:
 def without_repeats(section: str, said: Sequence[str]) -> str:
     """A tool's section without the bullets that repeat a sentence the opening already quotes (the
     issue-10 rule: a quote is shown once); a section left with only its heading is dropped."""
-    if not said:
-        return section
     opened = {_bare(t) for t in said}
-    lines = [line for line in section.split("\n") if not (line.startswith("- ") and _bare(re.sub(r"\s*\[\[\d+\]\]\(.*$", "", line[2:])) in opened)]
-    return "" if not any(line.startswith("- ") for line in lines) and any(line.startswith("- ") for line in section.split("\n")) else "\n".join(lines)
+    lines = section.split("\n")
+    bullets = [line for line in lines if line.startswith("- ")]
+    repeats = {line for line in bullets if _bare(_REF_MARK.sub("", line[2:])) in opened}
+    if not repeats:
+        return section
+    return "" if len(repeats) == len(set(bullets)) else "\n".join(line for line in lines if line not in repeats)
+
+
+# A numbered reference as ``References.mark`` writes it, and what follows it on the line.
+_REF_MARK = re.compile(r"\s*\[\[\d+\]\]\(.*$")
 
 
 def _bare(text: str) -> str:
