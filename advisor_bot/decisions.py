@@ -96,6 +96,17 @@ def _enough_without_stage(profile: ProfileResult, reading: Reading | None) -> bo
     return len(support) >= 2 or decisive or any(_stated_now(a, reading) for a in support)
 
 
+def _against_likely(profile: ProfileResult, reading: Reading | None) -> bool:
+    """Whether the reading found a stage by meaning with confidence (set aside only because something
+    else said points elsewhere) whose row does not offer the model the factors lean to: "we'll pick
+    between two candidates; 50-200 g of each" reads as candidate selection, and grams alone must not
+    make that a CRO. The stage is the question to ask."""
+    if reading is None or profile.lean not in ("CRO", "CDMO"):
+        return False  # a lean to the hybrid says "both" (speed and deadlines, research into GMP): no row contradicts it
+    likely = [o for o in reading.stage_options if o.confident]
+    return bool(likely) and not any(_COMPATIBLE[profile.lean] & set(o.models) for o in likely)
+
+
 def _stated_now(factor: FactorAssessment, reading: Reading | None) -> bool:
     """Whether the user stated this factor by rule or in the panel in the turn being answered: the
     question is about it (None: the caller gave the situation explicitly, as good as stated)."""
@@ -226,7 +237,7 @@ def recommend(
         model, options, confidence = situation.work, [situation.work], "medium"
         why = f"The framework lists the work you describe among what a {situation.work} does; the development stage is unknown."
         extra_citations = [toolbox.section_items(fw.article.work[situation.work])[0].citation]
-    elif situation.multiple_stages or _enough_without_stage(profile, reading):
+    elif situation.multiple_stages or (_enough_without_stage(profile, reading) and not _against_likely(profile, reading)):
         lean = "Hybrid" if situation.multiple_stages else profile.lean
         model = "Integrated partner" if situation.single_partner and lean == "Hybrid" else lean  # type: ignore[assignment]
         options = [model]

@@ -33,6 +33,12 @@ from advisor_bot.tools import ProvisionsResult
 # Provisions (IP terms, regulatory duties, mistakes) shown in the chat: the ones that fit best; the rest are a click away.
 PROVISIONS = 3
 
+def _in_sentence(label: str) -> str:
+    """A matrix label inside a sentence: "Lead optimization" -> "lead optimization", but
+    "IND-enabling studies" and "GMP material for tox studies, CMC documentation" keep their acronyms."""
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
+
+
 def clarifying_question(reading: Reading, context: EngineContext) -> tuple[str, list[Citation]]:
     """One question about the stage: between the likely rows when the reading has them, else every row."""
     stages = context.toolbox.framework.stages
@@ -41,17 +47,17 @@ def clarifying_question(reading: Reading, context: EngineContext) -> tuple[str, 
     if len(likely) >= 2:
         a, b = likely[:2]
         text = (
-            f"**Is your program at {a.stage.lower()} or at {b.stage.lower()}?** The framework recommends "
-            f"**{' or '.join(a.models)}** for {a.stage} ({a.primary_need.lower()}) and **{' or '.join(b.models)}** for "
-            f"{b.stage} ({b.primary_need.lower()}); tell me which, or set the stage in the panel."
+            f"**Is your program at {_in_sentence(a.stage)} or at {_in_sentence(b.stage)}?** The framework recommends "
+            f"**{' or '.join(a.models)}** for {a.stage} ({_in_sentence(a.primary_need)}) and **{' or '.join(b.models)}** for "
+            f"{b.stage} ({_in_sentence(b.primary_need)}); tell me which, or set the stage in the panel."
         )
         return text, [a.citation, b.citation]
     read = rows.get(reading.situation.stage or "")
     if read is not None and reading.stage_source == "meaning":
         # The stage was read from a description and something else the user said points elsewhere.
         text = (
-            f"**Is your program at {read.stage.lower()}?** That is how I read your description, and the framework "
-            f"recommends **{' or '.join(read.models)}** there ({read.primary_need.lower()}), but other things you said "
+            f"**Is your program at {_in_sentence(read.stage)}?** That is how I read your description, and the framework "
+            f"recommends **{' or '.join(read.models)}** there ({_in_sentence(read.primary_need)}), but other things you said "
             "point to a different model. Tell me your stage, or set it in the panel, and I will give a verdict."
         )
         return text, [read.citation]

@@ -67,7 +67,7 @@ def held_out(reader: SemanticReader, task: Task, vectors: np.ndarray) -> tuple[n
     classes = sorted(set(labels.tolist()))
     probs = np.zeros((len(labels), len(classes)))
     for fit, test in StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(vectors, labels):
-        clf = train(vectors[fit], [examples[i] for i in fit])
+        clf = train(vectors[fit], [examples[i] for i in fit], task=task)
         cols = [classes.index(c) for c in clf.classes_]
         probs[np.ix_(test, cols)] = clf.predict_proba(vectors[test])
     return probs, classes, labels
@@ -85,7 +85,7 @@ def calibrate(reader: SemanticReader, framework: Framework) -> tuple[Thresholds,
     ]
     for task in TASKS:
         probs, classes, labels = held_out(reader, task, vectors[task])
-        fitted[task] = Classifier.fitted(train(vectors[task], reader.examples[task] + negatives(task, reader.examples)))
+        fitted[task] = Classifier.fitted(train(vectors[task], reader.examples[task] + negatives(task, reader.examples), task=task))
         guesses = []  # predicted, probability, lead over the runner-up, right for the verdict
         for row, true in zip(probs, labels):
             order = np.argsort(-row)

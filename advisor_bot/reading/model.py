@@ -39,6 +39,7 @@ class StageOption(BaseModel):
     stage: str
     models: list[str]
     probability: float
+    confident: bool = Field(default=False, description="Read at or above the row's calibrated threshold.")
 
 
 class Declined(BaseModel):

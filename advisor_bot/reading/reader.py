@@ -10,7 +10,7 @@ is unsure and says between which rows, so the answer can ask rather than guess.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from typing import Literal, get_args
@@ -36,6 +36,7 @@ _ASKS_FIGURE = re.compile(r"(?i)\bhow (long|many|much|soon)\b|\b(months?|weeks?|
 # "Should WE move now?" is about the user's program; "when do companies usually switch?" is about the framework.
 _OWN_PROGRAM = re.compile(r"(?i)^(?!.*\b(usually|typically|generally|normally|companies|people|ppl|most teams|examples?)\b).*\b(we|our|us|I)\b")
 _CERTAIN_OUT = 0.8  # probability of being out of scope (any kind) above which meaning outweighs a stage or a cost word in the sentence
+_BEYOND_DOUBT = 0.9  # ...and above which it outweighs a provider named in it
 _FOLLOW_UP_WORDS = 8  # a request this short leans on what came before it
 _MIN_WORDS_TO_DECLINE = 4  # a sentence this short is a follow-up, judged with the conversation
 _SHORT_OPENING = 8  # words: longer opening messages are questions, whatever they sound like
@@ -46,6 +47,12 @@ def _provider(text: str) -> Literal["CRO", "CDMO"] | None:
     has_cdmo = bool(re.search(r"\bcdmos?\b", text, re.I))
     has_cro = bool(re.search(r"\bcros?\b", text, re.I))
     return None if has_cdmo == has_cro else ("CDMO" if has_cdmo else "CRO")
+
+
+def _told(stage_of: Mapping[tuple[int, int], Guess | None], span: tuple[int, int], in_sentence: Mapping[tuple[int, int], tuple[int, int]]) -> bool:
+    """Whether a request, or the sentence it is a piece of, reads confidently as a stage ("...need
+    'starting points' - any molecules that stick to our protein": the piece alone reads as biology)."""
+    return any((g := stage_of.get(s)) is not None and g.confident for s in (span, in_sentence.get(span, span)))
 
 
 @dataclass
@@ -112,11 +119,12 @@ class Reader:
             for label, p in ((g.label, g.score), (g.runner_up, g.runner_up_score)):
                 if label in self.models and p is not None:
                     scored[label] = max(scored.get(label, 0.0), p)
+        sure = {g.label for g in guesses if g.confident}
         ranked = sorted(scored.items(), key=lambda kv: -kv[1])
         options: list[StageOption] = []
         for label, p in ranked:
             if all(self.models[label] != o.models for o in options):
-                options.append(StageOption(stage=label, models=self.models[label], probability=round(p, 3)))
+                options.append(StageOption(stage=label, models=self.models[label], probability=round(p, 3), confident=label in sure))
             if len(options) == 2:
                 break
         return options
@@ -267,12 +275,11 @@ class Reader:
         # roughly how many reactions a week?") is read in its sentence: declined by meaning only if
         # the whole sentence reads as out of scope too. A new question joined on ("..., and who won
         # the match?") is its own request, judged alone.
-        ends = [0] + [e for _, e in spans]
+        # Both sides of the dash: "We need some 'hits' - anything that binds our enzyme" is one sentence.
+        dash = [bool(re.fullmatch(r"\s*[-\u2013\u2014]\s*", text[a[1] : b[0]])) for a, b in zip(spans, spans[1:])]
         in_sentence = {
-            span: next((w for w in whole if w[0] <= span[0] and span[1] <= w[1]), span)
-            if re.fullmatch(r"\s*[-\u2013\u2014]\s*", text[prev : span[0]])
-            else span
-            for span, prev in zip(spans, ends)
+            span: next((w for w in whole if w[0] <= span[0] and span[1] <= w[1]), span) if before or after else span
+            for span, before, after in zip(spans, [False, *dash], [*dash, False])
         }
         outer = [w for w in dict.fromkeys(in_sentence.values()) if w not in spans]
         # A short sentence after others leans on them ("...5 equivalents at high dilution. Should I
@@ -310,8 +317,8 @@ class Reader:
             # as one of the framework's stages ("we start our first trial in patients next spring") is
             # about the framework, whatever else it sounds like.
             work = self.semantic.guesses("work", vectors[: len(own)])
-            stage = self.semantic.guesses("stage", vectors[: len(own)])
-            stage_of = dict(zip(own, stage))
+            stage_of = dict(zip([*own, *outer], self.semantic.guesses("stage", vectors[: len(own) + len(outer)])))
+            stage = [stage_of[s] for s in own]
         publisher = (self.framework.doc.publisher or "").lower()
         verdicts: list[scope_rules.SentenceVerdict] = []
         # Vectors stop at _MAX_SENTENCES; the sentences beyond are judged by rule alone.
@@ -333,11 +340,13 @@ class Reader:
             # against another named vendor ("is ChemContract cheaper than Lonza?") it is a vendor comparison.
             if about_publisher and kind == "vendor" and not scope_rules.rules().vendor.search(sentence):
                 kind = source = None
-            reads_as_stage = st is not None and st.confident and not negated_or_past(sentence)
+            # "...need 'starting points' - any molecules that stick to our protein": a piece of a
+            # sentence that, whole, tells where the program is.
+            reads_as_stage = _told(stage_of, span, in_sentence) and not negated_or_past(sentence)
             # "...still fiddling with the lead series. What should we use?" asks about the program the
             # sentence before describes, however the two sound together.
-            prior = stage_of.get(leans_on[span]) if span in leans_on else None
-            about_program = prior is not None and prior.confident and not negated_or_past(text[leans_on[span][0] : leans_on[span][1]])
+            before = leans_on.get(span)
+            about_program = before is not None and _told(stage_of, before, in_sentence) and not negated_or_past(text[before[0] : before[1]])
             reads_as_stage |= about_program
             said = route(sentence, situation=facts)
             asks_framework = bool(said or facts.known() or about_publisher or reads_as_stage)
@@ -354,7 +363,10 @@ class Reader:
             # "what size reactors do CDMOs run, vs a CRO lab?" (clinical CROs are caught by rule).
             # ...nor a kind of work the framework gives to a provider, unless it asks how to do it.
             names_work = w is not None and w.confident and not _HOW_TO.search(sentence)
-            substantive = (substantive or span in leaning) and not names_work and not _SUBJECT.search(sentence)
+            # ...unless meaning is all but sure: "draft an NDA under Swiss law to send to a CDMO", "which
+            # CRO is best for our phase 3 oncology trial" name a provider and ask for something else.
+            beyond_doubt = certain and out is not None and out >= _BEYOND_DOUBT
+            substantive = (substantive or span in leaning) and not names_work and (beyond_doubt or not _SUBJECT.search(sentence))
             by_meaning = g is not None and g.confident and g.label in scope_rules.SEMANTIC_KINDS and g.label != "out:vendor"
             # Meaning declines requests, never context ("I'm a founder, my background is software").
             if kind is None and g is not None and by_meaning and substantive and (certain or not asks_framework) and in_context and requested:

@@ -108,7 +108,10 @@ _SAME_STAGE = rx(
 # Only with two different stages mentioned: "one in hit-to-lead, another in Phase 1".
 _ANOTHER = rx(
     r"another (?:one|compound|program|programme|asset|molecule|project|series|in|at|is|heading|entering|going)",
-    r"(?:the other|a second) (?:one|compound|program|programme|asset|molecule)|the other is|others? (?:is|are) in",
+    # "now we have also second project in phase 2": the article is often dropped
+    r"(?:the other|second|third|additional) (?:one|compound|program|programme|asset|molecule|project|series)|the other is|others? (?:is|are) in",
+    # "compounds in discovery and one in preclinical"
+    r"\b(?:and|plus|but|while|with) (?:one|another)(?: (?:compound|molecule|asset|program|programme|project|series))? (?:is )?(?:in|at|being|heading|entering|going)\b",
     # "three compounds: one in discovery, one being optimized and one in phase 1"
     r"(?:two|three|four|five|several|multiple|[2-9]) (?:compounds|molecules|series|assets|programs|programmes|projects)",
     r"one (?:in|at|is|being|heading|entering)\b[^.?!]{0,60}\bone (?:in|at|is|being|heading|entering)",
@@ -339,6 +342,10 @@ _ONE_PARTNER = rx(
     r"(?:one|single|a single) (?:company|organi[sz]ation|partner|vendor|provider)s? (?:from|through|across|all the way|end[- ]to[- ]end)",
     r"(?:the )?same (?:team|group|company|organi[sz]ation|partner|vendor|provider) (?:to |for |from |through |all the way)",
     r"(?:with )?no (?:hand-?offs?|hand-?overs?|tech(?:nology)? transfers?)(?: at all)?",
+    # "nobody has to hand the process over", "without handing anything over"
+    r"(?:nobody|no one|no-one|never|without) (?:[\w-]+ ){0,3}?hand(?:s|ing|ed)? (?:[\w-]+ ){0,3}?(?:over|off)\b",
+    # "one contract covering route research all the way to commercial supply"
+    r"(?:one|a single|single) (?:contract|agreement|relationship|MSA) (?:covering|that covers|to cover|for everything|from|through|across|all the way)",
     r"integrated (?:CRO ?[/+] ?CDMO )?(?:partner|provider|CDMO)",
     r"(?:avoid|skip|eliminat|bypass|minimi[sz])\w* (?:the |any |a )?(?:(?:tech(?:nology)?|process) transfer|hand-?offs?|hand-?overs?)",
     # a transfer that went wrong before: "burned by a failed tech transfer"
@@ -394,7 +401,7 @@ def _parallel(text: str) -> Span | None:
 
 
 _TRANSITION = rx(
-    r"from (?:route|research|discovery|lead|early|first synthesis)[\w\s-]{0,20}? (?:all the way )?(?:through|to|into|until) (?:c?GMP|manufactur\w*|commercial|the clinic|clinical)",
+    r"(?:from|covering) (?:route|research|discovery|lead|early|first synthesis)[\w\s-]{0,20}? (?:all the way )?(?:through|to|into|until) (?:c?GMP|manufactur\w*|commercial|the clinic|clinical)",
     r"(?:mov\w*|transition\w*|go(?:ing)?|shift\w*|switch\w*|progress\w*) (?:from|out of) research[- ]grade",
     r"from research(?:[- ]grade)?(?: material)? (?:to|into|towards?) (?:regulated|c?GMP)",
     r"research[- ]grade (?:to|->|→) (?:regulated|c?GMP)",
@@ -417,7 +424,9 @@ def _spanning(text: str, stages: Sequence[str]) -> re.Match[str] | None:
 
 
 # a span of work ("all the way through", "until"), not a move ("moving from lead op into IND")
-_FROM_TO = re.compile(r"(?i)\bfrom\b[^.?!;]{3,60}?\b(?:all the way (?:to|into|through)|through|until|up to)\b[^.?!;,]{3,50}")
+_FROM_TO = re.compile(
+    r"(?i)\b(?:from|cover\w*)\b[^.?!;]{3,60}?\b(?:all the way (?:to|into|through)|through|until|up to)\b[^.?!;,]{3,50}"
+)
 _OPTION = re.compile(r"(?i)\bor\b|\bvs\.?\b|\bversus\b")
 _NAMES_OPTION = rx(r"integrated (?:CRO ?[/+] ?CDMO )?(?:partner|provider|CDMO)", r"one[- ]stop[- ]shop")
 _YES_NO = re.compile(r"(?i)\s*(?:would|will|is|are|does|do|could|can|might|should|shall)\b[^.?!]*\?")

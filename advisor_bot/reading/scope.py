@@ -34,7 +34,7 @@ _SENTENCE = re.compile(r"(?:[^.?!\n\]]|\](?=\())+(?:[.?!]+|\][\"'\u201d]?|\n|$)"
 # Where one request ends and another begins inside a sentence: "..., and can you give me ...",
 # "...; also ...", "... - and while you're at it ...".
 _JOINT = re.compile(
-    r"(?i)\s*(?:;|,\s*(?:and|also|plus|but)\b|\s(?:and )?also\b|\s-\s|\s\u2014\s|\s\+\s"
+    r"(?i)\s*(?:;|,\s*(?:and|also|plus|but|then)\b|\s(?:and )?also\b|\s-\s|\s\u2014\s|\s\+\s"
     r"|\band (?=(?:can|could|would|will|what|how|who|where|is|are|do|does|should|please|tell|give|write|recommend)\b))"
 )
 _WHOLE_SENTENCE = {"prompt_extraction", "synthesis_request"}

@@ -1,0 +1,105 @@
+"""Classes of failure found by the blind sets 10 and 11, each asked here in other words.
+
+Requests close to the framework's topic that name a provider but ask for something else; their
+in-scope near-twins; portfolios and spans of work said in passing; a lone factor set against a
+stage read with confidence. All through the public ``Advisor`` over the real index and the
+shipped semantic reader.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from advisor_bot.advisor import Advisor
+from advisor_bot.engines.offline import OfflineEngine
+from advisor_bot.reading.model import Evidence, Reading, StageOption
+from advisor_bot.situation import Quantity, Situation
+
+
+def ask(advisor: Advisor, question: str, *turns: str):
+    return advisor.ask(question, history=[{"role": "user", "content": t} for t in turns])
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Please write an NDA under French law that we can send to our CRO.",  # drafting under a law
+        "Give me a python function that totals our CDMO invoices by month.",  # code
+        "Which CRO should run our phase 2 diabetes trial in Poland?",  # a clinical-trial CRO
+    ],
+)
+def test_a_request_for_something_else_is_declined_though_it_names_a_provider(advisor, question):
+    assert ask(advisor, question).refused
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What should the IP clause in our CDMO contract say about process improvements?",
+        "Who drafts the CMC section for our IND when a CDMO makes the API?",
+        "Can a CRO make material for our phase 1 trial?",
+        "How do we reference the CDMO's DMF in our NDA?",  # the filing, not a confidentiality agreement
+    ],
+)
+def test_the_near_twins_the_framework_covers_are_answered(advisor, question):
+    assert not ask(advisor, question).refused
+
+
+def test_an_artefact_asked_for_after_then_is_declined_and_the_rest_answered(advisor):
+    a = ask(advisor, "Explain the CDMO pricing models, then write me an R script that plots three quotes.")
+    assert not a.refused and a.declined_part
+
+
+@pytest.mark.parametrize(
+    ("question", "turns"),
+    [
+        ("Our chemists run analogs in hit-to-lead and one compound is in phase 1. Which model?", ()),
+        ("now a second asset has entered phase 1 too. what for both?", ("We're optimising leads on our kinase series.",)),
+    ],
+)
+def test_a_second_program_said_in_passing_makes_a_portfolio(advisor, question, turns):
+    a = ask(advisor, question, *turns)
+    assert a.recommendation is not None and a.recommendation.model == "Hybrid"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "We want a single agreement covering discovery chemistry all the way to commercial manufacturing. Which model?",
+        "We're in lead optimization and would rather nobody had to hand the process over between firms later. Which model?",
+    ],
+)
+def test_one_agreement_across_the_matrix_or_no_one_handing_over_is_the_integrated_partner(advisor, question):
+    a = ask(advisor, question)
+    assert a.recommendation is not None and a.recommendation.model == "Integrated partner"
+
+
+def _grams_beside(option: StageOption) -> Reading:
+    said = "We need about 100 g of each."
+    return Reading(
+        question=said,
+        query=said,
+        situation=Situation(quantity=Quantity(value=100, unit="g")),
+        evidence=[Evidence(field="quantity", text="100 g", turn=0, start=14, end=19, source="rule")],
+        stage_options=[option],
+        intents=["recommend"],
+    )
+
+
+def test_grams_alone_do_not_outvote_a_stage_read_with_confidence(advisor):
+    row = StageOption(stage="Preclinical candidate selection", models=["Hybrid", "Integrated partner"], probability=0.9, confident=True)
+    out = OfflineEngine.run_tools(_grams_beside(row), advisor.context)
+    assert out.recommendation is None and out.clarifying is not None
+    # ...while a stage the reading was not sure of leaves the stated factor to decide.
+    unsure = OfflineEngine.run_tools(_grams_beside(row.model_copy(update={"confident": False})), advisor.context)
+    assert unsure.recommendation is not None and unsure.recommendation.model == "CRO"
+
+
+def test_the_clarifying_question_keeps_the_matrixs_acronyms(advisor):
+    options = [
+        StageOption(stage="Preclinical candidate selection", models=["Hybrid", "Integrated partner"], probability=0.5),
+        StageOption(stage="IND-enabling studies", models=["CDMO"], probability=0.4),
+    ]
+    reading = Reading(question="Which model?", query="Which model?", situation=Situation(), stage_options=options, intents=["recommend"])
+    text, _ = OfflineEngine.run_tools(reading, advisor.context).clarifying or ("", [])
+    assert "preclinical candidate selection or at IND-enabling studies?" in text and "GMP material" in text
