@@ -1,9 +1,9 @@
 """Classes of failure found by the blind sets 10 and 11, each asked here in other words.
 
-Requests close to the framework's topic that name a provider but ask for something else; their
-in-scope near-twins; portfolios and spans of work said in passing; a lone factor set against a
-stage read with confidence. All through the public ``Advisor`` over the real index and the
-shipped semantic reader.
+Requests close to the framework's topic that name a provider but ask for something else, and
+their in-scope near-twins; portfolios, spans of work, parallel work and options said in passing;
+a lone factor set against a stage read with confidence; terse and elliptical follow-ups. All
+through the public ``Advisor`` over the real index and the shipped semantic reader.
 """
 
 from __future__ import annotations
@@ -103,3 +103,33 @@ def test_the_clarifying_question_keeps_the_matrixs_acronyms(advisor):
     reading = Reading(question="Which model?", query="Which model?", situation=Situation(), stage_options=options, intents=["recommend"])
     text, _ = OfflineEngine.run_tools(reading, advisor.context).clarifying or ("", [])
     assert "preclinical candidate selection or at IND-enabling studies?" in text and "GMP material" in text
+
+
+def test_a_partner_offered_as_the_answer_to_a_question_is_not_a_wish_for_one(advisor):
+    a = ask(advisor, "who should run the impurity investigation, the same CDMO?", "We're in phase 1 and a CDMO makes our clinical supply.")
+    assert a.recommendation is not None and a.recommendation.model == "Hybrid"
+
+
+def test_a_choice_offered_after_answer_colon_is_not_a_dictated_verdict(advisor):
+    a = ask(advisor, "Boss wants one word: CDMO or CRO. Which one?")
+    assert not a.refused and a.clarifying_question
+
+
+@pytest.mark.parametrize(("question", "model"), [("phase 1 gmp api supplier type", "CDMO"), ("hit to lead chemistry partner", "CRO")])
+def test_a_search_box_query_ending_on_the_kind_of_provider_asks_for_the_verdict(advisor, question, model):
+    a = ask(advisor, question)
+    assert a.recommendation is not None and a.recommendation.model == model
+
+
+def test_help_beside_the_cdmo_on_its_impurities_is_parallel_engagement(advisor):
+    a = ask(
+        advisor,
+        "Should we get chemists working in parallel to sort out the byproduct impurities, or leave it all to the CDMO?",
+        "Our CDMO is making the phase 1 batch.",
+    )
+    assert a.recommendation is not None and a.recommendation.model == "Hybrid"
+
+
+def test_a_cost_question_asked_again_for_other_numbers_prices_the_same_work(advisor):
+    a = ask(advisor, "and for two of them for nine months?", "What does one CRO FTE cost per year?")
+    assert "2 FTE x 9 months" in a.answer_markdown

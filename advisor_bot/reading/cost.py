@@ -82,3 +82,18 @@ def read_scenario(text: str, situation: Situation) -> CostScenario:
             f"I can't price that: {described} {err['msg'].lower()} (you gave {err.get('input')!s}). "
             "Ask again with a realistic figure."
         ) from exc
+
+
+def read_follow_up(text: str, situation: Situation, *, previous: str) -> CostScenario:
+    """A cost question asked again for other numbers ("and for 3 of them for 6 months?" after "how
+    much is one CRO FTE per year?"): the earlier question's work, with what this one changes."""
+    before = read_scenario(previous, situation)
+    now = read_scenario(text, situation)
+    if before.fte and now.fte is None and (m := re.search(rf"\b{_NUM}\s+of (?:them|those|these)\b", text, re.I)):
+        now = now.model_copy(update={"fte": _num(m.group(1))})
+    # Only what this question states changes the earlier work; who employs the FTEs goes with their count.
+    changed = {k: v for k, v in now if v is not None and v is not False and k != "fte_at"}
+    if now.fte:
+        changed["fte_at"] = now.fte_at
+    return before.model_copy(update=changed)
+

@@ -162,6 +162,8 @@ _ASKS = re.compile(
 )
 
 
+# A search-box query that ends on the kind of provider: "first kilo after candidate nomination partner".
+_TERSE_WHO = rx(r"^[^.?!]{0,80}\b(?:partner|supplier|vendor|provider|contractor|outsourcing|model)s?(?: type| kind| choice)?\s*\??\s*$")
 _WHO = rx(
     r"who(?:m)?(?: should| would| can| could| do we| to)?\s*\?",
     # "Who fits?", "who makes gmp tox batch", "Where do I take this?": the last question asks for a provider
@@ -199,6 +201,8 @@ def route(question: str, *, situation: Situation) -> list[Intent]:
         # "We're in Phase 2 and need 40 kg GMP API." asks for advice without a question word.
         if _ADVICE.search(question) or (not _ASKS.search(question) and states_situation(question)):
             first["recommend"] = 0
+    if "recommend" not in first and situation.known() and len(question.split()) <= 8 and _TERSE_WHO.search(question):
+        first["recommend"] = 0
     if "recommend" not in first and situation.known() and _WHO.search(question):
         # Facts, then "who?": who should do it is which kind of provider.
         first["recommend"] = _WHO.search(question).start()  # type: ignore[union-attr]
@@ -209,13 +213,20 @@ def route(question: str, *, situation: Situation) -> list[Intent]:
             first["recommend"] = found.start()
         elif situation.single_partner and states_situation(question):
             first["recommend"] = 0
-    if "recommend" in first and _DURATION.search(question) and _WHEN_MOVING.search(question):
+    if _DURATION.search(question) and _WHEN_MOVING.search(question):
         # "How long does the CRO part last before we move over to the CDMO?" asks when the move
-        # comes in the framework's sequence, not which model to choose.
-        first.setdefault("transition", first.pop("recommend"))
+        # comes in the framework's sequence, not which model to choose; "how long I should plan
+        # the CRO part before transfer?" asks it before the transfer itself.
+        if "recommend" in first:
+            first.setdefault("transition", first.pop("recommend"))
+        elif "transfer" in first:
+            first.setdefault("transition", first["transfer"] - 1)
     order = get_args(Intent)
     return sorted(first, key=lambda intent: (first[intent], order.index(intent)))
 
 
 _DURATION = rx(r"how long|how many (?:months|weeks|years)|(?:typical |usual )?(?:duration|timeframe|time frame)")
-_WHEN_MOVING = rx(r"(?:before|until|by the time|once|when|after) (?:we|you|they|it|the \w+)(?:'d|'ll| would| will| can| should| need to)? (?:mov|switch|shift|transfer|hand|go)\w*")
+_WHEN_MOVING = rx(
+    r"(?:before|until|by the time|once|when|after) (?:we|you|they|it|the \w+)(?:'d|'ll| would| will| can| should| need to)? (?:mov|switch|shift|transfer|hand|go)\w*",
+    r"(?:before|until|prior to) (?:the |a |any )?(?:tech(?:nology)? )?(?:transfer|switch|move|hand-?over|transition)\b",
+)

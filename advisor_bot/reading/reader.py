@@ -20,7 +20,7 @@ import numpy as np
 from advisor_bot.turns import Turn
 from advisor_bot.framework import Framework
 from advisor_bot.reading import scope as scope_rules
-from advisor_bot.reading.cost import read_scenario
+from advisor_bot.reading.cost import CostScenario, read_follow_up, read_scenario
 from advisor_bot.reading.intents import asks, route
 from advisor_bot.reading.model import Declined, Evidence, Intent, Reading, Scope, SmallTalk, Source, StageOption
 from advisor_bot.reading.amounts import without_amounts
@@ -37,7 +37,9 @@ _ASKS_FIGURE = re.compile(r"(?i)\bhow (long|many|much|soon)\b|\b(months?|weeks?|
 _OWN_PROGRAM = re.compile(r"(?i)^(?!.*\b(usually|typically|generally|normally|companies|people|ppl|most teams|examples?)\b).*\b(we|our|us|I)\b")
 _CERTAIN_OUT = 0.8  # probability of being out of scope (any kind) above which meaning outweighs a stage or a cost word in the sentence
 _BEYOND_DOUBT = 0.9  # ...and above which it outweighs a provider named in it
-_FOLLOW_UP_WORDS = 8  # a request this short leans on what came before it
+_ELLIPTICAL = re.compile(r"(?i)\s*(?:and|what about|how about|same for|and what about|and if|what if)\b(?! (?:which|who|what model)\b)")
+_FOLLOW_UP_WORDS = 8  # a request this short leans on what came before it...
+_FOLLOW_UP_TURNS = 3  # ...in the last few turns: the program is often set up two turns back
 _MIN_WORDS_TO_DECLINE = 4  # a sentence this short is a follow-up, judged with the conversation
 _SHORT_OPENING = 8  # words: longer opening messages are questions, whatever they sound like
 _MAX_SENTENCES = 12  # sentences embedded per turn; a pasted page is read by rule beyond that
@@ -240,6 +242,10 @@ class Reader:
             # "...the job is milligram-scale analogue work for SAR. What do we outsource to?": a question
             # in the turn that tells where the program is, asking for nothing else, asks for the verdict.
             intents.append("recommend")
+        if not intents and earlier and len(query.split()) <= _FOLLOW_UP_WORDS and _ELLIPTICAL.match(query) and self.use_rules:
+            # "How much is one CRO FTE per year?" ... "and for 3 of them for 6 months?": the same question
+            # again, for other numbers.
+            intents = [i for i in route(earlier[-1], situation=situation) if i != "recommend"]
         if not intents and earlier and situation.known() and len(query.split()) <= _FOLLOW_UP_WORDS and not small_talk_by_rule(query):
             # "it change your answer?" after the user told where the program is: a short follow-up that
             # asks for nothing else asks about the program the conversation set up.
@@ -248,6 +254,11 @@ class Reader:
             # "and once we pick a candidate?": new facts in a conversation about which model.
             intents.insert(0, "recommend")
         return intents
+
+    def _scenario(self, query: str, situation: Situation, earlier: Sequence[str]) -> CostScenario:
+        if earlier and len(query.split()) <= _FOLLOW_UP_WORDS and _ELLIPTICAL.match(query):
+            return read_follow_up(query, situation, previous=earlier[-1])
+        return read_scenario(query, situation)
 
     def _small_talk(self, query: str, intents: Sequence[Intent], situation: Situation, *, opening: bool) -> SmallTalk | None:
         """Small talk by rule; by meaning only for a short opening message ("are you a bot?"), since
@@ -515,7 +526,7 @@ class Reader:
         )
         leftover = scope.verdict == "partial" and (points_back or context_only or not (len(query.split()) >= 3 and about and asked))
         # A short follow-up ("What should the contract say?") is about what the conversation was about.
-        probe = f"{earlier[-1]} {query}" if earlier and len(query.split()) <= _FOLLOW_UP_WORDS else query
+        probe = " ".join([*earlier[-_FOLLOW_UP_TURNS:], query]) if earlier and len(query.split()) <= _FOLLOW_UP_WORDS else query
         if leftover or not in_scope and relevant is not None and not relevant(probe):
             off = Declined(kind="out_of_scope", text=query, reason=scope_rules.reason("out_of_scope"))
             scope = Scope(verdict="decline", declined=[*scope.declined, off])
@@ -528,7 +539,7 @@ class Reader:
             stage_options=options if situation.stage is None else [],
             stage_source=(source or "rule") if situation.stage is not None else None,
             intents=intents,
-            scenario=read_scenario(query, situation) if "cost" in intents else None,
+            scenario=self._scenario(query, situation, earlier) if "cost" in intents else None,
             provider=_provider(query),
             scope=scope,
             small_talk=small_talk,

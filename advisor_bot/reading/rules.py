@@ -124,6 +124,8 @@ _DESCRIBES_PROVIDER = re.compile(
 
 
 _OPTIONS = re.compile(r"(?i)[ -](?:chemistry |chem )?(?:CRO|CDMO)s?\s*(?:or|vs\.?|versus|/)\s")
+# "commercial api supplier type": the kind of provider asked for, for that stage
+_KIND_ASKED = re.compile(r"(?i)[ -](?:CRO|CDMO|partner|vendor|provider|supplier|contractor)s?\s+(?:type|kind|model|category)s?\b")
 _DETERMINER = re.compile(r"(?i)\b(?:our|the|my|their|your|this|that|a|an|its)\s+$")
 
 
@@ -164,7 +166,10 @@ def _mentions(text: str) -> tuple[_Mention, ...]:
     # a stage followed by "CRO or ..." is the stage, and the rest the choice.
     found = [
         m for m in found
-        if not (_DESCRIBES_PROVIDER.match(text, m.end) and (_DETERMINER.search(text, 0, m.start) or not _OPTIONS.match(text, m.end)))
+        if not (
+            _DESCRIBES_PROVIDER.match(text, m.end)
+            and (_DETERMINER.search(text, 0, m.start) or not (_OPTIONS.match(text, m.end) or _KIND_ASKED.match(text, m.end)))
+        )
     ]
     # Of overlapping readings the longer wins: "hit-to-lead optimization", "preclinical tox".
     found.sort(key=lambda m: (m.start, m.start - m.end))
@@ -380,7 +385,9 @@ def _gmp(text: str) -> tuple[bool | None, Span | None]:
 _PARALLEL_WORK = rx(
     r"back[- ]?up routes?|alternative routes?|second(?:ary)? routes?|route (?:backup|alternatives?)|second[- ]generation (?:route|process)s?",
     r"back[- ]?up (?:series|compounds?|molecules?)",
-    r"impurit\w* (?:investigation|mechanism|work)s?|investigat\w* (?:the |an? )?impurit\w*",
+    r"impurit\w* (?:investigation|mechanism|work|problem|issue)s?|(?:investigat|fix|solv|work(?:ing)? out|sort(?:ing)? out|understand|tackl|address)\w* (?:the |an? |our |their |those |these )?(?:\w+ )?impurit\w*",
+    # "bring a CRO in alongside", "chemists beside the CDMO"
+    r"(?:CROs?|chemists?|research (?:partner|lab|shop)s?)\b[^.?!]{0,20}\b(?:alongside|in parallel|at the same time)\b",
     r"follow[- ]on (?:programs?|programmes?|analogs?|analogues?|series|compounds?)",
 )
 _PARALLEL_CUE = rx(
@@ -429,6 +436,8 @@ _FROM_TO = re.compile(
 )
 _OPTION = re.compile(r"(?i)\bor\b|\bvs\.?\b|\bversus\b")
 _NAMES_OPTION = rx(r"integrated (?:CRO ?[/+] ?CDMO )?(?:partner|provider|CDMO)", r"one[- ]stop[- ]shop")
+# "who should do the backup route, the same CDMO?": a partner offered as the answer to a question
+_OFFERED = re.compile(r"\s*(?:too|as well|again|then|maybe|perhaps)?\s*\?")
 _YES_NO = re.compile(r"(?i)\s*(?:would|will|is|are|does|do|could|can|might|should|shall)\b[^.?!]*\?")
 
 
@@ -456,6 +465,7 @@ def _single_partner(text: str) -> tuple[bool | None, Span | None]:
         for f in _flags(text, _ONE_PARTNER, _SEVERAL_PARTNERS)
         if not _OPTION.search(_around(text, f[0]))
         and not (_NAMES_OPTION.fullmatch(text[f[0][0] : f[0][1]]) and _YES_NO.match(_sentence_at(text, f[0][0])))
+        and not _OFFERED.match(text, f[0][1])
     ]
     polarities = {polarity for _, polarity in flags}
     return (polarities.pop(), flags[0][0]) if len(polarities) == 1 else (None, None)
