@@ -58,12 +58,15 @@ def clean_question(raw: object, *, max_chars: int) -> str:
     return text
 
 
+_BARE_WORDS = 6  # a follow-up this short says nothing of its own subject
 _FOLLOW_UP = re.compile(r"\b(that|this|it|its|they|them|those|these|there|so|also|what about|how about)\b", re.IGNORECASE)
 
 
 def retrieval_query(question: str, history: list[Turn]) -> str:
-    """The question, prefixed with the previous user turn when it reads as a follow-up."""
+    """The question, prefixed with the previous user turn when it reads as a follow-up, and with the
+    one before that too when it is only a few words ("good idea?" after the plan told in two turns)."""
     previous = [t.content for t in history if t.role == "user"]
     if previous and (len(question.split()) <= 14 or _FOLLOW_UP.search(question)):
-        return f"{previous[-1]}\n{question}"
+        lean_on = previous[-2:] if len(question.split()) <= _BARE_WORDS else previous[-1:]
+        return "\n".join([*lean_on, question])
     return question

@@ -133,3 +133,13 @@ def test_help_beside_the_cdmo_on_its_impurities_is_parallel_engagement(advisor):
 def test_a_cost_question_asked_again_for_other_numbers_prices_the_same_work(advisor):
     a = ask(advisor, "and for two of them for nine months?", "What does one CRO FTE cost per year?")
     assert "2 FTE x 9 months" in a.answer_markdown
+
+
+def test_a_plan_told_over_two_turns_then_judged_in_two_words_gets_the_mistake_it_risks(advisor):
+    a = ask(
+        advisor,
+        "smart move?",
+        "Our route keeps changing and the impurity profile moves every batch.",
+        "A CDMO wants to take over development now and manufacture afterwards.",
+    )
+    assert not a.refused and "Engaging a CDMO too early" in a.answer_markdown and "30-50%" in a.answer_markdown

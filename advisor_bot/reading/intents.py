@@ -131,6 +131,8 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         r"go(?:es)? wrong|went wrong|goes? bad|bad idea|risks|risky|(?:biggest|main|key|major) risk",
         r"problems?|(?:known|common|typical) issues?|fail\w*|stall\w*|reality check|watch out|look out for",
         r"(?:what|things) (?:to|should (?:we|i)) avoid",
+        # a plan judged: "is it smart to sign now?", "good idea?", "is that sensible cost-wise?"
+        r"(?:is|was|would|does) (?:it|that|this) (?:be )?(?:a )?(?:smart|wise|sensible|good idea|sound|normal|a mistake|make sense)|^\W*(?:good|smart|wise) (?:idea|move)\b",
     ),
     "definition": rx(
         r"what(?:'?s| is| are) (?:an? |the )?(?:CRO|CDMO|contract research|contract development)s?(?! \w)",
