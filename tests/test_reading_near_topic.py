@@ -143,3 +143,8 @@ def test_a_plan_told_over_two_turns_then_judged_in_two_words_gets_the_mistake_it
         "A CDMO wants to take over development now and manufacture afterwards.",
     )
     assert not a.refused and "Engaging a CDMO too early" in a.answer_markdown and "30-50%" in a.answer_markdown
+
+
+def test_a_question_pointing_back_at_the_program_told_before_it_is_about_that_program(advisor):
+    a = ask(advisor, "We got three weak hits from a fragment screen on our protease. Someone has to make about 40 analogs to map the SAR. Who do I give that to?")
+    assert not a.refused and a.recommendation is not None and a.recommendation.model == "CRO"

@@ -39,6 +39,8 @@ _CERTAIN_OUT = 0.8  # probability of being out of scope (any kind) above which m
 _BEYOND_DOUBT = 0.9  # ...and above which it outweighs a provider named in it
 _ELLIPTICAL = re.compile(r"(?i)\s*(?:and|what about|how about|same for|and what about|and if|what if)\b(?! (?:which|who|what model)\b)")
 _FOLLOW_UP_WORDS = 8  # a request this short leans on what came before it...
+_LEANING_WORDS = 12  # ...as does a question this short that points back ("What kind of outfit do I send that to?")
+_POINTS_BACK = re.compile(r"(?i)\b(?:that|this|it|them|those|these)\s*\??\s*$|\b(?:send|give|take|outsource|hand) (?:that|this|it|them|those|these)\b")
 _FOLLOW_UP_TURNS = 3  # ...in the last few turns: the program is often set up two turns back
 _MIN_WORDS_TO_DECLINE = 4  # a sentence this short is a follow-up, judged with the conversation
 _SHORT_OPENING = 8  # words: longer opening messages are questions, whatever they sound like
@@ -356,8 +358,12 @@ class Reader:
             reads_as_stage = _told(stage_of, span, in_sentence) and not negated_or_past(sentence)
             # "...still fiddling with the lead series. What should we use?" asks about the program the
             # sentence before describes, however the two sound together.
-            before = leans_on.get(span)
-            about_program = before is not None and _told(stage_of, before, in_sentence) and not negated_or_past(text[before[0] : before[1]])
+            # ...or any sentence before it: "We pulled weak binders out of a DEL screen. I need ~60 close
+            # analogs made. What kind of outfit do I send that to?"
+            leans = span in leans_on or (len(sentence.split()) <= _LEANING_WORDS and bool(_POINTS_BACK.search(sentence)))
+            about_program = leans and any(
+                _told(stage_of, sp, in_sentence) and not negated_or_past(text[sp[0] : sp[1]]) for sp in spans[: spans.index(span)]
+            )
             reads_as_stage |= about_program
             said = route(sentence, situation=facts)
             asks_framework = bool(said or facts.known() or about_publisher or reads_as_stage)
