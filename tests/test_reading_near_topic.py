@@ -148,3 +148,8 @@ def test_a_plan_told_over_two_turns_then_judged_in_two_words_gets_the_mistake_it
 def test_a_question_pointing_back_at_the_program_told_before_it_is_about_that_program(advisor):
     a = ask(advisor, "We got three weak hits from a fragment screen on our protease. Someone has to make about 40 analogs to map the SAR. Who do I give that to?")
     assert not a.refused and a.recommendation is not None and a.recommendation.model == "CRO"
+
+
+def test_a_cost_question_prices_the_work_told_in_earlier_turns(advisor):
+    a = ask(advisor, "Which pricing model fits, and what will it cost us?", "We're hiring a CRO to scout routes for one new molecule.")
+    assert "Route scouting" in a.answer_markdown and "$15,000" in a.answer_markdown

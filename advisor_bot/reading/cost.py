@@ -28,6 +28,10 @@ class CostScenario(BaseModel):
     technology_transfer: bool = Field(default=False, description="Include a transfer between separate organisations.")
     budget: float | None = Field(default=None, gt=0, description="The user's stated budget in USD, to compare the total with.")
 
+    def priced(self) -> bool:
+        """Whether any work to price is stated (a budget alone prices nothing)."""
+        return any((self.fte, self.route_scouting, self.analogs, self.kg, self.process_development, self.technology_transfer))
+
 
 _NUM = rf"(\d+(?:\.\d+)?|{NUMBER_WORDS})"
 
@@ -52,7 +56,7 @@ def read_scenario(text: str, situation: Situation) -> CostScenario:
     analogs = int(m.group(1)) if (m := re.search(r"\b(\d+)\s+(?:analog(?:ue)?s|compounds|molecules)\b", text, re.I)) else None
     if analogs is None and re.search(r"med(icinal)?[- ]?chem(istry)? campaign", text, re.I):
         analogs = 100
-    scouting = 1 if re.search(r"route[- ]scouting", text, re.I) else None
+    scouting = 1 if re.search(r"route[- ]scouting|scout(?:s|ing)? (?:the |a |new |alternative |out )?routes?", text, re.I) else None
     kg = situation.quantity.kg if situation.quantity and situation.quantity.kg >= 1 else None
     complexity = "simple" if re.search(r"\bsimple\b|2-3 step|two[- ]step|three[- ]step", text, re.I) else ("complex" if re.search(r"complex|multi[- ]?step|\d+[- ]step", text, re.I) else None)
     transfer = bool(re.search(r"tech(nology)?[- ]transfer|hand(ing)?[- ]?(it )?over|move (it|the process) to|switch(ing)? (to a )?cdmo", text, re.I)) or (

@@ -260,7 +260,13 @@ class Reader:
     def _scenario(self, query: str, situation: Situation, earlier: Sequence[str]) -> CostScenario:
         if earlier and len(query.split()) <= _FOLLOW_UP_WORDS and _ELLIPTICAL.match(query):
             return read_follow_up(query, situation, previous=earlier[-1])
-        return read_scenario(query, situation)
+        scenario = read_scenario(query, situation)
+        if earlier and not scenario.priced():
+            # "We want a CRO for route scouting." ... "Which pricing model fits, and is that budget
+            # realistic?": the work to price was told earlier in the conversation.
+            told = read_scenario(" ".join(earlier[-_FOLLOW_UP_TURNS:]), situation)
+            scenario = told.model_copy(update={k: v for k, v in scenario if v is not None and v is not False and k != "fte_at"})
+        return scenario
 
     def _small_talk(self, query: str, intents: Sequence[Intent], situation: Situation, *, opening: bool) -> SmallTalk | None:
         """Small talk by rule; by meaning only for a short opening message ("are you a bot?"), since
