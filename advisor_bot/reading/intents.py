@@ -25,8 +25,16 @@ _MODEL = rf"(?:(?:outsourcing|sourcing|partner(?:ing)?|provider|engagement|busin
 _CUES: dict[Intent, re.Pattern[str]] = {
     "recommend": rx(
         # "CRO or CDMO?", "CRO, CDMO or hybrid?", "stay with a cro or bring in a cdmo"
-        rf"{_ORG}\s*(?:,\s*{_ORG}\s*,?)?\s*or\s*(?:an? |the )?"
+        rf"{_ORG}\s*(?:,\s*{_ORG}\s*,?)?\s*or\s*(?:to |with )?(?:an? |the )?"
         r"(?:CROs?|CDMOs?|hybrid|both|a mix|something else|integrated)",
+        # "cro vs cdmo which to choose": a comparison asked to be decided
+        rf"{_ORG}\s*(?:vs\.?|versus|/)\s*(?:an? )?(?:CROs?|CDMOs?)\b[^.?!]{{0,12}}\b(?:which|choose|pick|go with|for us|better for)",
+        # "What does that mean for CRO vs CDMO?", "Does that point towards a CDMO?", "does that tip it one way?"
+        r"\b(?:mean|means|imply|implies|point|points|lean|leans|tip|tips)\b[^.?!]{0,25}\b(?:CROs?|CDMOs?|hybrid|integrated|one way|either way)\b",
+        # "How should we set up the outsourcing?": the arrangement of providers is the model
+        r"how (?:should|do|would|can|could) (?:we|i|you) (?:best )?(?:set ?up|organi[sz]e|structure|arrange|approach|split) (?:the |our |this |all )?(?:outsourcing|sourcing|partners?|providers?|suppliers?|vendors?|externali[sz]ation)",
+        # "my cofounder says we need a CDMO. is she right?": a model put up for confirmation
+        r"(?:need|needs|want|use|go with) (?:an? |the )?(?:CROs?|CDMOs?|hybrid|integrated)\b[^?]{0,40}\b(?:is (?:he|she|that|this|it|they) right|(?:right|correct|true)\s*\?)",
         rf"(?:what|which)(?: \w+)? (?:kind|type|sort)s? of (?:\w+ )?{_MODEL}",
         # but not "which CRO pricing model": that is a pricing question
         rf"(?:what|which) {_MODEL}(?! (?:pricing|price|contract|payment|rate|FTE))",

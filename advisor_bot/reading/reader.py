@@ -236,7 +236,7 @@ class Reader:
         publisher = self.framework.doc.publisher
         if publisher and publisher.lower() in query.lower() and "publisher" not in intents:
             intents.append("publisher")
-        if intents == ["transition"] and not situation.known() and _OWN_PROGRAM.search(query) and not _ASKS_FIGURE.search(query):
+        if "transition" in intents and set(intents) <= {"transition", "mistakes"} and not situation.known() and _OWN_PROGRAM.search(query) and not _ASKS_FIGURE.search(query):
             # "Should we move from our CRO to a CDMO now?" asks for a verdict on the user's own program
             # (which needs its stage); "how many months until the switch?" asks for the framework's figure.
             intents.append("recommend")

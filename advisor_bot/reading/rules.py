@@ -97,7 +97,7 @@ _PORTFOLIO = rx(
     r"portfolio|pipeline|(?:different|various|several) stages",
     # "IP exposure differs across programs": needs that vary from one program to the next
     r"(?:differ|vary|varies|mixed|changes?)\w* (?:a lot |widely |a great deal )?(?:across|between|from one to the other|by) (?:our |the )?(?:programs|programmes|projects|assets|compounds|molecules)",
-    r"\bsome (?:of them |of our \w+ )?(?:are|is|need|needs)\b[^.?!]{0,80}\bothers? (?:are|is|need|needs)\b",
+    r"\bsome (?:of them |of our \w+ )?(?:are|is|need|needs)\b[^.?!]{0,80}\bothers?\b(?! than)",
     r"(?:two|three|four|several|multiple|[2-9]|\d\d+) (?:programs|programmes|assets|projects|drug candidates|candidates)",
     r"(?:follow[- ]on|back[- ]?up) (?:programs?|programmes?|compounds?|series|molecules?)",
 )
@@ -110,6 +110,10 @@ _ANOTHER = rx(
     r"another (?:one|compound|program|programme|asset|molecule|project|series|in|at|is|heading|entering|going)",
     # "now we have also second project in phase 2": the article is often dropped
     r"(?:the other|second|third|additional) (?:one|compound|program|programme|asset|molecule|project|series)|the other is|others? (?:is|are) in",
+    # "Compound B is in hit-to-lead", "series B is still in lead op": a letter or number past the first names another
+    # (a "Series B" is a funding round unless the series is said to be somewhere: "series B is still in lead op")
+    r"\b(?:compound|molecule|asset|program|programme|project|candidate)\s+(?:[B-H]|[2-9]|II|III)\b(?!-)",
+    r"\bseries\s+(?:[B-H]|[2-9])\s+(?:is|are|in|still|has|now|compounds?|analog\w*)\b",
     # "compounds in discovery and one in preclinical"
     r"\b(?:and|plus|but|while|with) (?:one|another)(?: (?:compound|molecule|asset|program|programme|project|series))? (?:is )?(?:in|at|being|heading|entering|going)\b",
     # "three compounds: one in discovery, one being optimized and one in phase 1"
@@ -271,7 +275,7 @@ _BUDGET: _Cues = (
     ("CDMO", rx(
         r"capex|capital (?:expenditure|budget|commitment)s?|capital (?:is )?(?:available|set aside|allocated)",
         r"(?:have|has|with) (?:the )?capital|up[- ]?front (?:campaign )?commitments?|campaign commitments?",
-        r"commit\w* (?:to )?(?:[\w-]+ ){0,3}?(?:campaigns?|batches)",
+        r"commit\w* (?:to )?(?:[\w-]+ ){0,5}?(?:campaigns?|batches)|commit\w* (?:the |our |some )?capital",
         r"(?:ring[- ]?fenced|set aside|earmarked|approved|committed) capital|capital (?:is |was )?(?:ring[- ]?fenced|approved|earmarked)",
     )),
     ("Hybrid", rx(
@@ -340,7 +344,8 @@ _GMP_YES = rx(
 )
 _GMP_NO = rx(r"research[- ]grade|non[- ]?c?GMP")
 _ONE_PARTNER = rx(
-    r"(?:one|single|a single|the same|same)[- ](?:partner|vendor|provider|supplier|source)s?",
+    # "one accountable partner" (not "one more partner", "one other supplier")
+    r"(?:one|single|a single|the same|same)[- ](?:(?!more|other|new|additional|extra)[\w-]+ )?(?:partner|vendor|provider|supplier|source)s?",
     r"(?:one|a single|the same) (?:company|organi[sz]ation) (?:for|to|that|doing|handling)",  # not "name one company"
     r"(?:a single|single|the same|same) (?:CRO|CDMO)(?! ?(?:chemist|scientist|staff|team))",
     r"one[- ]stop[- ]shop|under one roof|end[- ]to[- ]end (?:partner|provider)|do both",
@@ -353,6 +358,8 @@ _ONE_PARTNER = rx(
     r"(?:one|a single|single) (?:contract|agreement|relationship|MSA) (?:covering|that covers|to cover|for everything|from|through|across|all the way)",
     r"integrated (?:CRO ?[/+] ?CDMO )?(?:partner|provider|CDMO)",
     r"(?:avoid|skip|eliminat|bypass|minimi[sz])\w* (?:the |any |a )?(?:(?:tech(?:nology)?|process) transfer|hand-?offs?|hand-?overs?)",
+    # "a model that avoids the transfer altogether", "what setup avoids that entirely?"
+    r"(?:avoid|skip|eliminat|bypass)\w* (?:the |any |that |this |it )?(?:transfer |hand-?over |hand-?off )?(?:entirely|altogether|completely|for good)",
     # a transfer that went wrong before: "burned by a failed tech transfer"
     r"(?:burn(?:ed|t)|bitten|scarred) by (?:a |an |the |our )?(?:\w+ )?(?:tech(?:nology)? transfer|hand-?over|hand-?off)",
     r"(?:rather not|not want to|don'?t want to|never again|refus(?:e|es|ed|ing) to|unwilling to|won'?t) (?:[\w-]+ ){0,3}?(?:a |any |another |the )?"
@@ -385,7 +392,7 @@ def _gmp(text: str) -> tuple[bool | None, Span | None]:
 _PARALLEL_WORK = rx(
     r"back[- ]?up routes?|alternative routes?|second(?:ary)? routes?|route (?:backup|alternatives?)|second[- ]generation (?:route|process)s?",
     r"back[- ]?up (?:series|compounds?|molecules?)",
-    r"impurit\w* (?:investigation|mechanism|work|problem|issue)s?|(?:investigat|fix|solv|work(?:ing)? out|sort(?:ing)? out|understand|tackl|address)\w* (?:the |an? |our |their |those |these )?(?:\w+ )?impurit\w*",
+    r"impurit\w* (?:investigation|mechanism|work|problem|issue)s?|(?:investigat|fix|solv|work(?:ing)? out|sort(?:ing)? out|understand|tackl|address)\w* (?:[\w-]+ ){0,4}?impurit\w*",
     # "bring a CRO in alongside", "chemists beside the CDMO"
     r"(?:CROs?|chemists?|research (?:partner|lab|shop)s?)\b[^.?!]{0,20}\b(?:alongside|in parallel|at the same time)\b",
     r"follow[- ]on (?:programs?|programmes?|analogs?|analogues?|series|compounds?)",
@@ -465,7 +472,7 @@ def _single_partner(text: str) -> tuple[bool | None, Span | None]:
         for f in _flags(text, _ONE_PARTNER, _SEVERAL_PARTNERS)
         if not _OPTION.search(_around(text, f[0]))
         and not (_NAMES_OPTION.fullmatch(text[f[0][0] : f[0][1]]) and _YES_NO.match(_sentence_at(text, f[0][0])))
-        and not _OFFERED.match(text, f[0][1])
+        and not (_OFFERED.match(text, f[0][1]) and re.match(r"(?i)(?:the )?same\b", text[f[0][0] : f[0][1]]))
     ]
     polarities = {polarity for _, polarity in flags}
     return (polarities.pop(), flags[0][0]) if len(polarities) == 1 else (None, None)

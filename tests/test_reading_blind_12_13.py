@@ -1,0 +1,38 @@
+"""Classes of failure found by the blind sets 12 and 13 at first contact, each asked here in other words.
+
+A which-model question with nothing known asks for the stage; portfolios told by labels ("asset B")
+but not funding rounds ("Series B"); wishes to avoid the transfer; capital for campaigns; questions
+about what a stated factor means for the choice. All through the public ``Advisor``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from advisor_bot.advisor import Advisor
+
+
+def ask(advisor: Advisor, question: str, *turns: str):
+    return advisor.ask(question, history=[{"role": "user", "content": t} for t in turns])
+
+
+@pytest.mark.parametrize("question", ["CDMO vs CRO, which do we pick?", "our CSO insists we need a CRO. is he right?"])
+def test_a_choice_with_nothing_known_asks_for_the_stage(advisor, question):
+    a = ask(advisor, question)
+    assert not a.refused and a.recommendation is None and a.clarifying_question
+
+
+@pytest.mark.parametrize(
+    ("question", "turns", "model"),
+    [
+        ("how do we organise the outsourcing for both?", ("Asset A is in phase 1.", "Asset B is still in hit-to-lead."), "Hybrid"),
+        ("Some of our compounds need milligrams, others tens of kilograms. How should we organise the outsourcing?", (), "Hybrid"),
+        ("We just closed our Series B and the lead is in phase 1. Which model?", (), "CDMO"),  # a funding round, not a second series
+        ("We're at candidate selection. Is there a setup that avoids the handover altogether?", (), "Integrated partner"),
+        ("Leadership wants a single accountable supplier from route design to GMP supply. Which model?", (), "Integrated partner"),
+        ("We can commit capital to several production batches for our phase 1 compound. Does that favour a CDMO?", (), "CDMO"),
+    ],
+)
+def test_portfolios_wishes_and_factors_said_in_other_words(advisor, question, turns, model):
+    a = ask(advisor, question, *turns)
+    assert a.recommendation is not None and a.recommendation.model == model
