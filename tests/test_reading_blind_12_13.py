@@ -36,3 +36,10 @@ def test_a_choice_with_nothing_known_asks_for_the_stage(advisor, question):
 def test_portfolios_wishes_and_factors_said_in_other_words(advisor, question, turns, model):
     a = ask(advisor, question, *turns)
     assert a.recommendation is not None and a.recommendation.model == model
+
+
+def test_a_ranking_that_names_no_kind_of_provider_ranks_something_else(advisor):
+    assert ask(advisor, "Which ELN platform is best for a small medicinal chemistry group?").refused
+    # ...while the framework's own choice, put the same way, is answered.
+    assert not ask(advisor, "Which is the best fit for a small biotech like us?").refused
+

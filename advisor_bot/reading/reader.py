@@ -31,6 +31,10 @@ from advisor_bot.reading.smalltalk import asks_coverage, small_talk_by_rule
 from advisor_bot.situation import Situation
 
 _SUBJECT = re.compile(r"(?i)\b(CROs?|CDMOs?|contract (research|development|manufactur\w*)|outsourc\w*|tech(nology)? transfer)\b")
+_PROVIDER_WORD = re.compile(
+    r"(?i)\b(?:CROs?|CDMOs?|partners?|vendors?|suppliers?|providers?|manufacturers?|compan(?:y|ies)|firms?|organi[sz]ations?|"
+    r"outfits?|shops?|contractors?|outsourc\w*|model|option|one)\b"
+)
 _HOW_TO = re.compile(r"(?i)\bhow (?:do|can|should|would|to) (?:i|we|you|one)?\b|\bwhat (?:conditions|reagents?|temperature|solvent)\b")
 _ASKS_FIGURE = re.compile(r"(?i)\bhow (long|many|much|soon)\b|\b(months?|weeks?|years?|cost|price|budget|timeline|duration)\b")
 # "Should WE move now?" is about the user's program; "when do companies usually switch?" is about the framework.
@@ -390,10 +394,13 @@ class Reader:
             # CRO is best for our phase 3 oncology trial" name a provider and ask for something else.
             beyond_doubt = certain and out is not None and out >= _BEYOND_DOUBT
             substantive = (substantive or span in leaning) and not names_work and (beyond_doubt or not _SUBJECT.search(sentence))
-            by_meaning = g is not None and g.confident and g.label in scope_rules.SEMANTIC_KINDS and g.label != "out:vendor"
+            # A ranking that names no kind of provider at all ranks something else ("which ELN software is
+            # best for a small lab?"): outside the framework, whatever it sounds like.
+            ranks_other = g is not None and g.label == "out:vendor" and not _PROVIDER_WORD.search(sentence)
+            by_meaning = g is not None and g.confident and g.label in scope_rules.SEMANTIC_KINDS and (g.label != "out:vendor" or ranks_other)
             # Meaning declines requests, never context ("I'm a founder, my background is software").
             if kind is None and g is not None and by_meaning and substantive and (certain or not asks_framework) and in_context and requested:
-                kind, source = scope_rules.SEMANTIC_KINDS[g.label], "meaning"
+                kind, source = ("out_of_scope" if ranks_other else scope_rules.SEMANTIC_KINDS[g.label]), "meaning"
             verdicts.append((span, kind, source))  # type: ignore[arg-type]
         return scope_rules.judge(text, verdicts)
 
