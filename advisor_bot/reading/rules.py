@@ -206,7 +206,9 @@ def _stage(text: str, stages: Sequence[str]) -> tuple[str | None, bool | None, S
     # After "the lead failed", the backup series is the one program left, not a second one; and
     # "three programs, all at the same point" or "two compounds, both in phase 2" are one stage.
     portfolio = None if restarts(text) or _SAME_STAGE.search(text) else _PORTFOLIO.search(text)
-    if found := portfolio or (len(distinct) > 1 and _ANOTHER.search(text)):
+    # ...as are two stages each given its own amount ("2 g each for three discovery compounds and 20 kg
+    # for the phase 2 asset").
+    if found := portfolio or (len(distinct) > 1 and (_ANOTHER.search(text) or mixed_volume_span(text))):
         span = found.span() if isinstance(found, re.Match) else (mentions[0].start, mentions[-1].end)
         return None, True, span
     if not mentions:
@@ -419,6 +421,8 @@ _TRANSITION = rx(
     r"(?:mov\w*|transition\w*|go(?:ing)?|shift\w*|switch\w*|progress\w*) (?:from|out of) research[- ]grade",
     r"from research(?:[- ]grade)?(?: material)? (?:to|into|towards?) (?:regulated|c?GMP)",
     r"research[- ]grade (?:to|->|→) (?:regulated|c?GMP)",
+    # "mid-way between research and regulated work"
+    r"between research(?:[- ]grade)?(?: work| material)? and (?:regulated|c?GMP)",
     # looking ahead from research: "when we get to manufacturing", "once we reach the clinic"
     r"(?:when|once|after|by the time) (?:we|it|the \w+) (?:(?:get|gets|move|moves|go|goes|make it) (?:in)?to|reach|reaches|enter|enters) "
     r"(?:c?GMP|manufactur\w*|commercial|the clinic|clinical|scale[- ]?up)",

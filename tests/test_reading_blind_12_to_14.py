@@ -1,4 +1,4 @@
-"""Classes of failure found by the blind sets 12 and 13 at first contact, each asked here in other words.
+"""Classes of failure found by the blind sets 12, 13 and 14 at first contact, each asked here in other words.
 
 A which-model question with nothing known asks for the stage; portfolios told by labels ("asset B")
 but not funding rounds ("Series B"); wishes to avoid the transfer; capital for campaigns; questions
@@ -43,3 +43,18 @@ def test_a_ranking_that_names_no_kind_of_provider_ranks_something_else(advisor):
     # ...while the framework's own choice, put the same way, is answered.
     assert not ask(advisor, "Which is the best fit for a small biotech like us?").refused
 
+
+
+# -- classes found by blind set 14 at first contact -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "We need about 2 g each for three discovery compounds and 20 kg for the phase 2 asset. Which model?",
+        "We're somewhere between research and GMP material: a few non-GMP lots left, first GMP batch next spring. What model should we plan for?",
+    ],
+)
+def test_amounts_per_program_and_a_program_between_research_and_gmp_are_the_hybrid(advisor, question):
+    a = ask(advisor, question)
+    assert a.recommendation is not None and a.recommendation.model == "Hybrid"
