@@ -91,7 +91,7 @@ _NEED = r"(?:need|needs|require|requires|want|wants)"
 _SOME_OTHERS = rx(
     r"for (?:some|one|the first|a few|a couple|two|three|our)\b[^.?!]{0,60}\bfor (?:the )?(?:others?|another|the rest|one|the one)\b|for the other(?: one)?|for others",
     # "a few grams each for two early projects and several kilos for the late one"
-    r"for (?:the |our )?(?:\w+ ){0,2}(?:projects?|programs?|programmes?|compounds?|molecules?|assets?)\b[^.?!]{0,60}\bfor (?:the |our )?(?:\w+ ){0,2}(?:one|projects?|programs?|programmes?|compounds?|molecules?|assets?)\b",
+    r"for (?:the |our )?(?:\w+ ){0,2}(?:projects?|programs?|programmes?|compounds?|molecules?|assets?)\b[^.?!]{0,60}\bfor (?:the |our )?(?:\w+ ){0,2}(?:one|projects?|programs?|programmes?|compounds?|molecules?|assets?|lead|candidate)\b",
     rf"\b(?:some|a few|a couple|most|many|several|one|two|three)\b(?: [\w-]+){{0,4}}? {_NEED}\b[^.?!]{{0,60}}"
     rf"\b(?:one|others?|the rest|another|a few|some|two|three)\b(?: [\w-]+){{0,3}}? {_NEED}\b",
 )

@@ -31,6 +31,9 @@ _CUES: dict[Intent, re.Pattern[str]] = {
         rf"{_ORG}\s*(?:vs\.?|versus|/)\s*(?:an? )?(?:CROs?|CDMOs?)\b[^.?!]{{0,12}}\b(?:which|choose|pick|go with|for us|better for)",
         # "What does that mean for CRO vs CDMO?", "Does that point towards a CDMO?", "does that tip it one way?"
         r"\b(?:mean|means|imply|implies|point|points|lean|leans|tip|tips)\b[^.?!]{0,25}\b(?:CROs?|CDMOs?|hybrid|integrated|one way|either way)\b",
+        # "Framework recommendation?", "which of the two would you pick?"
+        r"(?:framework|guide|your|the)(?:'s)? (?:recommendation|verdict|pick)\s*\?|\bwhich of (?:the|those|these) (?:two|three|both|options)\b",
+        r"\b(?:would|do|will) you (?:pick|choose|go with|recommend)\b",
         # "How should we set up the outsourcing?": the arrangement of providers is the model
         r"how (?:should|do|would|can|could) (?:we|i|you) (?:best )?(?:set ?up|organi[sz]e|structure|arrange|approach|split) (?:the |our |this |all )?(?:outsourcing|sourcing|partners?|providers?|suppliers?|vendors?|externali[sz]ation)",
         # "my cofounder says we need a CDMO. is she right?": a model put up for confirmation

@@ -491,6 +491,11 @@ class Reader:
                 options, source = [], now.stage_source
             elif now.options and (i == len(earlier) or situation.stage is None):
                 options = now.options
+            if now.situation.multiple_stages and not now.situation.stage and situation.stage:
+                # "One compound going into phase 1 next year." ... "And a backup program still in
+                # hit-to-lead.": the stage told before is one program of the portfolio, not the position.
+                situation = situation.model_copy(update={"stage": None})
+                evidence = [e for e in evidence if e.field != "stage"]
             situation = situation.merged(now.situation)
             evidence.extend(now.evidence)
         if self.use_rules and not situation.parallel_work and runs_beside(" ".join([*earlier, query][since:])):

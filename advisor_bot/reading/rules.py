@@ -206,9 +206,9 @@ def _stage(text: str, stages: Sequence[str]) -> tuple[str | None, bool | None, S
     # After "the lead failed", the backup series is the one program left, not a second one; and
     # "three programs, all at the same point" or "two compounds, both in phase 2" are one stage.
     portfolio = None if restarts(text) or _SAME_STAGE.search(text) else _PORTFOLIO.search(text)
-    # ...as are two stages each given its own amount ("2 g each for three discovery compounds and 20 kg
-    # for the phase 2 asset").
-    if found := portfolio or (len(distinct) > 1 and (_ANOTHER.search(text) or mixed_volume_span(text))):
+    # A stage named beside amounts given per program ("grams for two discovery programs, kilograms
+    # for our lead") is one program of several.
+    if found := portfolio or (len(distinct) > 1 and _ANOTHER.search(text)) or (distinct and mixed_volume_span(text)):
         span = found.span() if isinstance(found, re.Match) else (mentions[0].start, mentions[-1].end)
         return None, True, span
     if not mentions:
@@ -258,6 +258,8 @@ _IN_HOUSE: _Cues = (
         r"strong (?:in[- ]house |internal )?process (?:chemistry|chemists|group|team|R&D)",
         r"(?:in[- ]house|internal|our own) process (?:chem\w* |R&D )?(?:group|team|chemists|department)",
         r"process (?:chem\w* )?(?:group|team) (?:is (?:strong|solid|experienced)|already has|has the route)",
+        # "good process chemists in house"
+        r"(?:good|strong|experienced|solid|capable|our own) process (?:chemists|chemistry|team|group)\b[^.?!,;]{0,12}\b(?:in[- ]house|internally|on staff)",
     )),
     ("Hybrid", rx(
         rf"{_HAVE}(?:{_SEVERAL}) {_CHEMISTS}|(?:{_SEVERAL}) {_ON_STAFF}|a bit of process experience",
@@ -267,6 +269,8 @@ _IN_HOUSE: _Cues = (
         rf"{_HAVE}(?:moderate|some|modest) (?:R&D|chemistry|chemists|med chem)",
         r"(?:moderate|some|modest) (?:R&D|chemistry|chemists|med chem) (?:in[- ]house|internally|of our own|capabilit\w*|capacity|expertise)",
         r"small (?:in[- ]house |internal )?(?:med(?:icinal)? )?(?:chemistry|chem) (?:team|group)",
+        # "our internal R&D is moderate"
+        r"(?:in[- ]house|internal) (?:R&D|chemistry|chemists|capabilit\w*|capacity) (?:is|are) (?:only )?(?:moderate|modest|medium|mid-sized|limited but real)",
     )),
 )  # fmt: skip
 _BUDGET: _Cues = (
@@ -299,7 +303,11 @@ _TIMELINE: _Cues = (
         r"months (?:out|away|from now)|months,? not weeks|(?:in|within) (?:a few |several |the next |\d+ |\w+ )?months",
         r"by (?:next )?(?:spring|summer|fall|autumn|winter|year[- ]end|end of (?:the )?(?:year|quarter)|Q[1-4])",
     )),
-    ("Hybrid", rx(r"both (?:research[- ])?speed and (?:supply )?deadlines")),
+    ("Hybrid", rx(
+        r"both (?:research[- ])?speed and (?:supply )?deadlines",
+        # "both fast research answers AND supply deadlines for another program"
+        r"(?:fast|quick|rapid|speed|iterat)\w*\b[^.?!]{0,50}\b(?:and|but also|while|plus|as well as)\b[^.?!]{0,40}\b(?:supply|production|delivery|manufacturing) deadlines?",
+    )),
 )  # fmt: skip
 _IP: _Cues = (
     ("CRO", rx(
@@ -386,10 +394,18 @@ def _flags(text: str, yes: re.Pattern[str], no: re.Pattern[str]) -> list[tuple[S
 
 def _gmp(text: str) -> tuple[bool | None, Span | None]:
     # The latest statement wins: "moving from research-grade to GMP material" needs GMP.
-    flags = _flags(text, _GMP_YES, _GMP_NO)
+    # "no GMP manufacturing" is a facility the user lacks, not material they need; and research-grade
+    # is denied only right before it ("not research grade"), not by "no gmp needed research grade".
+    flags = [
+        (span, yes)
+        for span, yes in _flags(text, _GMP_YES, _GMP_NO)
+        if not (not yes and re.search(r"(?i)manufactur", text[span[0] : span[1]]))
+    ]
+    flags = [(span, False) if _GMP_NO.fullmatch(text[span[0] : span[1]]) and not _DENIED_HERE.search(text, 0, span[0]) else (span, yes) for span, yes in flags]
     return (flags[-1][1], flags[-1][0]) if flags else (None, None)
 
 
+_DENIED_HERE = re.compile(r"(?i)\b(?:not|no longer|non)\W{0,2}$")
 # Research work beside a CDMO that already manufactures: the framework's parallel engagement.
 _PARALLEL_WORK = rx(
     r"back[- ]?up routes?|alternative routes?|second(?:ary)? routes?|route (?:backup|alternatives?)|second[- ]generation (?:route|process)s?",
@@ -419,7 +435,7 @@ def _parallel(text: str) -> Span | None:
 _TRANSITION = rx(
     r"(?:from|covering) (?:route|research|discovery|lead|early|first synthesis)[\w\s-]{0,20}? (?:all the way )?(?:through|to|into|until) (?:c?GMP|manufactur\w*|commercial|the clinic|clinical)",
     r"(?:mov\w*|transition\w*|go(?:ing)?|shift\w*|switch\w*|progress\w*) (?:from|out of) research[- ]grade",
-    r"from research(?:[- ]grade)?(?: material)? (?:to|into|towards?) (?:regulated|c?GMP)",
+    r"from (?:pure |basic |early |discovery )?research(?:[- ]grade)?(?: material| work)? (?:to|into|towards?) (?:regulated|c?GMP)",
     r"research[- ]grade (?:to|->|→) (?:regulated|c?GMP)",
     # "mid-way between research and regulated work"
     r"between research(?:[- ]grade)?(?: work| material)? and (?:regulated|c?GMP)",

@@ -1,4 +1,4 @@
-"""Classes of failure found by the blind sets 12, 13 and 14 at first contact, each asked here in other words.
+"""Classes of failure found by the blind sets 12 to 15 at first contact, each asked here in other words.
 
 A which-model question with nothing known asks for the stage; portfolios told by labels ("asset B")
 but not funding rounds ("Series B"); wishes to avoid the transfer; capital for campaigns; questions
@@ -58,3 +58,24 @@ def test_a_ranking_that_names_no_kind_of_provider_ranks_something_else(advisor):
 def test_amounts_per_program_and_a_program_between_research_and_gmp_are_the_hybrid(advisor, question):
     a = ask(advisor, question)
     assert a.recommendation is not None and a.recommendation.model == "Hybrid"
+
+
+# -- classes found by blind set 15 at first contact -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "turns", "model"),
+    [
+        ("We need quick research turnaround but also production deadlines on a second asset. Which model?", (), "Hybrid"),
+        ("We're shifting from basic research to regulated work this year. What model should we plan for?", (), "Hybrid"),
+        ("Milligrams for three discovery programs, kilograms for our lead. Which model?", (), "Hybrid"),
+        ("In-house chemistry is moderate: three chemists and no analytics. Which model is favoured?", (), "Hybrid"),
+        ("Good process chemists in house but no GMP manufacturing of our own. Which model?", (), "CDMO"),
+        ("no gmp needed, research grade only, which partner", (), "CRO"),
+        ("Which partner type overall?", ("Our lead enters phase 2 in spring.", "Plus a backup program still at hit-to-lead."), "Hybrid"),
+        ("We're scaling our validated process for phase 3 supply. Your recommendation?", (), "CDMO"),
+    ],
+)
+def test_profile_factors_and_portfolios_said_in_other_words(advisor, question, turns, model):
+    a = ask(advisor, question, *turns)
+    assert a.recommendation is not None and a.recommendation.model == model
