@@ -17,15 +17,12 @@ from advisor_bot.reading.model import Reading, StageOption
 from advisor_bot.reading.semantic import CLASSIFIERS, TASKS, SemanticReader, bank, bank_digest, load_classifiers, load_thresholds
 from advisor_bot.situation import Situation
 from advisor_bot.testing import FakeEmbedder
+from tests.conversation import ask
 
 
 @pytest.fixture(scope="module")
 def reader(advisor):
     return advisor.context.reader
-
-
-def ask(advisor: Advisor, question: str, *turns: str):
-    return advisor.ask(question, history=[{"role": "user", "content": t} for t in turns])
 
 
 # -- the shipped semantic reader ----------------------------------------------------------

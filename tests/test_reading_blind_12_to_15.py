@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from advisor_bot.advisor import Advisor
-
-
-def ask(advisor: Advisor, question: str, *turns: str):
-    return advisor.ask(question, history=[{"role": "user", "content": t} for t in turns])
+from tests.conversation import ask, verdict
 
 
 @pytest.mark.parametrize("question", ["CDMO vs CRO, which do we pick?", "our CSO insists we need a CRO. is he right?"])
@@ -34,8 +30,7 @@ def test_a_choice_with_nothing_known_asks_for_the_stage(advisor, question):
     ],
 )
 def test_portfolios_wishes_and_factors_said_in_other_words(advisor, question, turns, model):
-    a = ask(advisor, question, *turns)
-    assert a.recommendation is not None and a.recommendation.model == model
+    assert verdict(advisor, question, *turns) == model
 
 
 def test_a_ranking_that_names_no_kind_of_provider_ranks_something_else(advisor):
@@ -56,8 +51,7 @@ def test_a_ranking_that_names_no_kind_of_provider_ranks_something_else(advisor):
     ],
 )
 def test_amounts_per_program_and_a_program_between_research_and_gmp_are_the_hybrid(advisor, question):
-    a = ask(advisor, question)
-    assert a.recommendation is not None and a.recommendation.model == "Hybrid"
+    assert verdict(advisor, question) == "Hybrid"
 
 
 # -- classes found by blind set 15 at first contact -----------------------------------------
@@ -77,5 +71,4 @@ def test_amounts_per_program_and_a_program_between_research_and_gmp_are_the_hybr
     ],
 )
 def test_profile_factors_and_portfolios_said_in_other_words(advisor, question, turns, model):
-    a = ask(advisor, question, *turns)
-    assert a.recommendation is not None and a.recommendation.model == model
+    assert verdict(advisor, question, *turns) == model

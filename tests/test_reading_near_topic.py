@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from advisor_bot.advisor import Advisor
 from advisor_bot.engines.offline import OfflineEngine
 from advisor_bot.reading.model import Evidence, Reading, StageOption
 from advisor_bot.situation import Quantity, Situation
-
-
-def ask(advisor: Advisor, question: str, *turns: str):
-    return advisor.ask(question, history=[{"role": "user", "content": t} for t in turns])
+from tests.conversation import ask, verdict
 
 
 @pytest.mark.parametrize(
@@ -58,8 +54,7 @@ def test_an_artefact_asked_for_after_then_is_declined_and_the_rest_answered(advi
     ],
 )
 def test_a_second_program_said_in_passing_makes_a_portfolio(advisor, question, turns):
-    a = ask(advisor, question, *turns)
-    assert a.recommendation is not None and a.recommendation.model == "Hybrid"
+    assert verdict(advisor, question, *turns) == "Hybrid"
 
 
 @pytest.mark.parametrize(
@@ -70,8 +65,7 @@ def test_a_second_program_said_in_passing_makes_a_portfolio(advisor, question, t
     ],
 )
 def test_one_agreement_across_the_matrix_or_no_one_handing_over_is_the_integrated_partner(advisor, question):
-    a = ask(advisor, question)
-    assert a.recommendation is not None and a.recommendation.model == "Integrated partner"
+    assert verdict(advisor, question) == "Integrated partner"
 
 
 def _grams_beside(option: StageOption) -> Reading:
@@ -106,8 +100,7 @@ def test_the_clarifying_question_keeps_the_matrixs_acronyms(advisor):
 
 
 def test_a_partner_offered_as_the_answer_to_a_question_is_not_a_wish_for_one(advisor):
-    a = ask(advisor, "who should run the impurity investigation, the same CDMO?", "We're in phase 1 and a CDMO makes our clinical supply.")
-    assert a.recommendation is not None and a.recommendation.model == "Hybrid"
+    assert verdict(advisor, "who should run the impurity investigation, the same CDMO?", "We're in phase 1 and a CDMO makes our clinical supply.") == "Hybrid"
 
 
 def test_a_choice_offered_after_answer_colon_is_not_a_dictated_verdict(advisor):
@@ -117,17 +110,12 @@ def test_a_choice_offered_after_answer_colon_is_not_a_dictated_verdict(advisor):
 
 @pytest.mark.parametrize(("question", "model"), [("phase 1 gmp api supplier type", "CDMO"), ("hit to lead chemistry partner", "CRO")])
 def test_a_search_box_query_ending_on_the_kind_of_provider_asks_for_the_verdict(advisor, question, model):
-    a = ask(advisor, question)
-    assert a.recommendation is not None and a.recommendation.model == model
+    assert verdict(advisor, question) == model
 
 
 def test_help_beside_the_cdmo_on_its_impurities_is_parallel_engagement(advisor):
-    a = ask(
-        advisor,
-        "Should we get chemists working in parallel to sort out the byproduct impurities, or leave it all to the CDMO?",
-        "Our CDMO is making the phase 1 batch.",
-    )
-    assert a.recommendation is not None and a.recommendation.model == "Hybrid"
+    question = "Should we get chemists working in parallel to sort out the byproduct impurities, or leave it all to the CDMO?"
+    assert verdict(advisor, question, "Our CDMO is making the phase 1 batch.") == "Hybrid"
 
 
 def test_a_cost_question_asked_again_for_other_numbers_prices_the_same_work(advisor):

@@ -32,6 +32,13 @@ class CostScenario(BaseModel):
         """Whether any work to price is stated (a budget alone prices nothing)."""
         return any((self.fte, self.route_scouting, self.analogs, self.kg, self.process_development, self.technology_transfer))
 
+    def updated(self, by: CostScenario) -> CostScenario:
+        """This work, changed only by what ``by`` states; who employs the FTEs goes with their count."""
+        changed = {k: v for k, v in by if v is not None and v is not False and k != "fte_at"}
+        if by.fte:
+            changed["fte_at"] = by.fte_at
+        return self.model_copy(update=changed)
+
 
 _NUM = rf"(\d+(?:\.\d+)?|{NUMBER_WORDS})"
 
@@ -95,9 +102,4 @@ def read_follow_up(text: str, situation: Situation, *, previous: str) -> CostSce
     now = read_scenario(text, situation)
     if before.fte and now.fte is None and (m := re.search(rf"\b{_NUM}\s+of (?:them|those|these)\b", text, re.I)):
         now = now.model_copy(update={"fte": _num(m.group(1))})
-    # Only what this question states changes the earlier work; who employs the FTEs goes with their count.
-    changed = {k: v for k, v in now if v is not None and v is not False and k != "fte_at"}
-    if now.fte:
-        changed["fte_at"] = now.fte_at
-    return before.model_copy(update=changed)
-
+    return before.updated(by=now)

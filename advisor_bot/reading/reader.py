@@ -57,6 +57,11 @@ def _provider(text: str) -> Literal["CRO", "CDMO"] | None:
     return None if has_cdmo == has_cro else ("CDMO" if has_cdmo else "CRO")
 
 
+def _elliptical(query: str, earlier: Sequence[str]) -> bool:
+    """A short follow-up that repeats the previous question for other terms ("and for 3 of them?")."""
+    return bool(earlier) and len(query.split()) <= _FOLLOW_UP_WORDS and bool(_ELLIPTICAL.match(query))
+
+
 def _told(stage_of: Mapping[tuple[int, int], Guess | None], span: tuple[int, int], in_sentence: Mapping[tuple[int, int], tuple[int, int]]) -> bool:
     """Whether a request, or the sentence it is a piece of, reads confidently as a stage ("...need
     'starting points' - any molecules that stick to our protein": the piece alone reads as biology)."""
@@ -248,7 +253,7 @@ class Reader:
             # "...the job is milligram-scale analogue work for SAR. What do we outsource to?": a question
             # in the turn that tells where the program is, asking for nothing else, asks for the verdict.
             intents.append("recommend")
-        if not intents and earlier and len(query.split()) <= _FOLLOW_UP_WORDS and _ELLIPTICAL.match(query) and self.use_rules:
+        if not intents and _elliptical(query, earlier) and self.use_rules:
             # "How much is one CRO FTE per year?" ... "and for 3 of them for 6 months?": the same question
             # again, for other numbers.
             intents = [i for i in route(earlier[-1], situation=situation) if i != "recommend"]
@@ -262,14 +267,13 @@ class Reader:
         return intents
 
     def _scenario(self, query: str, situation: Situation, earlier: Sequence[str]) -> CostScenario:
-        if earlier and len(query.split()) <= _FOLLOW_UP_WORDS and _ELLIPTICAL.match(query):
+        if _elliptical(query, earlier):
             return read_follow_up(query, situation, previous=earlier[-1])
         scenario = read_scenario(query, situation)
         if earlier and not scenario.priced():
             # "We want a CRO for route scouting." ... "Which pricing model fits, and is that budget
             # realistic?": the work to price was told earlier in the conversation.
-            told = read_scenario(" ".join(earlier[-_FOLLOW_UP_TURNS:]), situation)
-            scenario = told.model_copy(update={k: v for k, v in scenario if v is not None and v is not False and k != "fte_at"})
+            scenario = read_scenario(" ".join(earlier[-_FOLLOW_UP_TURNS:]), situation).updated(by=scenario)
         return scenario
 
     def _small_talk(self, query: str, intents: Sequence[Intent], situation: Situation, *, opening: bool) -> SmallTalk | None:
@@ -322,7 +326,6 @@ class Reader:
         meaning: list[Guess | None] = []
         outside: list[float] = []  # how sure the reading is that a request is outside, whichever kind
         work: list[Guess | None] = []
-        stage: list[Guess | None] = []
         outer_out: dict[tuple[int, int], bool] = {}
         stage_of: dict[tuple[int, int], Guess | None] = {}
         if self.semantic is not None and spans:
@@ -341,11 +344,11 @@ class Reader:
             # about the framework, whatever else it sounds like.
             work = self.semantic.guesses("work", vectors[: len(own)])
             stage_of = dict(zip([*own, *outer], self.semantic.guesses("stage", vectors[: len(own) + len(outer)])))
-            stage = [stage_of[s] for s in own]
         publisher = (self.framework.doc.publisher or "").lower()
         verdicts: list[scope_rules.SentenceVerdict] = []
+        program_told = False  # whether a sentence before this one told where the program is
         # Vectors stop at _MAX_SENTENCES; the sentences beyond are judged by rule alone.
-        for span, g, w, st, out in zip_longest(spans, meaning, work, stage, outside):
+        for span, g, w, out in zip_longest(spans, meaning, work, outside):
             sentence = text[span[0] : span[1]]
             kind = kinds[span]
             # A statement that only mentions a declined topic while stating something the framework
@@ -366,14 +369,12 @@ class Reader:
             # "...need 'starting points' - any molecules that stick to our protein": a piece of a
             # sentence that, whole, tells where the program is.
             reads_as_stage = _told(stage_of, span, in_sentence) and not negated_or_past(sentence)
-            # "...still fiddling with the lead series. What should we use?" asks about the program the
-            # sentence before describes, however the two sound together.
-            # ...or any sentence before it: "We pulled weak binders out of a DEL screen. I need ~60 close
-            # analogs made. What kind of outfit do I send that to?"
+            # "...still fiddling with the lead series. What should we use?" asks about the program a
+            # sentence before it describes, however the two sound together: "We pulled weak binders out
+            # of a DEL screen. I need ~60 close analogs made. What kind of outfit do I send that to?"
             leans = span in leans_on or (len(sentence.split()) <= _LEANING_WORDS and bool(_POINTS_BACK.search(sentence)))
-            about_program = leans and any(
-                _told(stage_of, sp, in_sentence) and not negated_or_past(text[sp[0] : sp[1]]) for sp in spans[: spans.index(span)]
-            )
+            about_program = leans and program_told
+            program_told |= reads_as_stage
             reads_as_stage |= about_program
             said = route(sentence, situation=facts)
             asks_framework = bool(said or facts.known() or about_publisher or reads_as_stage)

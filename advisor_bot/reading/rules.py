@@ -394,18 +394,17 @@ def _flags(text: str, yes: re.Pattern[str], no: re.Pattern[str]) -> list[tuple[S
 
 def _gmp(text: str) -> tuple[bool | None, Span | None]:
     # The latest statement wins: "moving from research-grade to GMP material" needs GMP.
-    # "no GMP manufacturing" is a facility the user lacks, not material they need; and research-grade
-    # is denied only right before it ("not research grade"), not by "no gmp needed research grade".
-    flags = [
-        (span, yes)
-        for span, yes in _flags(text, _GMP_YES, _GMP_NO)
-        if not (not yes and re.search(r"(?i)manufactur", text[span[0] : span[1]]))
-    ]
-    flags = [(span, False) if _GMP_NO.fullmatch(text[span[0] : span[1]]) and not _DENIED_HERE.search(text, 0, span[0]) else (span, yes) for span, yes in flags]
+    # "no GMP manufacturing" is a facility the user lacks, not material they do not need. Research-grade
+    # is denied only right before it ("not research grade"): in "no gmp needed research grade" the
+    # "no" belongs to GMP.
+    needs = [(m.span(), not negated(text, m.start(), m.end())) for m in _GMP_YES.finditer(text)]
+    needs = [(span, yes) for span, yes in needs if yes or "manufactur" not in text[span[0] : span[1]].lower()]
+    research = [(m.span(), bool(_DENIED_HERE.search(text, 0, m.start()))) for m in _GMP_NO.finditer(text)]
+    flags = sorted(needs + research)
     return (flags[-1][1], flags[-1][0]) if flags else (None, None)
 
 
-_DENIED_HERE = re.compile(r"(?i)\b(?:not|no longer|non)\W{0,2}$")
+_DENIED_HERE = re.compile(r"(?i)\b(?:not|isn'?t|aren'?t|no longer|non|never)(?: really| quite| just| only| yet| fully)?\W{0,2}$")
 # Research work beside a CDMO that already manufactures: the framework's parallel engagement.
 _PARALLEL_WORK = rx(
     r"back[- ]?up routes?|alternative routes?|second(?:ary)? routes?|route (?:backup|alternatives?)|second[- ]generation (?:route|process)s?",
