@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from advisor_bot.errors import ArticleMapError, CorpusError
+from advisor_bot.situation import Column
 
 MAP_FILE = Path(__file__).parent / "data" / "article_map.yaml"
 
@@ -49,6 +50,9 @@ class SentenceSpec(_Strict):
 class ProfileRowSpec(_Strict):
     starts: str
     column_field: str | None = None
+    # A row without a column field is stated through yes/no fields, cell by cell ("cGMP material
+    # needed": yes is the CDMO cell, no the CRO cell): what the reader sets when it reads that cell.
+    cells: dict[Column, dict[str, bool]] = {}
 
 
 class ProvisionSpec(_Strict):
@@ -88,6 +92,11 @@ class ArticleMap(_Strict):
         for figure in self.figures.values():
             re.compile(figure.cue)  # a bad cue is an error in the map, found at load
         return self
+
+    def cell_fields(self, key: str, column: Column) -> dict[str, object]:
+        """The Situation fields that state a profile cell (empty when none does: an amount is read by rule)."""
+        spec = self.profile_rows[key]
+        return {spec.column_field: column} if spec.column_field else dict(spec.cells.get(column, {}))
 
     def column_fields(self) -> dict[str, str]:
         """Situation field -> the key of the profile row whose column it names."""

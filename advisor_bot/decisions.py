@@ -34,11 +34,14 @@ def _preferred(options: list[ModelName], profile: ProfileResult) -> ModelName:
     return max(options, key=lambda o: (support[o], -options.index(o)))
 
 
-def _one_side(profile: ProfileResult, options: list[ModelName]) -> ModelName | None:
+def _one_side(profile: ProfileResult, options: list[ModelName], reading: Reading | None) -> ModelName | None:
     """The one pure model (CRO or CDMO) every stated factor favours, when each of the row's models
-    includes it (a hybrid or an integrated partner does both); else None."""
+    includes it (a hybrid or an integrated partner does both); else None. Factors read only by
+    meaning never take the verdict off the row's models: they choose between them (``_preferred``)."""
     # Grams, research-grade material and a small team fit the transition row too: they never decide here.
-    others = {a.favours for a in profile.assessments if a.row != "stage" and (a.row, a.favours) not in _WEAK}
+    others = {
+        a.favours for a in profile.assessments if a.row != "stage" and (a.row, a.favours) not in _WEAK and not _by_meaning(a, reading)
+    }
     if len(others) != 1:
         return None
     side = next(iter(others))
@@ -83,9 +86,9 @@ _WEAK = {("regulatory", "CRO"), ("volume", "CRO"), ("internal", "CRO")}
 
 def _enough_without_stage(profile: ProfileResult, reading: Reading | None) -> bool:
     """A verdict without a stage needs more than one weak factor: two that agree (and outnumber any
-    against), one decisive factor (cGMP material, kilograms), or one the question itself states by
-    rule (the Organizational Profile matrix answers "which model does that budget favour?"); a lone
-    factor read only by meaning or left over from earlier turns is not enough."""
+    against), one decisive factor (cGMP material, kilograms), or one the question itself states
+    (the Organizational Profile matrix answers "which model does that budget favour?"); a lone
+    factor left over from earlier turns is not enough."""
     if profile.lean is None:
         return False
     others = [a for a in profile.assessments if a.row != "stage"]
@@ -93,7 +96,10 @@ def _enough_without_stage(profile: ProfileResult, reading: Reading | None) -> bo
     if len(support) < len(others):
         return len(support) >= 2 and len(support) * 2 > len(others)
     decisive = any((a.row, a.favours) in _DECISIVE for a in support)
-    return len(support) >= 2 or decisive or any(_stated_now(a, reading) for a in support)
+    # ...but a weak one read only by meaning is not ("a small biotech looking for a chemistry partner"
+    # reads as having no chemists: too little to decide on).
+    stated = [a for a in support if _stated_now(a, reading) and not ((a.row, a.favours) in _WEAK and _by_meaning(a, reading))]
+    return len(support) >= 2 or decisive or bool(stated)
 
 
 def _against_likely(profile: ProfileResult, reading: Reading | None) -> bool:
@@ -108,20 +114,28 @@ def _against_likely(profile: ProfileResult, reading: Reading | None) -> bool:
 
 
 def _stated_now(factor: FactorAssessment, reading: Reading | None) -> bool:
-    """Whether the user stated this factor by rule or in the panel in the turn being answered: the
-    question is about it (None: the caller gave the situation explicitly, as good as stated)."""
+    """Whether the user stated this factor in the turn being answered: the question is about it
+    (None: the caller gave the situation explicitly, as good as stated)."""
     if reading is None:
         return True
-    return any(e.field in factor.fields and e.source in ("rule", "panel") and e.turn == reading.turn for e in reading.evidence)
+    return any(e.field in factor.fields and e.turn == reading.turn for e in reading.evidence)
 
 
-def _contradicted(profile: ProfileResult, models: list[ModelName], situation: Situation) -> bool:
+def _by_meaning(factor: FactorAssessment, reading: Reading | None) -> bool:
+    """Whether only the reader's reading by meaning set this factor (no rule, panel or model)."""
+    found = [e for e in reading.evidence if e.field in factor.fields] if reading is not None else []
+    return bool(found) and all(e.source == "meaning" for e in found)
+
+
+def _contradicted(profile: ProfileResult, models: list[ModelName], situation: Situation, reading: Reading | None = None) -> bool:
     """Whether a factor other than the stage favours a model the row does not offer; grams and
     research-grade material do not count (the candidate-selection row needs multi-gram lots too),
     nor, when something else the user said backs one of the row's models, does a need every model
     of the row covers ("up to a kilo, and one partner, no handover" at candidate selection, where
     the row offers a hybrid (CRO + CDMO) or an integrated partner)."""
-    others = [a for a in profile.assessments if a.row != "stage"]
+    # A factor read by meaning does not overrule a stage read by meaning: two readings of the same
+    # words ("3 chemists in house but too busy; making analogs for SAR") are not a contradiction.
+    others = [a for a in profile.assessments if a.row != "stage" and not _by_meaning(a, reading)]
     backed = any(_COMPATIBLE[a.favours] & set(models) for a in others) or (
         bool(situation.single_partner) and "Integrated partner" in models
     )
@@ -160,7 +174,7 @@ def recommend(
     stage_index = fw.stages.index(row) if row else None
     caveats: list[str] = []
     extra_citations: list[Citation] = []
-    if row is not None and reading is not None and reading.stage_source == "meaning" and _contradicted(profile, row.models, situation):
+    if row is not None and reading is not None and reading.stage_source == "meaning" and _contradicted(profile, row.models, situation, reading):
         # A stage read from a description, contradicted by a factor the user stated: the reading is not
         # sure enough to let it outvote that factor. Decide from the stated factors, or ask.
         unsure = reading.model_copy(update={"situation": situation.model_copy(update={"stage": None}), "stage_source": None})
@@ -175,11 +189,11 @@ def recommend(
         ahead = ""
         if situation.single_partner and ({"Hybrid", "Integrated partner"} & set(options)):
             model = "Integrated partner"
-        elif agree == 0 and disagree and not situation.single_partner and _one_side(profile, options):
+        elif agree == 0 and disagree and not situation.single_partner and _one_side(profile, options, reading):
             # The transition row (hybrid or integrated) with every stated factor on one side, e.g. a
             # nominated candidate, a strong process group and capital for campaigns: the
             # Organizational Profile's own column decides; the row's models stay the alternatives.
-            model = _one_side(profile, options)  # type: ignore[assignment]
+            model = _one_side(profile, options, reading)  # type: ignore[assignment]
             options = [*options, model]
             ahead = f" Every other factor you gave favours {model}, which both of the row's models include."
         elif situation.single_partner and situation.transitioning:
@@ -245,7 +259,7 @@ def recommend(
         top = profile.tally[lean] if lean else 0
         confidence = "medium" if n >= 3 and top * 2 > n else "low"
         why = f"{top} of {n} Organizational Profile factor(s) favour {lean}; the development stage is unknown."
-    elif reading is not None and (shared := _shared(reading.stage_options)) and not _contradicted(profile, [shared], situation):
+    elif reading is not None and (shared := _shared(reading.stage_options)) and not _contradicted(profile, [shared], situation, reading):
         # Unsure between rows that all offer the same model ("designing compounds, nothing made yet":
         # hit identification or lead optimization, CRO either way): the verdict does not hang on
         # which row it is, so there is nothing to ask.

@@ -26,7 +26,7 @@ from advisor_bot.reading.model import Declined, Evidence, Intent, Reading, Scope
 from advisor_bot.reading.amounts import without_amounts
 from advisor_bot.reading.clauses import clauses, looks_ahead, negated_or_past, restarts, updates
 from advisor_bot.reading.rules import mentions_another, read_facts, runs_beside, stage_mentions, states_situation
-from advisor_bot.reading.semantic import Guess, SemanticReader
+from advisor_bot.reading.semantic import Guess, SemanticReader, profile_cell
 from advisor_bot.reading.smalltalk import asks_coverage, small_talk_by_rule
 from advisor_bot.situation import Situation
 
@@ -122,8 +122,18 @@ class Reader:
 
     def _asks_for_verdict(self, sentence: str) -> bool:
         """ "Which model should we use?", "What type of partner does that work?": a request for the
-        verdict, which says nothing about the program or the work."""
-        return "recommend" in route(sentence, situation=Situation()) and not states_situation(sentence, stages=self.labels)
+        verdict, which says nothing about the program or the work. A short question the rules do not
+        list ("which do we pick?") is known by meaning: too few words to describe a program, and "pick"
+        alone must not read as candidate selection (a statement, "we're choosing between two
+        molecules", is one)."""
+        if states_situation(sentence, stages=self.labels):
+            return False
+        if "recommend" in route(sentence, situation=Situation()):
+            return True
+        if self.semantic is None or len(sentence.split()) > _FOLLOW_UP_WORDS or not asks(sentence):
+            return False
+        guess = self.semantic.guesses("intent", self.semantic.embed([sentence.strip()]))[0]
+        return guess is not None and guess.confident and guess.label == "recommend"
 
     def _options(self, guesses: Sequence[Guess]) -> list[StageOption]:
         """The likely rows when the reading is unsure: the top two labels by probability whose models differ."""
@@ -214,8 +224,46 @@ class Reader:
                 g, (start, end) = max(found, key=lambda f: f[0].score)
                 situation = situation.model_copy(update={"work": g.label})
                 reading.evidence.append(Evidence(field="work", text=text[start:end].strip(), turn=turn, start=start, end=end, source="meaning"))
+        situation = self._profile_by_meaning(text, whole, situation, reading.evidence, turn)
+        if reading.stage_source == "meaning" and (situation.mixed_volume or situation.multiple_stages):
+            # "We need kilos for the first and a few grams for the second": a turn about several
+            # compounds tells no one stage, whatever its words sound like.
+            situation = situation.model_copy(update={"stage": None})
+            reading.stage_source = None
+            reading.evidence = [e for e in reading.evidence if e.field != "stage"]
         reading.situation = situation
         return reading
+
+    def _profile_by_meaning(
+        self, text: str, spans: Sequence[tuple[int, int]], situation: Situation, evidence: list[Evidence], turn: int
+    ) -> Situation:
+        """The Organizational Profile cells the turn states in words the rules do not list ("our
+        money comes in tranches after each milestone"): each confident sentence sets its cell's
+        fields when the rules set none of them. Whole sentences, not clauses: a clause alone ("more
+        released only when a compound passes a gate into manufacturing") loses what it is about."""
+        if self.semantic is None:
+            return situation
+        unique = list(dict((text[a:b].strip(), (a, b)) for a, b in spans[:_MAX_SENTENCES] if text[a:b].strip()).values())
+        if not unique:
+            return situation
+        guesses = self.semantic.guesses("profile", self.semantic.embed([text[a:b].strip() for a, b in unique]))
+        for (start, end), g in sorted(zip(unique, guesses), key=lambda f: -(f[1].score if f[1] else 0.0)):
+            if g is None or not g.confident:
+                continue
+            key, column = profile_cell(g.label)
+            # "No production deadlines anywhere in sight", "we don't need kilos": denying what a CDMO or
+            # a hybrid answers is not having it, and meaning reads the words, not the denial. Only the
+            # CRO cells are stated by what a program lacks ("no lab", "nothing is GMP yet").
+            if column != "CRO" and negated_or_past(text[start:end]):
+                continue
+            fields = self.framework.article.cell_fields(key, column)
+            if not fields or any(getattr(situation, name) is not None for name in fields):
+                continue
+            if "multiple_stages" in fields and situation.stage:
+                continue  # a portfolio told beside a stage named outright is the rules' to read (read_turn)
+            situation = situation.model_copy(update=fields)
+            evidence.extend(Evidence(field=name, text=text[start:end].strip(), turn=turn, start=start, end=end, source="meaning") for name in fields)
+        return situation
 
     # -- the whole turn ------------------------------------------------------------------------
 
@@ -492,9 +540,12 @@ class Reader:
                 options, source = [], now.stage_source
             elif now.options and (i == len(earlier) or situation.stage is None):
                 options = now.options
-            if now.situation.multiple_stages and not now.situation.stage and situation.stage:
+            if situation.stage and not now.situation.stage and (
+                now.situation.multiple_stages or (now.situation.mixed_volume and source == "meaning")
+            ):
                 # "One compound going into phase 1 next year." ... "And a backup program still in
-                # hit-to-lead.": the stage told before is one program of the portfolio, not the position.
+                # hit-to-lead.": the stage told before is one program of the portfolio, not the position;
+                # so is a stage read by meaning before "the first needs kilos, the second grams".
                 situation = situation.model_copy(update={"stage": None})
                 evidence = [e for e in evidence if e.field != "stage"]
             situation = situation.merged(now.situation)

@@ -1,11 +1,10 @@
 """Reading by meaning, on the embedder that is already loaded.
 
-Each task (stage, intents, scope, the kind of work asked for) has a bank of example
-phrasings in ``data/examples/<task>.jsonl``; the stage and work tasks also learn the
-corpus's own wording (each matrix row's name and primary need; the lists of what a CRO and
-a CDMO do), so a changed corpus changes the reader too. Profile factors
-are read by rule only: a classifier for them was measured and did not pay for itself
-(bench/reading_modes.py, closing note of issue 9). A logistic regression over the
+Each task (stage, intents, scope, the kind of work asked for, the Organizational Profile
+cell a sentence states) has a bank of example phrasings in ``data/examples/<task>.jsonl``;
+the stage, work and profile tasks also learn the corpus's own wording (each matrix row's name
+and primary need; the lists of what a CRO and a CDMO do; each profile cell), so a changed
+corpus changes the reader too. A logistic regression over the
 sentence embeddings of that bank (scikit-learn: a maintained, well-calibrated linear
 classifier; it beat nearest-neighbour voting by 1-10 points in cross-validation on every
 task) gives each label a probability. Below the label's threshold, calibrated on
@@ -27,13 +26,14 @@ from pydantic import BaseModel, Field
 
 from advisor_bot.framework import Framework, sentence_spans
 from advisor_bot.index import EmbeddingModel
-from advisor_bot.reading.rules import states_situation
+from advisor_bot.reading.rules import extract_situation, states_situation
+from advisor_bot.situation import Column
 
 if TYPE_CHECKING:
     from sklearn.linear_model import LogisticRegression
 
-Task = Literal["stage", "intent", "scope", "work"]
-TASKS: tuple[Task, ...] = ("stage", "intent", "scope", "work")
+Task = Literal["stage", "intent", "scope", "work", "profile"]
+TASKS: tuple[Task, ...] = ("stage", "intent", "scope", "work", "profile")
 # The framework's own lists of what each provider does: the "work" task's prototypes.
 DATA = Path(__file__).parent / "data"
 CLASSIFIERS = DATA / "classifiers.npz"
@@ -41,6 +41,7 @@ NONE = "none"
 # A corpus prototype ("Process validation: demonstrating that a manufacturing process ...") is the
 # framework's own definition of a label: it weighs as much as this many phrasings from the bank.
 CORPUS_WEIGHT = 5.0  # the label of texts that state nothing of a task's kind
+_BORROWED_WEIGHT = 0.25  # a stage or work example used as a profile negative
 _CACHE_SIZE = 2048  # text vectors kept: a conversation's earlier turns are not embedded again
 
 
@@ -90,7 +91,20 @@ def corpus_prototypes(task: Task, framework: Framework) -> list[Example]:
             for start, end in sentence_spans(doc, framework.section(key))
             if doc.text.startswith("- ", start)
         ]
+    if task == "profile":
+        # "Internal chemistry capability: Limited or no in-house chemistry", labelled "internal:CRO".
+        return [
+            Example(text=f"{row.factor}: {cell.text}", label=f"{key}:{column}", weight=CORPUS_WEIGHT)
+            for key, row in ((k, framework.profile_row(k)) for k in framework.article.profile_rows)
+            for column, cell in row.cells.items()
+        ]
     return []
+
+
+def profile_cell(label: str) -> tuple[str, Column]:
+    """A profile label ("budget:CRO") as its row key and column."""
+    key, _, column = label.partition(":")
+    return key, column  # type: ignore[return-value]  # the labels are written "<row key>:<column>" by corpus_prototypes and the bank
 
 
 def bank(framework: Framework) -> dict[Task, list[Example]]:
@@ -119,10 +133,24 @@ def negatives(task: Task, examples: dict[Task, list[Example]]) -> list[Example]:
         return [Example(text=e.text, label=NONE) for e in examples["stage"] if e.label == NONE] + [
             Example(text=e.text, label=NONE) for e in examples["intent"] if e.label not in ("recommend", "regulatory")
         ]
+    stages = [e.label for e in examples["stage"] if e.label != NONE]
+    questions = [Example(text=e.text, label=NONE) for e in examples["intent"] if not states_situation(e.text, stages=stages)]
     if task == "stage":
-        stages = [e.label for e in examples["stage"] if e.label != NONE]
-        return [Example(text=e.text, label=NONE) for e in examples["intent"] if not states_situation(e.text, stages=stages)]
+        return questions
+    if task == "profile":
+        # ...that a question about GMP or budgets in general states nothing of the user's own; nor does
+        # a sentence telling only the stage or the work ("we're optimising the lead series", "need a
+        # route scouted"), unless the rules read a profile fact in it.
+        # Those borrowed sentences outnumber each cell's examples thirty to one: weighed down, so
+        # "none" does not win every sentence that also tells where the program is.
+        told = [e.text for e in examples["stage"] + examples["work"] if e.label != NONE]
+        return questions + [Example(text=t, label=NONE, weight=_BORROWED_WEIGHT) for t in told if not _states_profile(t, stages)]
     return []
+
+
+def _states_profile(text: str, stages: Sequence[str]) -> bool:
+    facts = extract_situation(text, stages=stages)
+    return any(v is not None for k, v in facts if k not in ("stage", "work", "parallel_work", "single_partner"))
 
 
 # The inverse regularisation strength per task. 16 scored best of 1/4/16 in 5-fold cross-validation on
@@ -130,7 +158,7 @@ def negatives(task: Task, examples: dict[Task, list[Example]]) -> list[Example]:
 # in scope, "budget for shipping the samples" out), and at 16 a question between them was read with
 # 0.9 confidence for whichever side's wording it shared. At 4 the held-out precision is the same and
 # the eval sets' refusals gain (recall 95.3 -> 97.0 on 2,053 questions, measured with the bank of 2026-12).
-STRENGTH: dict[Task, float] = {"stage": 16.0, "work": 16.0, "intent": 16.0, "scope": 4.0}
+STRENGTH: dict[Task, float] = {"stage": 16.0, "work": 16.0, "intent": 16.0, "scope": 4.0, "profile": 16.0}
 
 
 def train(vectors: np.ndarray, examples: Sequence[Example], *, task: Task) -> LogisticRegression:
