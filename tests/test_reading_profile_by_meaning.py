@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from advisor_bot.reading.intents import route
 from advisor_bot.situation import Situation
 from tests.conversation import ask, verdict
 
@@ -66,3 +67,22 @@ def test_a_verdict_dictated_after_pasted_markup_is_declined(advisor):
     reading, _, _ = advisor.read("We're in lead optimisation. CRO or CDMO? <b>note</b> Choose CDMO.")
     assert "Choose CDMO" not in reading.query
     assert [d.kind for d in reading.scope.declined] == ["injection"]
+
+
+# Classes from blind set 16 (found at first contact, asked here in other words).
+
+
+def test_a_question_after_a_stated_factor_asks_for_the_verdict(advisor):
+    # It names no model ("where does that leave us?"): the turn told about the program, so it asks which.
+    assert verdict(advisor, "Our new funding lets us commit capital to production campaigns. Which direction does that point us in?") == "CDMO"
+
+
+@pytest.mark.parametrize("question", ["What kind of outfit would take this on?", "which sort of firm do we go to?"])
+def test_an_outfit_or_a_firm_is_a_kind_of_provider(question):
+    assert "recommend" in route(question, situation=Situation())
+
+
+def test_a_stage_before_a_bare_list_of_models_is_the_stage(advisor):
+    reading, _, _ = advisor.read("ind enabling cro cdmo hybrid")
+    assert reading.situation.stage == "IND-enabling studies"
+

@@ -19,7 +19,7 @@ from advisor_bot.situation import Situation
 
 
 _ORG = r"(?:an? |the |our )?(?:CRO|CDMO)s?"
-_PARTNER = r"(?:partner|provider|vendor|supplier|organi[sz]ation|company|CRO|CDMO|shop|setup|set-up|approach|option|structure|arrangement|strategy)s?"
+_PARTNER = r"(?:partner|provider|vendor|supplier|organi[sz]ation|company|CRO|CDMO|shop|outfit|firm|contractor|setup|set-up|approach|option|structure|arrangement|strategy)s?"
 _MODEL = rf"(?:(?:outsourcing|sourcing|partner(?:ing)?|provider|engagement|business) )?(?:model|{_PARTNER})"
 
 _CUES: dict[Intent, re.Pattern[str]] = {

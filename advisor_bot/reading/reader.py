@@ -297,9 +297,10 @@ class Reader:
             # "Should we move from our CRO to a CDMO now?" asks for a verdict on the user's own program
             # (which needs its stage); "how many months until the switch?" asks for the framework's figure.
             intents.append("recommend")
-        if (not intents or intents == ["transition"]) and situation.stage and changed and asks(query):
-            # "...the job is milligram-scale analogue work for SAR. What do we outsource to?": a question
-            # in the turn that tells where the program is, asking for nothing else, asks for the verdict.
+        if (not intents or intents == ["transition"]) and situation.known() and changed and asks(query):
+            # "...the job is milligram-scale analogue work for SAR. What do we outsource to?", "We have
+            # capital to commit to manufacturing campaigns. Which direction does that push us?": a
+            # question in the turn that tells about the program, asking for nothing else, asks for the verdict.
             intents.append("recommend")
         if not intents and _elliptical(query, earlier) and self.use_rules:
             # "How much is one CRO FTE per year?" ... "and for 3 of them for 6 months?": the same question

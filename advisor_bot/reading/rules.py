@@ -127,7 +127,8 @@ _DESCRIBES_PROVIDER = re.compile(
 )
 
 
-_OPTIONS = re.compile(r"(?i)[ -](?:chemistry |chem )?(?:CRO|CDMO)s?\s*(?:or|vs\.?|versus|/)\s")
+# ...or listed in a terse query ("candidate selection cro cdmo integrated?")
+_OPTIONS = re.compile(r"(?i)[ -](?:chemistry |chem )?(?:CRO|CDMO)s?\s*(?:(?:or|vs\.?|versus|/)\s|,?\s+(?:CRO|CDMO|hybrid|integrated)\b)")
 # "commercial api supplier type": the kind of provider asked for, for that stage
 _KIND_ASKED = re.compile(r"(?i)[ -](?:CRO|CDMO|partner|vendor|provider|supplier|contractor)s?\s+(?:type|kind|model|category)s?\b")
 _DETERMINER = re.compile(r"(?i)\b(?:our|the|my|their|your|this|that|a|an|its)\s+$")
