@@ -58,6 +58,7 @@ class Phase:
     statuses: dict[str, int] = field(default_factory=dict)
     cpu_s: float = 0.0  # the server's CPU time over the phase
     load: float = 0.0  # 1-minute load average at the end of the phase
+    rss_mib: float = 0.0  # the server's RSS at the end of the phase
 
     def count(self, status: int | str, ms: float) -> None:
         """One request's outcome: 200 ok, 429/503 shed, other 4xx refused by design, anything else an error."""
@@ -85,6 +86,7 @@ class Phase:
             "p95_shed_ms": round(sorted(self.shed_ms)[int(0.95 * len(self.shed_ms))]) if self.shed_ms else 0,
             "max_shed_ms": round(max(self.shed_ms, default=0.0)), "statuses": self.statuses,
             "cpu_ms_per_request": round(self.cpu_s * 1000 / self.requests, 1) if self.requests else 0.0, "load": round(self.load, 1),
+            "rss_mib": round(self.rss_mib),
         }  # fmt: skip
 
 
@@ -144,6 +146,7 @@ def load(phase: Phase, *, total: int, send: Callable[[httpx.Client, int], list[t
     phase.seconds = time.perf_counter() - began
     phase.cpu_s = cpu_seconds(server) - cpu
     phase.load = os.getloadavg()[0]
+    phase.rss_mib = rss_kib(server) / 1024
     return phase
 
 
@@ -251,6 +254,9 @@ def main() -> None:
                 run(Phase("large-history flood (~200 KiB bodies)", 64), total=300, body=big_history, url=url, server=pid),
                 run(Phase("oversized-history flood (30,000 turns)", 64), total=300, body=huge_history, url=url, server=pid),
                 load(Phase("feedback flood (page; 1 in 5 oversized)", 32), total=FEEDBACK_FLOOD, send=feedback(page, acknowledged=acknowledged), server=pid),
+                # The floods again: what a bounded cache took the first time it keeps, a leak adds to.
+                run(Phase("large-history flood, again", 64), total=300, body=big_history, url=url, server=pid),
+                load(Phase("feedback flood, again", 32), total=FEEDBACK_FLOOD, send=feedback(page, acknowledged=acknowledged), server=pid),
             ]
             rss_peak = rss_kib(pid)
             run(Phase("cool-down", 2), total=50, body=question, url=url, server=pid)
@@ -262,15 +268,17 @@ def main() -> None:
         with sqlite3.connect(Path(tmp) / "feedback.sqlite3") as db:
             stored = db.execute("SELECT count(*) FROM feedback").fetchone()[0]
     rows = [p.summary() for p in phases]
-    head = ("phase", "cl", "req", "s", "req/s", "p50", "p95", "p99", "ok", "shed", "4xx", "err", "shed p95", "max shed ms", "cpu ms/req", "load")
+    head = ("phase", "cl", "req", "s", "req/s", "p50", "p95", "p99", "ok", "shed", "4xx", "err", "shed p95", "max shed ms", "cpu ms/req", "load", "RSS MiB")
     print(f"{head[0]:42}" + "".join(f"{h:>{max(6, len(h) + 1)}}" for h in head[1:]))
-    keys = ("clients", "requests", "seconds", "req_per_s", "p50_ms", "p95_ms", "p99_ms", "ok", "shed_429_503", "refused_4xx", "errors", "p95_shed_ms", "max_shed_ms", "cpu_ms_per_request", "load")
+    keys = ("clients", "requests", "seconds", "req_per_s", "p50_ms", "p95_ms", "p99_ms", "ok", "shed_429_503", "refused_4xx", "errors", "p95_shed_ms", "max_shed_ms", "cpu_ms_per_request", "load", "rss_mib")
     for r in rows:
         print(f"{r['phase']:42}" + "".join(f"{r[k]!s:>{max(6, len(h) + 1)}}" for k, h in zip(keys, head[1:], strict=True)))
     print(f"RSS before {rss_before / 1024:.0f} MiB, peak {rss_peak / 1024:.0f} MiB, after {rss_after / 1024:.0f} MiB "
           f"({(rss_after - rss_before) / rss_before * 100:+.1f}%); health after: {health.get('status')}")  # fmt: skip
+    first, again = rows[-3]["rss_mib"], rows[-1]["rss_mib"]
+    print(f"The floods' second round: RSS {first} -> {again} MiB ({again - first:+} MiB): growth that stops is bounded caches, growth that goes on a leak.")  # type: ignore[operator]
     print(f"Feedback: {len(acknowledged)} acknowledged, {stored} in the store ({'none lost' if stored == len(acknowledged) else 'LOST SOME'}); "
-          f"{FEEDBACK_FLOOD // FEEDBACK_PER_SESSION} page sessions opened (each asked once; their answers count in the line's CPU).")
+          f"{2 * FEEDBACK_FLOOD // FEEDBACK_PER_SESSION} page sessions opened (each asked once; their answers count in the line's CPU).")
     print("Targets: 0 errors; p95 <= 300 ms at 16 clients; overload answered 429/503 within 1 s; RSS back within 10%.")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
