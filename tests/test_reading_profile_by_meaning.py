@@ -86,3 +86,10 @@ def test_a_stage_before_a_bare_list_of_models_is_the_stage(advisor):
     reading, _, _ = advisor.read("ind enabling cro cdmo hybrid")
     assert reading.situation.stage == "IND-enabling studies"
 
+
+
+def test_programs_named_by_labels_in_any_order_are_a_portfolio(advisor):
+    turns = ("Asset C: still in hit-to-lead with a CRO.", "Asset A: our first patients are dosed next month, material from a CDMO.")
+    assert _read(advisor, "For the business overall, which model?", *turns).multiple_stages
+    # ...while the same program told about again is still one program.
+    assert not _read(advisor, "Which model now?", "Asset C is in hit-to-lead.", "Asset C just moved into Phase 1.").multiple_stages

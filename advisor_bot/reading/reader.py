@@ -504,7 +504,12 @@ class Reader:
                 # program is over; what this turn says is the situation, not a second program.
                 situation, evidence, options, source, stages = Situation(), [], [], None, []
                 since = i
-            if self.use_rules and now.situation.stage and any(self.models[st] != self.models[now.situation.stage] for st in stages) and mentions_another(text):
+            if (
+                self.use_rules
+                and now.situation.stage
+                and any(self.models[st] != self.models[now.situation.stage] for st in stages)
+                and mentions_another(text, earlier=[*earlier, query][since:i])
+            ):
                 # "We have one compound in discovery." ... "and we just in-licensed a second going into Phase 2":
                 # two programs at different stages, told across turns.
                 now.situation = now.situation.model_copy(update={"stage": None, "multiple_stages": True})

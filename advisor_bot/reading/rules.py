@@ -20,9 +20,27 @@ from advisor_bot.situation import Column, Situation
 
 _IN_LICENSED = rx(r"in[- ]?licen[cs]ed|acquired (?:a|another) (?:compound|asset|program)")
 
-def mentions_another(text: str) -> bool:
-    """Whether ``text`` brings in another compound or program ("a second compound", "another asset")."""
-    return bool(_ANOTHER.search(text) or _IN_LICENSED.search(text)) and not _SAME_STAGE.search(text)
+def mentions_another(text: str, *, earlier: Sequence[str] = ()) -> bool:
+    """Whether ``text`` brings in another compound or program ("a second compound", "another asset"),
+    or names a program by a label no earlier turn used ("Programme B: hit-to-lead." ... "Programme A:
+    just entered Phase I.": the letters need not come in order)."""
+    if _SAME_STAGE.search(text):
+        return False
+    before = {label for turn in earlier for label in program_labels(turn)}
+    # "Asset C just moved into Phase 1" after "Asset C is in hit-to-lead": the same program, moved on.
+    fresh = _LABEL.sub(lambda m: " " if m.group(1).upper() in before else m.group(0), text)
+    if _ANOTHER.search(fresh) or _IN_LICENSED.search(fresh):
+        return True
+    labels = program_labels(text)
+    return bool(labels and before and not labels & before)
+
+
+_LABEL = re.compile(r"(?i)\b(?:compound|molecule|asset|program|programme|project|candidate)\s+([A-H]|[1-9])\b(?!-)")
+
+
+def program_labels(text: str) -> set[str]:
+    """The labels programs are named by in ``text`` ("Programme A", "asset 2")."""
+    return {m.group(1).upper() for m in _LABEL.finditer(text)}
 
 
 # -- Stage ---------------------------------------------------------------------------------
