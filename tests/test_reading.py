@@ -14,7 +14,9 @@ from advisor_bot.advisor import Advisor
 from advisor_bot.decisions import decide
 from advisor_bot.engines.offline import OfflineEngine
 from advisor_bot.reading.model import Reading, StageOption
-from advisor_bot.reading.semantic import CLASSIFIERS, TASKS, SemanticReader, bank, bank_digest, load_classifiers, load_thresholds
+from advisor_bot.reading.semantic import (
+    CLASSIFIERS, TASKS, SemanticReader, bank, bank_digest, load_classifiers, load_thresholds, negatives_digest,
+)
 from advisor_bot.situation import Situation
 from advisor_bot.testing import FakeEmbedder
 from tests.conversation import ask
@@ -33,6 +35,9 @@ def test_the_shipped_calibration_belongs_to_the_bank_and_the_model(advisor):
     assert thresholds is not None and thresholds.model == advisor.embedder.name
     # Editing an example file without re-running `python -m advisor_bot.reading.calibrate` fails here.
     assert thresholds.bank_digest == bank_digest(bank(advisor.context.toolbox.framework))
+    # The 'none' examples are picked by the rules (a sentence they read no fact in): changing a rule
+    # without refitting leaves a fit that no longer matches what the next calibration would make.
+    assert thresholds.negatives_digest == negatives_digest(bank(advisor.context.toolbox.framework))
     classifiers = load_classifiers(CLASSIFIERS)
     for task in TASKS:
         labels = {e.label for e in bank(advisor.context.toolbox.framework)[task]}

@@ -29,6 +29,7 @@ from advisor_bot.reading.semantic import (
     Task,
     Thresholds,
     negatives,
+    negatives_digest,
     save_classifiers,
     train,
 )
@@ -110,7 +111,9 @@ def calibrate(reader: SemanticReader, framework: Framework) -> tuple[Thresholds,
         if task == "stage":  # only stages are asked about when two rows tie
             trusted = [(m, c) for p, s, m, c in guesses if p != NONE and s >= labels_out[task][p]]
             margins[task] = _threshold(trusted, MARGIN_PRECISION) if trusted else 0.0
-    thresholds = Thresholds(model=reader.model_name, bank_digest=reader.digest, labels=labels_out, margins=margins)
+    thresholds = Thresholds(
+        model=reader.model_name, bank_digest=reader.digest, labels=labels_out, margins=margins, negatives_digest=negatives_digest(reader.examples)
+    )
     return thresholds, fitted, report
 
 

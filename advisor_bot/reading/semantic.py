@@ -72,6 +72,9 @@ class Thresholds(BaseModel):
     bank_digest: str
     labels: dict[str, dict[str, float]]
     margins: dict[str, float] = Field(default_factory=dict, description="Per task: a lead smaller than this is a tie.")
+    negatives_digest: str = Field(
+        default="", description="The texts fitted as 'none': they are chosen by the rules, so a rule change changes them (tests compare)."
+    )
 
 
 def load_examples(task: Task) -> list[Example]:
@@ -116,6 +119,15 @@ def bank_digest(examples: dict[Task, list[Example]]) -> str:
     for task in TASKS:
         for e in examples[task]:
             h.update(f"{task}\t{e.label}\t{e.text}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def negatives_digest(examples: dict[Task, list[Example]]) -> str:
+    """A digest of every task's ``none`` examples borrowed from other banks (``negatives``)."""
+    h = hashlib.sha256()
+    for task in TASKS:
+        for e in negatives(task, examples):
+            h.update(f"{task}\t{e.weight}\t{e.text}\n".encode())
     return h.hexdigest()[:16]
 
 
