@@ -247,6 +247,33 @@ def test_memo_has_date_recommendation_and_citations(client: TestClient) -> None:
     assert "](/framework#" not in memo, "links in a file that leaves the app are absolute"
 
 
+def test_memo_files_are_never_rewritten_and_only_the_newest_are_kept(advisor, settings: Settings) -> None:
+    """Gradio hashes a memo file and copies it afterwards: a file rewritten between the two once served an
+    empty memo. Renders in flight together each get their own complete file."""
+    import gradio as gr
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ui.app import MEMOS_KEPT, make_shell
+
+    with gr.Blocks():
+        view = ChatView(make_shell(advisor, settings), compact=False)
+    request = type("R", (), {"headers": {"host": "127.0.0.1"}, "session_hash": "s1", "url": "http://127.0.0.1/"})()
+    answers = [advisor.ask(q) for q in (WHICH_MODEL, "What does a CRO FTE cost per year?")]
+    expected = [views.memo_markdown([a], pinned=Situation(), today=date.today(), base_url="http://127.0.0.1") for a in answers]
+    with ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(lambda i: view._memo([answers[i % 2]], Situation(), request), range(16)))
+    for i, path in enumerate(paths):
+        assert Path(path).read_text(encoding="utf-8") == expected[i % 2]
+    assert len(set(paths)) == 2, "one file per memo's content"
+    first = Path(paths[0]).stat().st_mtime_ns
+    assert view._memo([answers[0]], Situation(), request) == paths[0] and Path(paths[0]).stat().st_mtime_ns == first
+
+    more = [advisor.ask(f"What would {n} CRO chemists cost for a year?") for n in range(2, MEMOS_KEPT + 3)]
+    latest = [view._memo([a], Situation(), request) for a in more]
+    kept = sorted(Path(paths[0]).parent.parent.iterdir())
+    assert len(kept) == MEMOS_KEPT and Path(latest[-1]).exists() and not Path(latest[0]).exists()
+
+
 def test_the_memo_numbers_citations_as_the_answer_and_the_sources_panel_do(client: TestClient) -> None:
     # Two passages of one section: one reference number in the chat, so one number in the memo too.
     question = "Our med chem program's scope keeps shifting every month. Should we contract the CRO on FTEs or a fixed price?"

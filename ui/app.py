@@ -6,9 +6,12 @@ nothing here decides anything about outsourcing.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import logging
+import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -61,7 +64,22 @@ def failure_message(exc: Exception) -> str:
     return GENERIC_FAILURE
 
 
+# Memos are kept per session for the answers still on screen; older ones are deleted so that a
+# long session does not fill the disk one file per answer.
+MEMOS_KEPT = 8
+
 _HOST = re.compile(r"[A-Za-z0-9.:\[\]-]+")
+
+
+def _keep_newest(session: Path, count: int) -> None:
+    def age(folder: Path) -> int:
+        try:
+            return folder.stat().st_mtime_ns
+        except FileNotFoundError:  # deleted by a render of the same session in flight
+            return 0
+
+    for old in sorted(session.iterdir(), key=age, reverse=True)[count:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _base_url(request: gr.Request | None, public_url: str | None) -> str:
@@ -225,14 +243,22 @@ class ChatView:
         return f"Set by you, overriding the chat: **{pins}**" if pins else ""
 
     def _memo(self, answers: list[Answer], pinned: Situation, request: gr.Request | None) -> str:
-        folder = Path(self.shell.memos.name) / ((request.session_hash if request else None) or "anonymous")
-        folder.mkdir(parents=True, exist_ok=True)
+        """The memo's file, named by its content and never rewritten. Gradio hashes a file and then
+        copies it into a cache keyed by that hash; two renders rewriting one path (a panel change
+        and a feedback click in flight together) once cached an empty memo under a full one's hash."""
         today = date.today()
+        text = views.memo_markdown(answers, pinned=pinned, today=today, base_url=_base_url(request, self.shell.settings.public_url))
+        session = Path(self.shell.memos.name) / ((request.session_hash if request else None) or "anonymous")
+        folder = session / hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
         path = folder / f"decision-memo-{today.isoformat()}.md"
-        path.write_text(
-            views.memo_markdown(answers, pinned=pinned, today=today, base_url=_base_url(request, self.shell.settings.public_url)),
-            encoding="utf-8",
-        )
+        folder.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            os.utime(folder)  # shown again: among the newest
+        else:
+            with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, delete=False) as part:
+                part.write(text)
+            os.replace(part.name, path)
+        _keep_newest(session, MEMOS_KEPT)
         return str(path)
 
     # ---- events ----------------------------------------------------------------------
