@@ -49,6 +49,8 @@ _FOLLOW_UP_TURNS = 3  # ...in the last few turns: the program is often set up tw
 _MIN_WORDS_TO_DECLINE = 4  # a sentence this short is a follow-up, judged with the conversation
 _SHORT_OPENING = 8  # words: longer opening messages are questions, whatever they sound like
 _MAX_SENTENCES = 12  # sentences embedded per turn; a pasted page is read by rule beyond that
+# Requests whose answer is a figure or a judgment of a plan: a verdict beside them would crowd it out.
+_OWN_ANSWER: frozenset[Intent] = frozenset({"cost", "pricing", "mistakes"})
 _NEGATED_SURE = 0.85  # probability above which a sentence that denies something tells the stage it affirms
 
 
@@ -282,7 +284,9 @@ class Reader:
 
     # -- the whole turn ------------------------------------------------------------------------
 
-    def _intents(self, query: str, by_rule: list[Intent], situation: Situation, earlier: Sequence[str], changed: bool) -> list[Intent]:
+    def _intents(
+        self, query: str, by_rule: list[Intent], situation: Situation, earlier: Sequence[str], *, changed: bool, stage_told: bool
+    ) -> list[Intent]:
         intents = list(by_rule)
         if self.semantic is not None:
             spans = scope_rules.sentences(query)
@@ -324,6 +328,11 @@ class Reader:
         if not intents and earlier and situation.known() and len(query.split()) <= _FOLLOW_UP_WORDS and not small_talk_by_rule(query):
             # "it change your answer?" after the user told where the program is: a short follow-up that
             # asks for nothing else asks about the program the conversation set up.
+            intents.append("recommend")
+        if "recommend" not in intents and stage_told and asks(query) and not set(by_rule) & _OWN_ANSWER:
+            # "Our first patients get dosed next spring. Who actually makes the drug that goes into
+            # them?": a question in the turn that tells where the program is gets the verdict for it,
+            # beside what else it asks (unless that is a figure or a judgment, which the verdict would crowd out).
             intents.append("recommend")
         if "recommend" not in intents and changed and any("recommend" in route(t, situation=situation) for t in earlier):
             # "and once we pick a candidate?": new facts in a conversation about which model.
@@ -432,7 +441,10 @@ class Reader:
                 kind = source = None
             # "...need 'starting points' - any molecules that stick to our protein": a piece of a
             # sentence that, whole, tells where the program is.
-            reads_as_stage = _told(stage_of, span, in_sentence) and not negated_or_past(sentence)
+            told = stage_of.get(span)
+            reads_as_stage = _told(stage_of, span, in_sentence) and (
+                not negated_or_past(sentence) or (told is not None and not self._reads_as_denied(sentence, told))
+            )
             # "...still fiddling with the lead series. What should we use?" asks about the program a
             # sentence before it describes, however the two sound together: "We pulled weak binders out
             # of a DEL screen. I need ~60 close analogs made. What kind of outfit do I send that to?"
@@ -583,7 +595,7 @@ class Reader:
             if given.stage:
                 source = "panel"
         rule_intents: list[Intent] = route(query, situation=situation) if self.use_rules else []
-        intents = self._intents(query, rule_intents, situation, earlier, changed=bool(now.situation.known()))
+        intents = self._intents(query, rule_intents, situation, earlier, changed=bool(now.situation.known()), stage_told=now.situation.stage is not None)
         small_talk = self._small_talk(query, intents, now.situation, opening=not earlier)
         in_scope = bool(intents or now.situation.known() or small_talk)  # the reading itself found the framework's subject
         # What is left of a partly declined message must itself be a request the framework covers
