@@ -48,7 +48,8 @@ EVAL_SETS := evals/questions.jsonl evals/holdout.jsonl evals/probe.jsonl evals/f
 	evals/first-contact-3.jsonl evals/first-contact-4.jsonl evals/first-contact-5.jsonl evals/first-contact-6.jsonl \
 	evals/first-contact-7.jsonl evals/first-contact-8.jsonl evals/first-contact-9.jsonl \
 	evals/first-contact-10.jsonl evals/first-contact-11.jsonl evals/first-contact-12.jsonl evals/first-contact-13.jsonl \
-	evals/first-contact-14.jsonl evals/first-contact-15.jsonl evals/first-contact-16.jsonl
+	evals/first-contact-14.jsonl evals/first-contact-15.jsonl evals/first-contact-16.jsonl \
+	evals/first-contact-17.jsonl evals/first-contact-18.jsonl
 EVAL_GATES := \
 	--fail-under recommendation_accuracy=0.91 --fail-over wrong_recommendation_rate=0.035 \
 	--fail-under retrieval_recall_at_5=0.88 --fail-under retrieval_recall_at_5_lift=0.08 \
