@@ -61,6 +61,27 @@ def test_with_another_embedding_model_the_reader_abstains_and_the_rules_read_alo
     assert not semantic.active and semantic.guesses("stage", np.zeros((1, 32), dtype=np.float32)) == [None]
 
 
+def test_texts_pushed_out_of_the_cache_while_the_model_runs_are_still_returned(advisor, monkeypatch):
+    """Under load other questions evict cached texts while one question's new texts are embedded: the
+    vectors it found cached are the ones it returns (a KeyError here was a 500 under 16 clients)."""
+    import advisor_bot.reading.semantic as semantic_module
+
+    monkeypatch.setattr(semantic_module, "_CACHE_SIZE", 2)
+    fake = FakeEmbedder()
+    semantic = SemanticReader(embedder=fake, framework=advisor.context.toolbox.framework, thresholds=None)
+    first = semantic.embed(["cached"])
+    meanwhile = fake.embed_documents
+
+    def busy_server(texts: list[str]) -> list[list[float]]:
+        if texts == ["new"]:
+            semantic.embed(["other 1", "other 2", "other 3"])  # another question, evicting "cached"
+        return meanwhile(texts)
+
+    monkeypatch.setattr(fake, "embed_documents", busy_server)
+    both = semantic.embed(["cached", "new"])
+    assert np.allclose(both[0], first[0]) and both.shape == (2, first.shape[1])
+
+
 def test_rules_only_is_a_setting(settings, embedder, advisor):
     rules_only = Advisor(settings=settings.model_copy(update={"reading": "rules"}), embedder=embedder)
     assert rules_only.context.reader.semantic is None

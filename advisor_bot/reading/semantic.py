@@ -250,13 +250,17 @@ class SemanticReader:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of ``texts``, embedding only those not seen recently."""
         with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+            # Taken now: while the model runs, other questions may push these out of the cache.
+            known = {t: self._cache[t] for t in texts if t in self._cache}
+            for t in known:
+                self._cache.move_to_end(t)
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
         fresh = dict(zip(missing, normalised(self.embedder.embed_documents(missing)))) if missing else {}
         with self._lock:
             self._cache.update(fresh)
-            rows = [fresh[t] if t in fresh else self._cache[t] for t in texts]
             while len(self._cache) > _CACHE_SIZE:
                 self._cache.popitem(last=False)
+        rows = [fresh[t] if t in fresh else known[t] for t in texts]
         return np.stack(rows) if rows else np.zeros((0, 1), dtype=np.float32)
 
     def probabilities(self, task: Task, vectors: np.ndarray) -> list[dict[str, float]]:
