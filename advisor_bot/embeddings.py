@@ -124,7 +124,7 @@ class Embedder(Embeddings):
         self._tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))
         self._tokenizer.enable_truncation(self.max_tokens)
         self._tokenizer.enable_padding()
-        self._query = functools.lru_cache(maxsize=QUERY_CACHE)(lambda text: tuple(self._encode([text])[0]))
+        self._query = functools.lru_cache(maxsize=QUERY_CACHE)(lambda text: np.asarray(self._encode([text])[0], dtype=np.float32))
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
         out: list[list[float]] = []
@@ -146,7 +146,7 @@ class Embedder(Embeddings):
         return self._encode(texts)
 
     def embed_query(self, text: str) -> list[float]:
-        return list(self._query(text))
+        return [float(x) for x in self._query(text)]
 
     def count_tokens(self, text: str) -> int:
         """Word-pieces the model sees, special tokens included."""

@@ -1,7 +1,9 @@
 """Bounded load on a real server on 127.0.0.1: throughput, latency, errors, shed requests, RSS.
 
-Starts `advisor-bot serve` on a free loopback port over its own freshly built index, then runs:
-16 and 64 clients (2,000 requests each, 60 s cap) on POST /api/ask; an overload burst past the
+Starts `advisor-bot serve` on a free loopback port over its own freshly built index, warms it
+(20 questions, and page sessions up to the number the page keeps, measured as "before"), then runs:
+16 clients asking four questions over and over (every cache hits) and 16 and 64 clients asking
+distinct questions from the committed question sets (2,000 requests each, 60 s cap) on POST /api/ask; an overload burst past the
 queue, where every refused request must be answered 429/503 within 1 s; a large-history flood
 (bodies near the size limit, and over it); and a feedback flood through the page, as browsers send
 it (each client opens page sessions, asks once, then rates the answer, some comments oversized),
@@ -30,6 +32,8 @@ from pathlib import Path
 
 import httpx
 
+from advisor_bot.config import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 QUESTIONS = [
@@ -40,6 +44,7 @@ QUESTIONS = [
 ]
 CAP_S = 60.0
 FEEDBACK_FLOOD = 300
+KEPT_SESSIONS = Settings.model_fields["page_sessions"].default
 FEEDBACK_PER_SESSION = 2  # a session asks once, then rates its answer twice: 150 sessions, past the 64 the page keeps
 
 
@@ -181,6 +186,17 @@ class Page:
         return "no answer", ""
 
 
+def sessions(page: Page) -> Callable[[httpx.Client, int], list[tuple[int | str, float]]]:
+    """Each post opens a page session and asks once in it."""
+
+    def send(http: httpx.Client, i: int) -> list[tuple[int | str, float]]:
+        start = time.perf_counter()
+        status, _ = page.call(http, uuid.uuid4().hex[:12], "ask", [QUESTIONS[i % len(QUESTIONS)], [], None, None, None])
+        return [(status, (time.perf_counter() - start) * 1000)]
+
+    return send
+
+
 def feedback(page: Page, *, acknowledged: list[str]) -> Callable[[httpx.Client, int], list[tuple[int | str, float]]]:
     """Every FEEDBACK_PER_SESSION-th post opens a session and asks in it first; of each ten posts one
     comment is over the 2,000-character limit (refused by the handler, counted 4xx) and one over the
@@ -209,7 +225,27 @@ def feedback(page: Page, *, acknowledged: list[str]) -> Callable[[httpx.Client, 
     return send
 
 
+def _asked() -> list[str]:
+    """Distinct single-turn questions from the committed question sets, in a fixed order: a server's
+    caches (a question's embedding, its sentences') would flatter a load of four repeated questions."""
+    found = dict.fromkeys(
+        case["question"]
+        for path in sorted((ROOT / "evals").glob("*.jsonl"))
+        for case in map(json.loads, path.read_text(encoding="utf-8").splitlines())
+        if not case.get("turns")
+    )
+    return list(found)
+
+
+ASKED = _asked()
+
+
 def question(i: int) -> bytes:
+    return json.dumps({"question": ASKED[i % len(ASKED)]}).encode()
+
+
+def repeated(i: int) -> bytes:
+    """The measure of earlier rounds: four questions, so every cache hits after the first few."""
     return json.dumps({"question": QUESTIONS[i % len(QUESTIONS)]}).encode()
 
 
@@ -246,11 +282,17 @@ def main() -> None:
             page = Page(url)
             acknowledged: list[str] = []
             pid = server.pid
-            run(Phase("warm-up", 2), total=20, body=question, url=url, server=pid)
+            run(Phase("warm-up", 2), total=20, body=repeated, url=url, server=pid)
+            rss_cold = rss_kib(pid)
+            # A server in use keeps its page sessions up to ADVISOR_PAGE_SESSIONS (about 0.5 MiB each):
+            # "before" is a server whose page has been used that much, so the floods' lines show what
+            # they add beyond the state that bound keeps anyway.
+            load(Phase("warm-up: page sessions to the bound", 8), total=KEPT_SESSIONS, send=sessions(page), server=pid)
             rss_before = rss_kib(pid)
             phases = [
-                run(Phase("16 clients", 16), total=2000, body=question, url=url, server=pid),
-                run(Phase("64 clients (overload: queue of 16)", 64), total=2000, body=question, url=url, server=pid),
+                run(Phase("16 clients, 4 questions repeated", 16), total=2000, body=repeated, url=url, server=pid),
+                run(Phase("16 clients, distinct questions", 16), total=2000, body=question, url=url, server=pid),
+                run(Phase("64 clients (overload: queue of 16)", 64), total=2000, body=lambda i: question(2000 + i), url=url, server=pid),
                 run(Phase("large-history flood (~200 KiB bodies)", 64), total=300, body=big_history, url=url, server=pid),
                 run(Phase("oversized-history flood (30,000 turns)", 64), total=300, body=huge_history, url=url, server=pid),
                 load(Phase("feedback flood (page; 1 in 5 oversized)", 32), total=FEEDBACK_FLOOD, send=feedback(page, acknowledged=acknowledged), server=pid),
@@ -259,7 +301,7 @@ def main() -> None:
                 load(Phase("feedback flood, again", 32), total=FEEDBACK_FLOOD, send=feedback(page, acknowledged=acknowledged), server=pid),
             ]
             rss_peak = rss_kib(pid)
-            run(Phase("cool-down", 2), total=50, body=question, url=url, server=pid)
+            run(Phase("cool-down", 2), total=50, body=repeated, url=url, server=pid)
             rss_after = rss_kib(pid)
             health = httpx.get(f"{url}/api/health", timeout=5).json()
         finally:
@@ -273,8 +315,9 @@ def main() -> None:
     keys = ("clients", "requests", "seconds", "req_per_s", "p50_ms", "p95_ms", "p99_ms", "ok", "shed_429_503", "refused_4xx", "errors", "p95_shed_ms", "max_shed_ms", "cpu_ms_per_request", "load", "rss_mib")
     for r in rows:
         print(f"{r['phase']:42}" + "".join(f"{r[k]!s:>{max(6, len(h) + 1)}}" for k, h in zip(keys, head[1:], strict=True)))
-    print(f"RSS before {rss_before / 1024:.0f} MiB, peak {rss_peak / 1024:.0f} MiB, after {rss_after / 1024:.0f} MiB "
-          f"({(rss_after - rss_before) / rss_before * 100:+.1f}%); health after: {health.get('status')}")  # fmt: skip
+    print(f"RSS before {rss_before / 1024:.0f} MiB ({rss_cold / 1024:.0f} MiB before the page sessions), peak {rss_peak / 1024:.0f} MiB, "
+          f"after {rss_after / 1024:.0f} MiB ({(rss_after - rss_before) / rss_before * 100:+.1f}%; "
+          f"{(rss_after - rss_cold) / rss_cold * 100:+.1f}% of the server before its page sessions); health after: {health.get('status')}")  # fmt: skip
     first, again = rows[-3]["rss_mib"], rows[-1]["rss_mib"]
     print(f"The floods' second round: RSS {first} -> {again} MiB ({again - first:+} MiB): growth that stops is bounded caches, growth that goes on a leak.")  # type: ignore[operator]
     print(f"Feedback: {len(acknowledged)} acknowledged, {stored} in the store ({'none lost' if stored == len(acknowledged) else 'LOST SOME'}); "
@@ -282,7 +325,7 @@ def main() -> None:
     print("Targets: 0 errors; p95 <= 300 ms at 16 clients; overload answered 429/503 within 1 s; RSS back within 10%.")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
-        "phases": rows, "rss_kib": {"before": rss_before, "peak": rss_peak, "after": rss_after}, "health": health,
+        "phases": rows, "rss_kib": {"before_page_sessions": rss_cold, "before": rss_before, "peak": rss_peak, "after": rss_after}, "health": health,
         "feedback": {"acknowledged": len(acknowledged), "stored": stored}, "load_average_end": os.getloadavg()[0],
     }, indent=1))  # fmt: skip
     print(f"JSON: {out.relative_to(ROOT)}")
