@@ -520,6 +520,17 @@ def _single_partner(text: str) -> tuple[bool | None, Span | None]:
 def read_facts(text: str, *, stages: Sequence[str]) -> tuple[Situation, dict[str, Span]]:
     """The facts ``text`` states, and the span of ``text`` that set each one;
     ``stages`` are the Project Stage Decision Matrix row labels."""
+    situation, spans = _read_facts(text, tuple(stages))
+    return situation, dict(spans)
+
+
+# A turn's text is read several times (the turn, each sentence for its scope, each again for whether
+# it asks for the verdict): a quarter of an answer's CPU once the model's vectors are cached.
+_READ_CACHE = 2048
+
+
+@lru_cache(maxsize=_READ_CACHE)
+def _read_facts(text: str, stages: tuple[str, ...]) -> tuple[Situation, dict[str, Span]]:
     text = text.replace("\u2019", "'")  # phones type "don’t": same length, so spans still fit
     stage, multiple_stages, stage_span = _stage(text, stages)
     quantity, quantity_span = needed_quantity(text)
