@@ -6,6 +6,8 @@ slot with an engine that waits for an event the test sets, so nothing here depen
 
 from __future__ import annotations
 
+import asyncio
+
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,6 +83,34 @@ def test_a_full_server_refuses_before_reading_the_body(held) -> None:
     assert full.headers["x-content-type-options"] == "nosniff"  # the refusal carries the security headers too
     engine.release.set()
     running.join(timeout=120)
+
+
+def test_a_refusal_is_sent_without_waiting_for_the_body(settings: Settings) -> None:
+    """Under a flood of 200 KiB uploads, reading each refused body first made refusals wait over 1 s:
+    the gate answers from the headers alone, and the server drops the rest of the body."""
+    from ui.limits import Admission, AdmissionGate
+
+    admission = Admission(settings.model_copy(update={"concurrency": 1, "api_queue": 0}))
+    reads: list[str] = []
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        reads.append("body")
+        return {"type": "http.request", "body": b"x" * 65536, "more_body": len(reads) < 4}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    async def never(scope: object, receive: object, send: object) -> None:
+        raise AssertionError("a refused request reached the app")
+
+    gate = AdmissionGate(never, admission=admission, paths=frozenset({"/api/ask"}))
+    scope = {"type": "http", "method": "POST", "path": "/api/ask", "client": ("127.0.0.1", 5000), "headers": []}
+    with admission.ticket(None):  # the one place is taken
+        asyncio.run(gate(scope, receive, send))
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 503
+    assert (b"retry-after", b"2") in sent[0]["headers"]  # type: ignore[operator]
+    assert reads == []
 
 
 def test_a_queued_question_no_worker_takes_in_time_is_refused_and_never_answered(settings: Settings, embedder) -> None:
