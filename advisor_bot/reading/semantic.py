@@ -15,8 +15,6 @@ abstains: an unsure reading must ask, not guess.
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -24,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
+from advisor_bot.embeddings import RecentVectors
 from advisor_bot.framework import Framework, sentence_spans
 from advisor_bot.index import EmbeddingModel
 from advisor_bot.reading.rules import extract_situation, states_situation
@@ -232,8 +231,7 @@ class SemanticReader:
         # abstains and the rules read alone.
         usable = thresholds is not None and thresholds.model == self.model_name and thresholds.bank_digest == self.digest
         self.thresholds = thresholds if usable and CLASSIFIERS.exists() else None
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache = RecentVectors(_CACHE_SIZE)
         self.classifiers: dict[Task, Classifier] = load_classifiers(CLASSIFIERS) if self.thresholds is not None else {}
 
     @property
@@ -249,18 +247,7 @@ class SemanticReader:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of ``texts``, embedding only those not seen recently."""
-        with self._lock:
-            # Taken now: while the model runs, other questions may push these out of the cache.
-            known = {t: self._cache[t] for t in texts if t in self._cache}
-            for t in known:
-                self._cache.move_to_end(t)
-        missing = list(dict.fromkeys(t for t in texts if t not in known))
-        fresh = dict(zip(missing, normalised(self.embedder.embed_documents(missing)))) if missing else {}
-        with self._lock:
-            self._cache.update(fresh)
-            while len(self._cache) > _CACHE_SIZE:
-                self._cache.popitem(last=False)
-        rows = [fresh[t] if t in fresh else known[t] for t in texts]
+        rows = self._cache.vectors(texts, lambda missing: normalised(self.embedder.embed_documents(missing)))
         return np.stack(rows) if rows else np.zeros((0, 1), dtype=np.float32)
 
     def probabilities(self, task: Task, vectors: np.ndarray) -> list[dict[str, float]]:
