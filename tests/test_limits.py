@@ -113,6 +113,28 @@ def test_a_refusal_is_sent_without_waiting_for_the_body(settings: Settings) -> N
     assert reads == []
 
 
+def test_a_real_server_refuses_a_large_upload_and_the_connection_serves_again(settings: Settings, embedder, serve) -> None:
+    """The refusal is sent before the body is read: the client must still read it, not a reset,
+    and its connection must carry the next question once a slot is free."""
+    import httpx
+
+    from advisor_bot.advisor import Advisor
+
+    engine = HeldEngine()
+    limited = settings.model_copy(update={"concurrency": 1, "api_queue": 0, "rate_limit": "1000/minute"})
+    url = serve(create_app(Advisor(settings=limited, embedder=embedder, engine=engine), limited))
+    history = [{"role": "user", "content": "We are in lead optimization. " * 60}] * 100  # ~180 KiB
+    with httpx.Client(base_url=url, timeout=60) as first, httpx.Client(base_url=url, timeout=60) as second:
+        holding = threading.Thread(target=lambda: first.post("/api/ask", json={"question": QUESTION}))
+        holding.start()
+        assert engine.entered.acquire(timeout=60)
+        refused = second.post("/api/ask", json={"question": QUESTION, "history": history})
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "2"
+        engine.release.set()
+        holding.join(timeout=120)
+        assert second.post("/api/ask", json={"question": QUESTION}).status_code == 200
+
+
 def test_a_queued_question_no_worker_takes_in_time_is_refused_and_never_answered(settings: Settings, embedder) -> None:
     from advisor_bot.advisor import Advisor
 
