@@ -40,21 +40,11 @@ def test_a_text_is_embedded_once_whichever_way_it_is_asked(embedder, monkeypatch
     assert as_query == as_sentence[0] and len(as_query) == 384
 
 
-def test_a_long_run_gives_the_runtime_memory_back_and_a_short_one_keeps_it(embedder, monkeypatch) -> None:
-    # The runtime's arena keeps its largest run's memory: 60 MiB after four texts at the model limit.
-    from advisor_bot.embeddings import ARENA_KEEPS
 
-    session = embedder._session
-    seen: list[object] = []
-
-    class Recording:
-        def run(self, outputs, feed, options=None):  # type: ignore[no-untyped-def]
-            seen.append(options)
-            return session.run(outputs, feed, options)
-
-    monkeypatch.setattr(embedder, "_session", Recording())
-    embedder._encode(["a short question about CRO pricing"])
-    embedder._encode(["long history turn " * 100] * 4)
-    short, long = seen
-    assert short is None and long is embedder._shrink
-    assert 4 * 256 > ARENA_KEEPS >= 4 * 16
+def test_the_runtime_keeps_no_memory_between_runs(embedder) -> None:
+    # An arena or a per-shape memory plan keeps the largest run's memory for good: a long pasted
+    # page or history turn would stay in the server's memory (docs/security.md, session 9).
+    options = embedder._session.get_session_options()
+    assert not options.enable_cpu_mem_arena and not options.enable_mem_pattern
+    long, short = embedder.embed_documents(["long history turn " * 100, "a short question"])
+    assert len(long) == len(short) == 384
