@@ -20,7 +20,8 @@ from advisor_bot.reading.intents import asks, route
 from advisor_bot.reading.model import Declined, Evidence, Intent, Reading, Scope, SmallTalk, Source, StageOption
 from advisor_bot.reading.amounts import without_amounts
 from advisor_bot.reading.clauses import clauses, looks_ahead, restarts, updates
-from advisor_bot.reading.rules import mentions_another, runs_beside, stage_mentions, states_situation
+from advisor_bot.reading.rules import runs_beside, states_situation
+from advisor_bot.reading.stage_rules import mentions_another, stage_mentions
 from advisor_bot.reading.scope_judge import SUBJECT, ScopeJudge
 from advisor_bot.reading.semantic import SemanticReader
 from advisor_bot.reading.smalltalk import asks_coverage, small_talk_by_rule

@@ -20,7 +20,8 @@ from advisor_bot.reading.amounts import without_amounts
 from advisor_bot.reading.clauses import clauses, negated_or_past, restarts
 from advisor_bot.reading.intents import asks, route
 from advisor_bot.reading.model import Evidence, Source, StageOption
-from advisor_bot.reading.rules import mentions_another, read_facts, stage_mentions, states_situation
+from advisor_bot.reading.rules import read_facts, states_situation
+from advisor_bot.reading.stage_rules import mentions_another, stage_mentions
 from advisor_bot.reading.semantic import Guess, SemanticReader, profile_cell
 from advisor_bot.situation import Situation
 
