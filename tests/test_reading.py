@@ -628,3 +628,23 @@ def test_the_publisher_set_against_another_vendor_is_a_vendor_comparison(advisor
     a = ask(advisor, "Candidate just nominated, need multi-gram plus first process development - what model? Also, is ChemContract cheaper than Lonza?")
     assert not a.refused and a.recommendation is not None and a.declined_part and "named companies" in a.declined_part
     assert not ask(advisor, "Who wrote this and is there a commercial angle?").refused
+
+
+def test_earlier_turns_are_not_read_again_by_rule_at_the_next_turn(advisor, monkeypatch):
+    """Each new turn reads the whole conversation again: twenty long turns cost 60 ms of pure Python
+    an answer, held under the lock the server's event loop needs to refuse anyone (docs/security.md)."""
+    import advisor_bot.reading.stage_rules as stage_rules
+    from advisor_bot.turns import Turn
+
+    history = [
+        Turn(role="user" if i % 2 == 0 else "assistant", content=f"Programme {i}: we are in lead optimization, making analogs. " * 20)
+        for i in range(10)
+    ]
+    reader = advisor.context.reader
+    first = reader.read("Which model fits us?", history=history)
+    looked: list[str] = []
+    is_past = stage_rules._is_past
+    monkeypatch.setattr(stage_rules, "_is_past", lambda text, *rest: looked.append(text) or is_past(text, *rest))
+    again = reader.read("And what would that cost?", history=history)
+    assert looked == [] or all(text not in {t.content for t in history} for text in looked)
+    assert again.situation.stage == first.situation.stage

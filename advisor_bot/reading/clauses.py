@@ -128,13 +128,19 @@ def restart_end(text: str) -> int:
 def clauses(text: str) -> list[Span]:
     """Spans of the clauses of ``text`` with at least three words: the unit read by meaning,
     so "not in the clinic, still tweaking the series" is two statements, not one."""
-    spans, start = [], 0
+    return list(_clauses(text))
+
+
+@lru_cache(maxsize=1024)  # earlier turns are read again at every new turn
+def _clauses(text: str) -> tuple[Span, ...]:
+    spans: list[Span] = []
+    start = 0
     for m in [*_CLAUSE_BREAK.finditer(text), None]:
         end = m.start() if m else len(text)
         if len(re.findall(r"\w+", text[start:end])) >= 3:
             spans.append((start, end))
         start = m.end() if m else len(text)
-    return spans
+    return tuple(spans)
 
 
 def negated_or_past(clause: str) -> bool:

@@ -90,7 +90,12 @@ def refusal(scope: Scope) -> Refusal:
 
 def sentences(text: str) -> list[tuple[int, int]]:
     """Spans of the sentences (and lines) of ``text`` that hold a word."""
-    return [m.span() for m in _SENTENCE.finditer(text) if re.search(r"\w", m.group())]
+    return list(_sentences(text))
+
+
+@lru_cache(maxsize=1024)  # earlier turns are read again at every new turn
+def _sentences(text: str) -> tuple[tuple[int, int], ...]:
+    return tuple(m.span() for m in _SENTENCE.finditer(text) if re.search(r"\w", m.group()))
 
 
 def requests(text: str) -> list[tuple[int, int]]:

@@ -165,9 +165,14 @@ def _norm(label: str) -> str:
 
 
 def _resolve(stages: Sequence[str]) -> dict[str, str]:
-    """Synonym key -> row label. A prefix match beats a substring match, and a label is
-    claimed by one key only, so "lead optimization" never lands on "Hit-to-lead
+    """Synonym key -> row label (read only: shared). A prefix match beats a substring match, and
+    a label is claimed by one key only, so "lead optimization" never lands on "Hit-to-lead
     optimization" when the "Lead optimization" row is missing."""
+    return _resolved(tuple(stages))
+
+
+@lru_cache(maxsize=16)  # the row labels of the frameworks loaded: asked for at every mention
+def _resolved(stages: tuple[str, ...]) -> dict[str, str]:
     resolved = {key: s for key in _STAGE_TERMS for s in reversed(stages) if _norm(s).startswith(key)}  # first wins
     for key in _STAGE_TERMS:
         unclaimed = [s for s in stages if key in _norm(s) and s not in resolved.values()]
@@ -247,13 +252,19 @@ def read_stage(text: str, stages: Sequence[str]) -> tuple[str | None, bool | Non
 
 def stage_mentions(text: str, stages: Sequence[str]) -> list[tuple[str, Span, bool, bool]]:
     """Every stage term in ``text``: (row label, span, named outright, past or negated)."""
+    return list(_stage_mentions(text, tuple(stages)))
+
+
+# Earlier turns are read again at every new turn: twenty 1,900-character turns cost 21 ms a reading.
+@lru_cache(maxsize=1024)
+def _stage_mentions(text: str, stages: tuple[str, ...]) -> tuple[tuple[str, Span, bool, bool], ...]:
     labels = _resolve(stages)
     mentions = [m for m in _mentions(text) if m.key in labels]
     ends = [0] + [m.end for m in mentions]
-    return [
+    return tuple(
         (labels[m.key], (m.start, m.end), m.named, _is_past(text, m, prev) or negated(text, m.start, m.end))
         for m, prev in zip(mentions, ends)
-    ]
+    )
 
 
 # a span of work ("all the way through", "until"), not a move ("moving from lead op into IND")
