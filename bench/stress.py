@@ -187,13 +187,19 @@ class Page:
             return type(exc).__name__, ""
         return "no answer", ""
 
+    def open_and_ask(self, http: httpx.Client, i: int) -> tuple[str, int | str]:
+        """A new page session that has asked one question: (its id, the status of the ask)."""
+        session = uuid.uuid4().hex[:12]
+        status, _ = self.call(http, session, "ask", [QUESTIONS[i % len(QUESTIONS)], [], None, None, None])
+        return session, status
+
 
 def sessions(page: Page) -> Callable[[httpx.Client, int], list[tuple[int | str, float]]]:
     """Each post opens a page session and asks once in it."""
 
     def send(http: httpx.Client, i: int) -> list[tuple[int | str, float]]:
         start = time.perf_counter()
-        status, _ = page.call(http, uuid.uuid4().hex[:12], "ask", [QUESTIONS[i % len(QUESTIONS)], [], None, None, None])
+        _, status = page.open_and_ask(http, i)
         return [(status, (time.perf_counter() - start) * 1000)]
 
     return send
@@ -208,8 +214,7 @@ def feedback(page: Page, *, acknowledged: list[str]) -> Callable[[httpx.Client, 
     def send(http: httpx.Client, i: int) -> list[tuple[int | str, float]]:
         thread = threading.get_ident()
         if i % FEEDBACK_PER_SESSION == 0 or thread not in sessions:
-            sessions[thread] = uuid.uuid4().hex[:12]
-            page.call(http, sessions[thread], "ask", [QUESTIONS[i % len(QUESTIONS)], [], None, None, None])
+            sessions[thread], _ = page.open_and_ask(http, i)
         comment = {1: "x" * 5_000, 2: "y" * 300_000}.get(i % 10, f"Flood comment {i}")
         start = time.perf_counter()
         status, said = page.call(http, sessions[thread], "thumbs-down" if i % 2 else "thumbs-up", [i % 3 == 0, comment, None])
