@@ -48,3 +48,27 @@ def test_the_runtime_keeps_no_memory_between_runs(embedder) -> None:
     assert not options.enable_cpu_mem_arena and not options.enable_mem_pattern
     long, short = embedder.embed_documents(["long history turn " * 100, "a short question"])
     assert len(long) == len(short) == 384
+
+
+def test_short_texts_share_one_run_each_read_as_if_alone(embedder, monkeypatch) -> None:
+    # A run costs ~3.5 ms before its first word-piece: a question's clauses and sentences go in one
+    # packed row, and no text may see another's words.
+    texts = ["We are in lead optimization.", "We have no chemists of our own", "which partner fits?", "a"]
+    alone = np.array([embedder._encode([t])[0] for t in texts])
+    feeds: list[dict[str, np.ndarray]] = []
+    run = embedder._session.run
+    monkeypatch.setattr(embedder._session, "run", lambda names, feed: feeds.append(feed) or run(names, feed))
+    together = embedder._encode(texts)
+    assert [f["input_ids"].shape[0] for f in feeds] == [1]
+    assert np.abs(together - alone).max() < 1e-5
+
+
+def test_texts_are_packed_into_as_few_rows_as_fit() -> None:
+    from advisor_bot.embeddings import packed_rows
+
+    lengths = [256, 10, 250, 5, 3]
+    rows = packed_rows(lengths, 256)
+    assert sorted(k for row in rows for k in row) == [0, 1, 2, 3, 4]
+    assert all(sum(lengths[k] for k in row) <= 256 for row in rows)
+    assert len(rows) == 3
+    assert [sum(lengths[k] for k in row) for row in rows] == [13, 255, 256]
