@@ -30,12 +30,14 @@ from advisor_bot.config import enforce_offline
 from advisor_bot.errors import ModelError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
-# Short texts share a model run, packed into rows of up to the model's limit, each text attending only
-# to itself from position 0 (vectors equal to the text embedded alone, to 2e-7). A run costs ~3.5 ms
-# before its first word-piece (streaming 42 MB of weights) and a padded batch pays for its longest
-# text in every row: a new question's five texts took 2.15 runs and 123 padded cells for 86 word-pieces,
-# 37 ms of model CPU per answer (length-sorted fours). Packed: 28% less model CPU per five texts.
-ROWS = 4
+# Short texts share a model run, packed into a row, each text attending only to itself from position
+# 0 (vectors equal to the text embedded alone, to 2e-7). A run costs ~3.5 ms before its first
+# word-piece (streaming 42 MB of weights) and a padded batch pays for its longest text in every row:
+# a new question's five texts took 2.15 runs and 123 padded cells for 86 word-pieces, 37 ms of model
+# CPU per answer (length-sorted fours); packed, 24 ms. One row a run, up to the model's limit: a
+# server kept +45 MiB after its first 20 answers with four rows a run, +22 with one (+8 before
+# packing), at the same CPU per answer. Rows of 128 kept +11 MiB but moved two eval answers' lead
+# sentences (near-ties between corpus sentences); at the model's limit every answer is unchanged.
 # Texts embedded recently, whichever way: an answer embeds its question up to three times (the
 # reader reads it as a sentence, retrieval and the lead sentences as a query), and example questions
 # and repeated asks come back often. 5 to 10 ms each on these cores. A new question brings ~7 texts:
@@ -130,8 +132,8 @@ def export_onnx(source: Path, target: Path) -> None:
 
 
 def packed_rows(lengths: Sequence[int], width: int) -> list[list[int]]:
-    """Indices of texts of ``lengths`` word-pieces in rows of at most ``width``: longest first, each
-    into the first row with room; rows shortest first, so a run's rows are padded little."""
+    """Indices of texts of ``lengths`` word-pieces in rows of at most ``width`` (a longer text alone):
+    longest first, each into the first row with room."""
     rows: list[list[int]] = []
     room: list[int] = []
     for k in sorted(range(len(lengths)), key=lambda k: -lengths[k]):
@@ -141,7 +143,7 @@ def packed_rows(lengths: Sequence[int], width: int) -> list[list[int]]:
             room.append(width)
         rows[at].append(k)
         room[at] -= lengths[k]
-    return sorted(rows, key=lambda row: sum(lengths[k] for k in row))
+    return rows
 
 
 class Embedder(Embeddings):
@@ -194,26 +196,18 @@ class Embedder(Embeddings):
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         ids = [e.ids for e in self._tokenizer.encode_batch(texts)]
-        rows = packed_rows([len(i) for i in ids], self.max_tokens)
         pooled = np.empty((len(texts), self._dimensions), dtype=np.float32)
-        for start in range(0, len(rows), ROWS):
-            group = rows[start : start + ROWS]
-            tokens = max(sum(len(ids[k]) for k in row) for row in group)
-            # Padding is a text of its own (segment -1), so no word-piece attends to nothing.
-            feed = {name: np.full((len(group), tokens), -1 if name == "segments" else 0, dtype=np.int64) for name in _INPUTS}
-            spans: list[tuple[int, int, int, int]] = []
-            for r, row in enumerate(group):
-                at = 0
-                for k in row:
-                    n = len(ids[k])
-                    feed["input_ids"][r, at : at + n] = ids[k]
-                    feed["position_ids"][r, at : at + n] = np.arange(n)
-                    feed["segments"][r, at : at + n] = k
-                    spans.append((k, r, at, n))
-                    at += n
-            hidden = self._session.run(None, feed)[0]
-            for k, r, at, n in spans:
-                pooled[k] = hidden[r, at : at + n].mean(axis=0)
+        for row in packed_rows([len(i) for i in ids], self.max_tokens):
+            lengths = [len(ids[k]) for k in row]
+            feed = {
+                "input_ids": np.array([[t for k in row for t in ids[k]]], dtype=np.int64),
+                "position_ids": np.array([[p for n in lengths for p in range(n)]], dtype=np.int64),
+                "segments": np.array([[s for s, n in enumerate(lengths) for _ in range(n)]], dtype=np.int64),
+            }
+            hidden = self._session.run(None, feed)[0][0]
+            ends = np.cumsum(lengths)
+            for k, end, n in zip(row, ends, lengths, strict=True):
+                pooled[k] = hidden[end - n : end].mean(axis=0)
         pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
         return pooled
 
