@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -106,7 +106,7 @@ def test_a_refusal_is_sent_without_waiting_for_the_body(settings: Settings) -> N
 
     gate = AdmissionGate(never, admission=admission, paths=frozenset({"/api/ask"}))
     scope = {"type": "http", "method": "POST", "path": "/api/ask", "client": ("127.0.0.1", 5000), "headers": []}
-    with admission.ticket(None):  # the one place is taken
+    with admission.ticket():  # the one place is taken
         asyncio.run(gate(scope, receive, send))
     assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 503
     assert (b"retry-after", b"2") in sent[0]["headers"]  # type: ignore[operator]
@@ -182,12 +182,12 @@ def test_the_queue_admits_slots_plus_places_without_blocking(settings: Settings)
     from ui.limits import Admission
 
     admission = Admission(settings.model_copy(update={"concurrency": 2, "api_queue": 1}))
-    with admission.ticket("a"), admission.ticket("b"), admission.ticket("c"):
+    with admission.ticket(), admission.ticket(), admission.ticket():
         with pytest.raises(OverloadedError) as caught:
-            with admission.ticket("d"):
+            with admission.ticket():
                 pass
         assert caught.value.retry_after >= 1
-    with admission.ticket("d"):
+    with admission.ticket():
         seen = admission.call(lambda: (admission.stuck(after=3600), admission.stuck(after=-1)))
     assert seen == (None, "1 of 2 answer slot(s) busy for more than -1 s")
 
@@ -322,3 +322,35 @@ def test_the_page_keeps_only_the_configured_number_of_conversations(advisor, set
             _page_call(client, session, event["ask"], [QUESTION, [], None, None, None])
         assert _page_call(client, "third", event["thumbs-up"], [False, "", None])[0].startswith("Thank you")
         assert _page_call(client, "first", event["thumbs-up"], [False, "", None])[0] == "Ask a question first."
+
+
+def test_counting_a_rate_on_the_event_loop_starts_no_thread(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # limits' thread-side storage starts a timer thread whenever its last one has run out, and
+    # Thread.start waits until the new thread holds the GIL: under a large-history flood the event
+    # loop, which refuses everyone, spent 22% of its time waiting on the answer workers' reading.
+    from ui.limits import Admission, AdmissionGate
+
+    started: list[str] = []
+    start = threading.Thread.start
+
+    async def served(scope: object, receive: object, send: Callable[[dict[str, object]], Awaitable[None]]) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def ignore(message: dict[str, object]) -> None:
+        pass
+
+    async def nothing() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def requests() -> None:
+        await asyncio.to_thread(lambda: None)  # the loop's own worker thread, started before counting
+        monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(thread.name) or start(thread))
+        admission = Admission(settings.model_copy(update={"rate_limit": "1000/minute"}))
+        gate = AdmissionGate(served, admission=admission, paths=frozenset({"/api/ask"}))
+        for port in range(5):
+            await gate({"type": "http", "method": "POST", "path": "/api/ask", "client": ("127.0.0.1", port), "headers": []}, nothing, ignore)
+        monkeypatch.undo()  # asyncio.run's shutdown starts one of its own
+
+    asyncio.run(requests())
+    assert started == []

@@ -142,7 +142,7 @@ def register_tools(advisor: Advisor, *, admission: Admission) -> None:
 
         def run() -> BaseModel:
             given = Situation.model_validate(situation) if situation else None
-            with admission.ticket(None):
+            with admission.ticket():
                 return admission.call(lambda: advisor.ask(question, history=list(history or []), situation=given))
 
         return _json(run)
