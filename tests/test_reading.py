@@ -633,6 +633,7 @@ def test_the_publisher_set_against_another_vendor_is_a_vendor_comparison(advisor
 def test_earlier_turns_are_not_read_again_by_rule_at_the_next_turn(advisor, monkeypatch):
     """Each new turn reads the whole conversation again: twenty long turns cost 60 ms of pure Python
     an answer, held under the lock the server's event loop needs to refuse anyone (docs/security.md)."""
+    import advisor_bot.reading.clauses as clauses
     import advisor_bot.reading.stage_rules as stage_rules
     from advisor_bot.turns import Turn
 
@@ -645,6 +646,8 @@ def test_earlier_turns_are_not_read_again_by_rule_at_the_next_turn(advisor, monk
     looked: list[str] = []
     is_past = stage_rules._is_past
     monkeypatch.setattr(stage_rules, "_is_past", lambda text, *rest: looked.append(text) or is_past(text, *rest))
+    read_before = clauses.restarts.cache_info().misses
     again = reader.read("And what would that cost?", history=history)
     assert looked == [] or all(text not in {t.content for t in history} for text in looked)
+    assert clauses.restarts.cache_info().misses - read_before == 1  # the new question alone
     assert again.situation.stage == first.situation.stage
