@@ -200,9 +200,9 @@ class Embedder(Embeddings):
         for row in packed_rows([len(i) for i in ids], self.max_tokens):
             lengths = [len(ids[k]) for k in row]
             feed = {
-                "input_ids": np.array([[t for k in row for t in ids[k]]], dtype=np.int64),
-                "position_ids": np.array([[p for n in lengths for p in range(n)]], dtype=np.int64),
-                "segments": np.array([[s for s, n in enumerate(lengths) for _ in range(n)]], dtype=np.int64),
+                "input_ids": np.concatenate([np.asarray(ids[k], dtype=np.int64) for k in row])[None],
+                "position_ids": np.concatenate([np.arange(n, dtype=np.int64) for n in lengths])[None],
+                "segments": np.repeat(np.arange(len(row), dtype=np.int64), lengths)[None],
             }
             hidden = self._session.run(None, feed)[0][0]
             ends = np.cumsum(lengths)
