@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Literal
 
 import bm25s
@@ -19,13 +20,26 @@ Mode = Literal["hybrid", "dense", "bm25"]
 _STEMMER = Stemmer.Stemmer("english")
 # "CROs"/"CDMOs" would otherwise stem apart from "CRO"/"CDMO".
 _ACRONYM_PLURAL = re.compile(r"\b(cro|cdmo|api|fte|dmf|sop)s\b", re.IGNORECASE)
+_RECENT_TEXTS = 2048
 
 
-def lexical_tokens(texts: list[str]) -> list[list[str]]:
+def _tokenize(texts: list[str]) -> list[list[str]]:
     normalised = [_ACRONYM_PLURAL.sub(r"\1", t) for t in texts]
     return bm25s.tokenize(
         normalised, stopwords="english", stemmer=_STEMMER.stemWords, return_ids=False, show_progress=False
     )
+
+
+@lru_cache(maxsize=_RECENT_TEXTS)
+def _tokens(text: str) -> tuple[str, ...]:
+    return tuple(_tokenize([text])[0])
+
+
+def lexical_tokens(texts: list[str]) -> list[list[str]]:
+    """Each text's stemmed BM25 terms. An answer tokenizes the same question, figure labels and
+    passage sentences many times over (~13 calls, each building bm25s' progress bars: 3 ms an
+    answer), so each text's terms are kept while it is among the most recent."""
+    return [list(_tokens(t)) for t in texts]
 
 
 class Passage(BaseModel):
@@ -71,7 +85,7 @@ class Retriever:
         self.chunks = snapshot.chunks
         self._by_id = {c.id: c for c in self.chunks}
         self._bm25 = bm25s.BM25()
-        tokens = lexical_tokens([c.text for c in self.chunks])
+        tokens = _tokenize([c.text for c in self.chunks])
         self._bm25.index(tokens, show_progress=False)
         self._vocabulary = frozenset(t for doc in tokens for t in doc)
         self._text_vectors: dict[str, np.ndarray] = {}

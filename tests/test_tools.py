@@ -475,3 +475,12 @@ def test_scaling_kg_scales_the_manufacturing_item(kg: float, k: float, complexit
 def test_invalid_scenarios_are_rejected(bad: dict[str, object]):
     with pytest.raises(ValueError):
         CostScenario(**bad)
+
+
+def test_the_figures_labels_are_tokenized_once_not_per_question():
+    from advisor_bot.retrieve import _tokens
+
+    TB.relevant_facts("What does an FTE cost at a CRO?")
+    before = _tokens.cache_info().misses
+    TB.relevant_facts("And the FTE cost of a chemist at a CDMO in Europe, roughly?")
+    assert _tokens.cache_info().misses - before == 1  # the new question alone
