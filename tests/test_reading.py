@@ -651,3 +651,17 @@ def test_earlier_turns_are_not_read_again_by_rule_at_the_next_turn(advisor, monk
     assert looked == [] or all(text not in {t.content for t in history} for text in looked)
     assert clauses.restarts.cache_info().misses - read_before == 1  # the new question alone
     assert again.situation.stage == first.situation.stage
+
+
+def test_a_new_question_in_scope_is_read_in_one_model_run(advisor, monkeypatch):
+    """A model run costs ~3.5 ms before its first word-piece: the scope judge's texts and the texts
+    the reading looks at next go into the same run."""
+    session = advisor.embedder._session
+    feeds: list[object] = []
+    run = session.run
+    monkeypatch.setattr(session, "run", lambda names, feed: feeds.append(feed) or run(names, feed))
+    reading = advisor.context.reader.read(
+        "Our kinase programme is choosing its development candidate this autumn, and we have no process chemists. Who should make the tox batch?"
+    )
+    assert reading.scope.verdict != "decline"
+    assert len(feeds) == 1

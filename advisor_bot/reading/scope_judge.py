@@ -8,7 +8,7 @@ framework's own subjects, a kind of work it gives to a provider, or a stage it h
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from itertools import zip_longest
 
 from advisor_bot.reading import scope as scope_rules
@@ -45,9 +45,10 @@ class ScopeJudge:
     def __init__(self, turns: TurnReader) -> None:
         self.turns = turns
 
-    def judge(self, text: str, *, follow_up: bool = False) -> tuple[Scope, str]:
+    def judge(self, text: str, *, follow_up: bool = False, along: Sequence[str] = ()) -> tuple[Scope, str]:
         """The scope of a message; in a conversation (``follow_up``) a short request is judged with
-        what came before, never declined for how it sounds alone ("What should the contract say?")."""
+        what came before, never declined for how it sounds alone ("What should the contract say?").
+        ``along``: texts the caller will embed next, embedded in the same model run."""
         semantic, use_rules = self.turns.semantic, self.turns.use_rules
         spans = scope_rules.requests(text)
         whole = scope_rules.sentences(text)
@@ -85,7 +86,8 @@ class ScopeJudge:
             own = spans[:MAX_SENTENCES]
             # One model call for every text judged: the requests, their sentences, and each short
             # sentence joined to the one before it.
-            vectors = semantic.embed([*(text[a:b].strip() for a, b in [*own, *outer]), *leaning.values()])
+            judged = [*(text[a:b].strip() for a, b in [*own, *outer]), *leaning.values()]
+            vectors = semantic.embed([*judged, *along])[: len(judged)]
             scope = [(semantic.guess("scope", p), 1.0 - p.get("in", 0.0)) for p in semantic.probabilities("scope", vectors)]
             read = dict(zip([*own, *outer], scope))
             read.update({span: joined for span, joined in zip(leaning, scope[len(own) + len(outer) :])})
