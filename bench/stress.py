@@ -34,6 +34,7 @@ from pathlib import Path
 import httpx
 
 from advisor_bot.config import Settings
+from ui.idle_trim import QUIET_SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -305,6 +306,8 @@ def main() -> None:
             # "before" is a server whose page has been used that much, so the floods' lines show what
             # they add beyond the state that bound keeps anyway.
             load(Phase("warm-up: page sessions to the bound", 8), total=KEPT_SESSIONS, send=sessions(page), server=pid)
+            # RSS is read after a quiet moment, before as after: the server gives freed heap back then (ui/idle_trim.py).
+            time.sleep(QUIET_SECONDS + 1)
             rss_before = rss_kib(pid)
             phases = [
                 run(Phase("16 clients, 4 questions repeated", 16), total=2000, body=repeated, url=url, server=pid),
@@ -319,6 +322,7 @@ def main() -> None:
             ]
             rss_peak = rss_kib(pid)
             run(Phase("cool-down", 2), total=50, body=repeated, url=url, server=pid)
+            time.sleep(QUIET_SECONDS + 1)
             rss_after = rss_kib(pid)
             health = httpx.get(f"{url}/api/health", timeout=5).json()
         finally:

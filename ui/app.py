@@ -29,6 +29,7 @@ from advisor_bot.errors import AdvisorError
 from advisor_bot.feedback import COMMENT_CHARS, Feedback, FeedbackStore, feedback_url
 from advisor_bot.situation import Situation
 from ui import panel, views
+from ui.idle_trim import IdleTrim
 from ui.limits import Rates
 
 logger = logging.getLogger(__name__)
@@ -104,6 +105,8 @@ class Shell:
     feedback_rates: Rates
     # Memos are written here for Gradio to copy into its cache; removed when the process ends.
     memos: tempfile.TemporaryDirectory[str]
+    # Shared with the API's admission: the heap is given back once neither has answered for a while.
+    idle: IdleTrim
 
 
 def rendered(value: str = "", *, elem_id: str | None = None) -> gr.Markdown:
@@ -273,36 +276,37 @@ class ChatView:
         request: gr.Request,
     ) -> Iterator[Update]:
         """Stream the answer into the chat, then render every panel from the final Answer."""
-        try:
-            stream = self.shell.advisor.stream(message, history=turns, situation=pinned if pinned.known() else None)
-        except Exception as exc:  # noqa: BLE001 - shown to the user, logged unless actionable
-            gr.Warning(failure_message(exc))
-            # An update that changes nothing: every panel keeps what it shows (a bare return blanks them).
-            yield self.unchanged()
-            return
-        base = self.links(request)
-        chat = [*chat, {"role": "user", "content": views.inert(message)}, {"role": "assistant", "content": ""}]
-        yield {self.chat: chat, self.question: ""}
-        text = ""
-        answer: Answer | None = None
-        try:
-            for item in stream:
-                if isinstance(item, Answer):
-                    answer = item
-                else:
-                    text += item
-                    chat[-1] = {"role": "assistant", "content": views.chat_markdown(text, base_url=base)}
-                    yield {self.chat: chat}
-        except Exception as exc:  # noqa: BLE001 - same as above
-            chat[-1] = {"role": "assistant", "content": "⚠️ " + views.inert(failure_message(exc))}
-            yield {self.chat: chat}
-            return
-        if answer is None:
-            return
-        chat[-1] = {"role": "assistant", "content": views.chat_markdown(answer.answer_markdown, base_url=base)}
-        turns = [*turns, {"role": "user", "content": answer.question}, {"role": "assistant", "content": answer.answer_markdown}]
-        answers = [*answers, answer]
-        yield {self.chat: chat, self.turns: turns, self.answers: answers, **self._render(answers, pinned, request)}
+        with self.shell.idle.busy():
+            try:
+                stream = self.shell.advisor.stream(message, history=turns, situation=pinned if pinned.known() else None)
+            except Exception as exc:  # noqa: BLE001 - shown to the user, logged unless actionable
+                gr.Warning(failure_message(exc))
+                # An update that changes nothing: every panel keeps what it shows (a bare return blanks them).
+                yield self.unchanged()
+                return
+            base = self.links(request)
+            chat = [*chat, {"role": "user", "content": views.inert(message)}, {"role": "assistant", "content": ""}]
+            yield {self.chat: chat, self.question: ""}
+            text = ""
+            answer: Answer | None = None
+            try:
+                for item in stream:
+                    if isinstance(item, Answer):
+                        answer = item
+                    else:
+                        text += item
+                        chat[-1] = {"role": "assistant", "content": views.chat_markdown(text, base_url=base)}
+                        yield {self.chat: chat}
+            except Exception as exc:  # noqa: BLE001 - same as above
+                chat[-1] = {"role": "assistant", "content": "⚠️ " + views.inert(failure_message(exc))}
+                yield {self.chat: chat}
+                return
+            if answer is None:
+                return
+            chat[-1] = {"role": "assistant", "content": views.chat_markdown(answer.answer_markdown, base_url=base)}
+            turns = [*turns, {"role": "user", "content": answer.question}, {"role": "assistant", "content": answer.answer_markdown}]
+            answers = [*answers, answer]
+            yield {self.chat: chat, self.turns: turns, self.answers: answers, **self._render(answers, pinned, request)}
 
     def reset(self) -> Update:
         """Everything back to a fresh conversation (the chat's clear button)."""
@@ -329,9 +333,10 @@ class ChatView:
             note = self._pins(pinned)
             return {self.pinned: pinned, self.pinned_note: f"{note} (used for your next question)" if note else ""}
         try:
-            answer = self.shell.advisor.ask(
-                answers[-1].question, history=turns[:-2], situation=pinned if pinned.known() else None
-            )
+            with self.shell.idle.busy():
+                answer = self.shell.advisor.ask(
+                    answers[-1].question, history=turns[:-2], situation=pinned if pinned.known() else None
+                )
         except Exception as exc:  # noqa: BLE001 - shown to the user, logged unless actionable
             gr.Warning(failure_message(exc))
             return {self.pinned: pinned}
@@ -457,8 +462,9 @@ def build_embed(shell: Shell) -> gr.Blocks:
     return embed
 
 
-def make_shell(advisor: Advisor, settings: Settings) -> Shell:
+def make_shell(advisor: Advisor, settings: Settings, *, idle: IdleTrim | None = None) -> Shell:
     return Shell(
+        idle=idle or IdleTrim(),
         advisor=advisor,
         settings=settings,
         feedback=FeedbackStore(feedback_url(settings)),

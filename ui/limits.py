@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from typing import TypeVar
 
 from limits import RateLimitItem, parse_many
@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from advisor_bot.config import Settings
 from advisor_bot.errors import OverloadedError, RateLimitedError
+from ui.idle_trim import IdleTrim
 
 T = TypeVar("T")
 
@@ -85,7 +86,7 @@ class LoopRates(_Rates):
 
 
 class Admission:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, idle: IdleTrim | None = None) -> None:
         self.slots = settings.concurrency
         self.capacity = settings.concurrency + settings.api_queue
         self.wait = settings.queue_wait
@@ -95,6 +96,7 @@ class Admission:
         self._lock = threading.Lock()
         self._inside = 0
         self._running: dict[int, float] = {}
+        self._idle = idle
 
     @contextmanager
     def ticket(self) -> Iterator[None]:
@@ -107,7 +109,8 @@ class Admission:
                 )
             self._inside += 1
         try:
-            yield
+            with self._idle.busy() if self._idle else nullcontext():
+                yield
         finally:
             with self._lock:
                 self._inside -= 1

@@ -29,6 +29,7 @@ from advisor_bot.config import Settings
 from advisor_bot.errors import AdvisorError, InvalidQuestionError, EngineUnavailableError, OverloadedError
 from advisor_bot.situation import Situation
 from ui.app import EXAMPLES, build_embed, build_page, make_shell
+from ui.idle_trim import IdleTrim
 from ui.framework_page import framework_html
 from ui.limits import Admission, AdmissionGate, refusal_status
 from ui.routes import Endpoints, RouteGuard
@@ -87,9 +88,10 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 def create_app(advisor: Advisor, settings: Settings) -> FastAPI:
     """The whole server as an ASGI app; ``advisor`` answers every route."""
-    shell = make_shell(advisor, settings)
+    idle = IdleTrim()
+    shell = make_shell(advisor, settings, idle=idle)
     # Bounds concurrent and waiting answers through the API and MCP, as the Gradio queue does for the page.
-    admission = Admission(settings)
+    admission = Admission(settings, idle=idle)
     app = FastAPIOffline(
         title="advisor-bot API",
         version="1",
