@@ -64,6 +64,7 @@ class Phase:
     shed_ms: list[float] = field(default_factory=list, repr=False)
     statuses: dict[str, int] = field(default_factory=dict)
     cpu_s: float = 0.0  # the server's CPU time over the phase
+    client_cpu_s: float = 0.0  # this bench's own CPU time over the phase: the clients share the server's cores
     load: float = 0.0  # 1-minute load average at the end of the phase
     rss_mib: float = 0.0  # the server's RSS at the end of the phase
 
@@ -92,7 +93,8 @@ class Phase:
             "ok": self.ok, "shed_429_503": self.shed, "refused_4xx": self.refused, "errors": self.errors,
             "p95_shed_ms": round(sorted(self.shed_ms)[int(0.95 * len(self.shed_ms))]) if self.shed_ms else 0,
             "max_shed_ms": round(max(self.shed_ms, default=0.0)), "statuses": self.statuses,
-            "cpu_ms_per_request": round(self.cpu_s * 1000 / self.requests, 1) if self.requests else 0.0, "load": round(self.load, 1),
+            "cpu_ms_per_request": round(self.cpu_s * 1000 / self.requests, 1) if self.requests else 0.0,
+            "client_cpu_ms_per_request": round(self.client_cpu_s * 1000 / self.requests, 1) if self.requests else 0.0, "load": round(self.load, 1),
             "rss_mib": round(self.rss_mib),
         }  # fmt: skip
 
@@ -147,12 +149,13 @@ def load(phase: Phase, *, total: int, send: Callable[[httpx.Client, int], list[t
                     for status, ms in outcomes:
                         phase.count(status, ms)
 
-    began, cpu = time.perf_counter(), cpu_seconds(server)
+    began, cpu, own = time.perf_counter(), cpu_seconds(server), time.process_time()
     with ThreadPoolExecutor(phase.clients) as pool:
         for _ in range(phase.clients):
             pool.submit(client)
     phase.seconds = time.perf_counter() - began
     phase.cpu_s = cpu_seconds(server) - cpu
+    phase.client_cpu_s = time.process_time() - own
     phase.load = os.getloadavg()[0]
     phase.rss_mib = rss_kib(server) / 1024
     return phase
@@ -331,9 +334,9 @@ def main() -> None:
         with sqlite3.connect(Path(tmp) / "feedback.sqlite3") as db:
             stored = db.execute("SELECT count(*) FROM feedback").fetchone()[0]
     rows = [p.summary() for p in phases]
-    head = ("phase", "cl", "req", "s", "req/s", "p50", "p95", "p99", "ok", "shed", "4xx", "err", "shed p95", "max shed ms", "cpu ms/req", "load", "RSS MiB")
+    head = ("phase", "cl", "req", "s", "req/s", "p50", "p95", "p99", "ok", "shed", "4xx", "err", "shed p95", "max shed ms", "cpu ms/req", "client cpu", "load", "RSS MiB")
     print(f"{head[0]:42}" + "".join(f"{h:>{max(6, len(h) + 1)}}" for h in head[1:]))
-    keys = ("clients", "requests", "seconds", "req_per_s", "p50_ms", "p95_ms", "p99_ms", "ok", "shed_429_503", "refused_4xx", "errors", "p95_shed_ms", "max_shed_ms", "cpu_ms_per_request", "load", "rss_mib")
+    keys = ("clients", "requests", "seconds", "req_per_s", "p50_ms", "p95_ms", "p99_ms", "ok", "shed_429_503", "refused_4xx", "errors", "p95_shed_ms", "max_shed_ms", "cpu_ms_per_request", "client_cpu_ms_per_request", "load", "rss_mib")
     for r in rows:
         print(f"{r['phase']:42}" + "".join(f"{r[k]!s:>{max(6, len(h) + 1)}}" for k, h in zip(keys, head[1:], strict=True)))
     print(f"RSS before {rss_before / 1024:.0f} MiB ({rss_cold / 1024:.0f} MiB before the page sessions), peak {rss_peak / 1024:.0f} MiB, "

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 QUIET_SECONDS = 1.0
-SLACK_BYTES = 16 * 2**20
+SLACK_BYTES = 8 * 2**20
 
 
 def malloc_trim() -> Callable[[], object] | None:
@@ -77,7 +77,8 @@ class IdleTrim:
                 if self._release is not None and self._watcher is None:
                     self._watcher = threading.Thread(target=self._watch, name="idle-trim", daemon=True)
                     self._watcher.start()
-                self._cond.notify()
+                if not self._busy:  # under load, answers end without waking the watcher each time
+                    self._cond.notify()
 
     def wait_left(self, now: float) -> float | None:
         """Seconds until the server has been quiet long enough (0: now); None while work runs or none
