@@ -80,3 +80,22 @@ def test_a_glibc_machine_can_trim_and_measure():
     before = resident_bytes()
     trim()
     assert 0 < resident_bytes() <= before + 2**20
+
+
+def test_a_page_answer_counts_as_work(advisor, settings):
+    import gradio as gr
+
+    from advisor_bot.situation import Situation
+    from ui.app import ChatView, make_shell
+
+    heap = FakeHeap(100)
+    idle = IdleTrim(quiet=0.0, slack=10, release=heap.release, measure=lambda: heap.rss)
+    with gr.Blocks():
+        view = ChatView(make_shell(advisor, settings, idle=idle), compact=False)
+        view.side_panels()
+    updates = view.respond("Which model fits a lead optimization programme?", [], [], [], Situation(), None)
+    next(updates)
+    heap.rss = 200
+    assert idle.wait_left(time.monotonic()) is None, "the answer is still streaming"
+    list(updates)
+    assert heap.released.wait(timeout=30)
