@@ -179,7 +179,7 @@ class Reader:
             return Reading(question=question, query=question, situation=given or Situation(), small_talk=kind)
         earlier = [self._as_data(t.content) for t in history if t.role == "user"]
         # Most questions are in scope whole, so what the reading will embed goes into the scope
-        # judge's model run: a run costs ~3.5 ms before its first word-piece (embeddings.py).
+        # judge's model run: the same texts cost ~1.7 ms more in two runs (docs/security.md, session 11).
         scope, query = self.scope_judge.judge(question, follow_up=bool(history), along=self._embedded([*earlier, question]))
         if scope.verdict == "decline":
             return Reading(question=question, query="", situation=given or Situation(), scope=scope)
