@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,12 +22,13 @@ from advisor_bot.answer import Answer
 from advisor_bot.config import Settings
 from advisor_bot.engines.base import EngineContext
 from advisor_bot.engines.offline import OfflineEngine
-from advisor_bot.errors import InvalidQuestionError
+from advisor_bot.errors import InvalidQuestionError, RateLimitedError
 from advisor_bot.feedback import FeedbackStore
 from advisor_bot.reading.model import Reading
 from advisor_bot.retrieve import Retrieval
 from advisor_bot.turns import Turn
 from ui.app import ChatView, make_shell
+from ui.limits import LoopRates, Rates
 from ui.server import create_app
 
 QUESTION = "Should we use a CRO or a CDMO for IND-enabling studies?"
@@ -354,3 +356,34 @@ def test_counting_a_rate_on_the_event_loop_starts_no_thread(settings: Settings, 
 
     asyncio.run(requests())
     assert started == []
+
+
+def test_one_address_at_once_never_gets_past_its_rate() -> None:
+    """Each limit is tested, then counted: requests arriving together must not all pass the test."""
+    page = Rates("3/minute", what="feedback entries")
+    start = threading.Barrier(24)
+
+    def rate_once() -> bool:
+        start.wait()
+        try:
+            page.hit("203.0.113.9")
+        except RateLimitedError:
+            return False
+        return True
+
+    with ThreadPoolExecutor(24) as pool:
+        assert sum(pool.map(lambda _: rate_once(), range(24))) == 3
+
+    api = LoopRates("3/minute;5/hour", what="questions")
+
+    async def ask_once() -> bool:
+        try:
+            await api.hit("203.0.113.9")
+        except RateLimitedError:
+            return False
+        return True
+
+    async def together() -> list[bool]:
+        return await asyncio.gather(*(ask_once() for _ in range(50)))
+
+    assert sum(asyncio.run(together())) == 3

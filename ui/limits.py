@@ -57,14 +57,17 @@ class Rates(_Rates):
     def __init__(self, spec: str, *, what: str) -> None:
         super().__init__(spec, what=what)
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        # Testing every limit, then counting, is two steps: two threads of one client could both pass the test.
+        self._lock = threading.Lock()
 
     def hit(self, client: str) -> None:
         """Count one request of ``client``, or raise ``RateLimitedError`` (and count nothing)."""
-        for item in self._items:
-            if not self._limiter.test(item, client):
-                raise self._refused(item, self._limiter.get_window_stats(item, client).reset_time)
-        for item in self._items:
-            self._limiter.hit(item, client)
+        with self._lock:
+            for item in self._items:
+                if not self._limiter.test(item, client):
+                    raise self._refused(item, self._limiter.get_window_stats(item, client).reset_time)
+            for item in self._items:
+                self._limiter.hit(item, client)
 
 
 class LoopRates(_Rates):
@@ -77,7 +80,9 @@ class LoopRates(_Rates):
         self._limiter = AsyncMovingWindowRateLimiter(AsyncMemoryStorage())
 
     async def hit(self, client: str) -> None:
-        """Count one request of ``client``, or raise ``RateLimitedError`` (and count nothing)."""
+        """Count one request of ``client``, or raise ``RateLimitedError`` (and count nothing). The test
+        and the count run without giving the loop away (the storage's locks are uncontended), so no
+        other request comes between them."""
         for item in self._items:
             if not await self._limiter.test(item, client):
                 raise self._refused(item, (await self._limiter.get_window_stats(item, client)).reset_time)
