@@ -126,9 +126,23 @@ def export_onnx(source: Path, target: Path) -> None:
             input_names=list(_INPUTS), output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False,
         )
     os.replace(tmp, target)  # atomic: a concurrent reader never sees half a file
-    for stale in target.parent.glob(f"{MODEL_NAME}-*.onnx"):
-        if stale != target:
-            stale.unlink(missing_ok=True)  # an earlier version's graph: 90 MB nothing reads
+    remove_stale_graphs(target)
+
+
+def remove_stale_graphs(target: Path) -> None:
+    """Delete the graphs of versions before the last one (90 MB each that nothing reads). The last
+    one's stays: in a rolling upgrade its servers may still start on this data directory, and
+    deleting it would have each version export again and delete the other's, start after start."""
+    others = sorted((g for g in target.parent.glob(f"{MODEL_NAME}-*.onnx") if g != target), key=_written)
+    for stale in others[:-1]:
+        stale.unlink(missing_ok=True)
+
+
+def _written(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:  # another server removed it since the listing
+        return 0
 
 
 def packed_rows(lengths: Sequence[int], width: int) -> list[list[int]]:

@@ -77,3 +77,20 @@ def test_a_text_longer_than_a_row_runs_alone_and_whole() -> None:
     from advisor_bot.embeddings import packed_rows
 
     assert sorted(packed_rows([200, 100, 20], 128)) == [[0], [1, 2]]
+
+
+def test_a_new_graph_keeps_the_last_versions_and_deletes_older_ones(tmp_path) -> None:
+    # In a rolling upgrade both versions start on one data directory: deleting the other's graph made
+    # each export again at every start, and delete the other's.
+    import os
+
+    from advisor_bot.embeddings import MODEL_NAME, remove_stale_graphs
+
+    older, last, ours = (tmp_path / f"{MODEL_NAME}-{name}.onnx" for name in ("0a1b2c", "packed-3d4e5f", "packed-6a7b8c"))
+    for age, graph in enumerate((older, last, ours)):
+        graph.write_bytes(b"graph")
+        os.utime(graph, ns=(age * 10**9, age * 10**9))
+    writing = tmp_path / f"{MODEL_NAME}-packed-9d0e1f.4242.tmp"  # another server's export in progress
+    writing.write_bytes(b"half a graph")
+    remove_stale_graphs(ours)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([last.name, ours.name, writing.name])
