@@ -183,7 +183,8 @@ class Reader:
         scope, query = self.scope_judge.judge(question, follow_up=bool(history), along=self._embedded([*earlier, question]))
         if scope.verdict == "decline":
             return Reading(question=question, query="", situation=given or Situation(), scope=scope)
-        if self.semantic is not None and query != question:
+        if self.semantic is not None:
+            # What the judge did not embed along: the query is the question less what it declined.
             self.semantic.embed(self._embedded([*earlier, query]))
         situation, evidence = Situation(), list[Evidence]()
         options: list[StageOption] = []
